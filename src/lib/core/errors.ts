@@ -1,0 +1,72 @@
+/**
+ * Named errors with messages a user can act on. They cross the worker boundary by name and
+ * message (see worker/errors.ts), so keep messages self-contained.
+ */
+
+export class SpecAlignError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The user (or a newer request) cancelled the work. */
+export class AbortedError extends SpecAlignError {
+  constructor(message = 'Cancelled.') {
+    super(message);
+  }
+}
+
+/** A model could not be downloaded, read or initialised. */
+export class ModelLoadError extends SpecAlignError {}
+
+/** A file given as a GGUF model is not one. */
+export class InvalidModelFileError extends ModelLoadError {}
+
+/** This browser cannot run the chosen engine (no WebGPU, missing feature). */
+export class EngineUnavailableError extends SpecAlignError {}
+
+/** The GPU device was lost mid-work (driver reset, tab backgrounded on some systems, OOM). */
+export class DeviceLostError extends SpecAlignError {}
+
+/** No model is loaded for the role that needs one. */
+export class NoModelLoadedError extends SpecAlignError {}
+
+/** An HTTP endpoint could not be reached, refused CORS, or answered with an error. */
+export class EndpointError extends SpecAlignError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Model output could not be turned into schema-valid JSON, even after repair and retries. */
+export class InvalidModelOutputError extends SpecAlignError {
+  constructor(
+    message: string,
+    readonly rawOutput: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The browser refused to store more data (quota exceeded). */
+export class StorageFullError extends SpecAlignError {}
+
+/** A file the user gave us is not what it claims to be. */
+export class InvalidFileError extends SpecAlignError {}
+
+export function isAbortError(error: unknown): boolean {
+  return (
+    error instanceof AbortedError ||
+    (error instanceof Error && (error.name === 'AbortError' || error.name === 'AbortedError'))
+  );
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}

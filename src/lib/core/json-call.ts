@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { InvalidModelOutputError } from './errors';
+import type { ChatEngine, ChatRequest, ChatResult, JsonSchema, TokenUsage } from './llm';
+
+// zod would otherwise probe `new Function` for speed, which our Content-Security-Policy forbids.
+z.config({ jitless: true });
+
+/** The JSON Schema an engine's constrained decoder receives for a zod schema. */
+export function toJsonSchema(schema: z.ZodType): JsonSchema {
+  const json = z.toJSONSchema(schema, { target: 'draft-7', unrepresentable: 'any' }) as JsonSchema;
+  delete json.$schema;
+  return json;
+}
+
+/**
+ * Pulls a JSON value out of model text: strips code fences and prose around the first balanced
+ * object or array. Small models often wrap JSON in ```json fences or add a sentence before it.
+ */
+export function extractJson(text: string): unknown {
+  const trimmed = text.trim();
+  try {
+    return JSON.parse(trimmed);
+  } catch {
+    // fall through to the tolerant path
+  }
+  const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(trimmed);
+  const body = fenced?.[1] ?? trimmed;
+  const start = body.search(/[[{]/);
+  if (start < 0) throw new SyntaxError('no JSON object in the reply');
+  const end = findBalancedEnd(body, start);
+  if (end < 0) throw new SyntaxError('the JSON in the reply is cut off (unbalanced brackets)');
+  return JSON.parse(body.slice(start, end + 1));
+}
+
+function findBalancedEnd(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') depth++;
+    else if (ch === '}' || ch === ']') {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+export interface JsonCallResult<T> {
+  value: T;
+  /** Usage summed over every attempt, failed ones included: they cost tokens too. */
+  usage: TokenUsage;
+  attempts: number;
+  last: ChatResult;
+}
+
+export interface JsonCallOptions {
+  /** Extra attempts after the first; each tells the model what was wrong. Default 2. */
+  retries?: number;
+}
+
+/**
+ * One schema-constrained call with bounded repair: parse tolerantly, validate with zod, and on
+ * failure ask again with the validation errors, at most `retries` more times. Then throw
+ * {@link InvalidModelOutputError} carrying the last raw output, so the caller can record why.
+ */
+export async function chatJson<S extends z.ZodType>(
+  engine: ChatEngine,
+  request: Omit<ChatRequest, 'jsonSchema'>,
+  schema: S,
+  options: JsonCallOptions = {},
+): Promise<JsonCallResult<z.output<S>>> {
+  const retries = options.retries ?? 2;
+  const jsonSchema = toJsonSchema(schema);
+  const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
+  let messages = request.messages;
+  let problem = '';
+  let last: ChatResult | undefined;
+  for (let attempt = 1; attempt <= retries + 1; attempt++) {
+    request.signal?.throwIfAborted();
+    last = await engine.chat({ ...request, messages, jsonSchema });
+    usage.promptTokens += last.usage.promptTokens;
+    usage.completionTokens += last.usage.completionTokens;
+    problem = diagnose(last, schema);
+    if (!problem) {
+      const value = schema.parse(extractJson(last.text)) as z.output<S>;
+      return { value, usage, attempts: attempt, last };
+    }
+    messages = [
+      ...request.messages,
+      { role: 'assistant', content: last.text },
+      {
+        role: 'user',
+        content: `That reply was not usable: ${problem}. Reply again with only a JSON value that matches the schema.`,
+      },
+    ];
+  }
+  throw new InvalidModelOutputError(
+    `The model's reply was not valid JSON for this step after ${retries + 1} attempts: ${problem}.`,
+    last?.text ?? '',
+  );
+}
+
+/** Returns '' when the result is usable, else a short description of what is wrong. */
+function diagnose(result: ChatResult, schema: z.ZodType): string {
+  if (!result.text.trim()) return 'the reply was empty';
+  let parsed: unknown;
+  try {
+    parsed = extractJson(result.text);
+  } catch (error) {
+    const cut = result.finishReason === 'length' ? ' (it hit the token limit)' : '';
+    return `it is not JSON${cut}: ${(error as Error).message}`;
+  }
+  const check = schema.safeParse(parsed);
+  if (check.success) return '';
+  return check.error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}

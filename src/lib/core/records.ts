@@ -1,0 +1,191 @@
+/**
+ * The stored shapes of everything the method produces. Plain data (structured-cloneable), so
+ * the same objects live in IndexedDB, cross postMessage and feed Node tests.
+ * Every artifact keeps its provenance: a section anchor and character span in a spec version.
+ */
+import type { AgentRole, EngineConfig } from './engine-config';
+import type { ChatMessage, TokenUsage } from './llm';
+
+/** Model Spec authority levels, highest first (METHOD.md §1). */
+export const AUTHORITY_LEVELS = ['root', 'system', 'developer', 'user', 'guideline'] as const;
+export type Authority = (typeof AUTHORITY_LEVELS)[number];
+
+export interface Project {
+  id: string;
+  name: string;
+  description?: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Model used by every role that has no override. */
+  defaultModel?: EngineConfig;
+  /** Per-role overrides (METHOD.md §3: each role may use its own model). */
+  roleModels?: Partial<Record<AgentRole, EngineConfig>>;
+}
+
+export type SpecSourceType = 'paste' | 'markdown' | 'text' | 'html' | 'pdf' | 'docx';
+export type SpecFormat = 'openai-model-spec' | 'markdown' | 'plain';
+
+export interface SpecVersion {
+  id: string;
+  projectId: string;
+  /** 1, 2, 3… within the project, in import order. */
+  versionNumber: number;
+  title: string;
+  sourceName: string;
+  sourceType: SpecSourceType;
+  format: SpecFormat;
+  /** The normalised source text that every offset points into. */
+  text: string;
+  /** SHA-256 of `text`, hex. */
+  contentHash: string;
+  createdAt: number;
+  /** The version this one was compared against when imported, if any. */
+  previousVersionId?: string;
+}
+
+export interface Section {
+  /** `${specVersionId}#${anchor}` */
+  id: string;
+  specVersionId: string;
+  projectId: string;
+  /** Stable anchor: the spec's own `{#id}` where present, else a slug of the heading path. */
+  anchor: string;
+  title: string;
+  headingPath: string[];
+  level: number;
+  /** Document order, 0-based. */
+  order: number;
+  parentAnchor?: string;
+  /** Character offsets into SpecVersion.text: the heading line starts at `start`, body at `bodyStart`. */
+  start: number;
+  bodyStart: number;
+  end: number;
+  authority?: Authority;
+}
+
+export type ExampleTurnRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+
+export interface SpecExample {
+  id: string;
+  specVersionId: string;
+  projectId: string;
+  sectionAnchor: string;
+  order: number;
+  title?: string;
+  description?: string;
+  turns: { role: ExampleTurnRole; content: string }[];
+  /** Alternative final assistant replies with the spec's verdict. */
+  comparisons: { verdict: 'good' | 'bad'; content: string; note?: string }[];
+  start: number;
+  end: number;
+}
+
+export type RuleDirection = 'positive' | 'negative';
+export type RuleStage = 'interpretation' | 'decision' | 'content' | 'style' | 'action';
+export type RuleStrength = 'must' | 'should' | 'may';
+export type RuleStatus = 'proposed' | 'accepted' | 'rejected' | 'flagged';
+
+export interface Rule {
+  id: string;
+  projectId: string;
+  specVersionId: string;
+  sectionAnchor: string;
+  statement: string;
+  direction: RuleDirection;
+  stage: RuleStage;
+  domain: string;
+  family: string;
+  /** Lower is stronger: the index in AUTHORITY_LEVELS, or a ranked level for other specs. */
+  priority: number;
+  authority?: Authority;
+  strength: RuleStrength;
+  exceptions: string[];
+  appliesWhen: string[];
+  source: { quote: string; start: number; end: number; located: boolean };
+  status: RuleStatus;
+  origin: 'model' | 'manual' | 'split' | 'merge' | 'import';
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SpecInstance {
+  id: string;
+  projectId: string;
+  specVersionId: string;
+  seed: number;
+  index: number;
+  ruleIds: string[];
+  pinned: boolean;
+  /** The instance rendered as the system prompt agents and the trained model see. */
+  systemPrompt: string;
+  createdAt: number;
+}
+
+export type RunKind = 'annotate' | 'synthesize' | 'evaluate';
+export type RunStatus = 'queued' | 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+export interface Run {
+  id: string;
+  projectId: string;
+  kind: RunKind;
+  status: RunStatus;
+  /** The run's full configuration (kind-specific), enough to re-derive its task queue. */
+  config: unknown;
+  createdAt: number;
+  updatedAt: number;
+  progress: { done: number; failed: number; total: number };
+  usage: TokenUsage;
+  error?: string;
+}
+
+export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
+
+/** One unit of a run's queue, checkpointed after every agent step. */
+export interface Task {
+  id: string;
+  runId: string;
+  projectId: string;
+  /** Deterministic key within the run (e.g. chunk or instance/rule/case), so resuming never duplicates. */
+  key: string;
+  order: number;
+  status: TaskStatus;
+  /** Name of the last completed step, and its intermediate state. */
+  step?: string;
+  state?: unknown;
+  attempts: number;
+  error?: string;
+  updatedAt: number;
+}
+
+export type CaseType = 'violation' | 'borderline' | 'benign';
+export type PairStatus = 'pending' | 'accepted' | 'rejected' | 'flagged';
+
+export interface PreferencePair {
+  id: string;
+  projectId: string;
+  runId: string;
+  instanceId: string;
+  ruleIds: string[];
+  caseType: CaseType;
+  prompt: ChatMessage[];
+  chosen: string;
+  rejected: string;
+  status: PairStatus;
+  /** Judges' verdicts, models per role, timings and usage (issue: synthesis). */
+  provenance: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface Evaluation {
+  id: string;
+  projectId: string;
+  runId: string;
+  target: EngineConfig;
+  createdAt: number;
+  results: Record<string, unknown>;
+}
+
+export interface Setting {
+  key: string;
+  value: unknown;
+}

@@ -1,0 +1,65 @@
+/**
+ * The one typed contract between the UI and the pipeline worker (exposed with comlink).
+ * Progress flows back through `Comlink.proxy` callbacks; cancellation is an explicit method
+ * keyed by a job id because an AbortSignal cannot cross postMessage. Large results never cross:
+ * the worker writes them to Dexie and the UI reads them with liveQuery.
+ */
+import type { EngineConfig, LoadProgress } from '$lib/core/engine-config';
+import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+
+export interface LoadedModelInfo {
+  key: string;
+  config: EngineConfig;
+  contextWindow: number;
+  loadMs: number;
+}
+
+export interface ModelTestResult {
+  key: string;
+  chatText: string;
+  jsonValue: unknown;
+  jsonValid: boolean;
+  promptTokens: number;
+  completionTokens: number;
+  /** Generated tokens per second over both calls. */
+  tokensPerSecond: number;
+  totalMs: number;
+}
+
+export type ProgressCallback = (progress: LoadProgress) => void;
+
+export interface WorkerApi {
+  ping(): Promise<'pong'>;
+  /** Whether this worker is cross-origin isolated (wllama threads need it). */
+  environment(): Promise<{ crossOriginIsolated: boolean; hardwareConcurrency: number }>;
+
+  webgpuReport(): Promise<WebGpuReport>;
+  /** web-llm's prebuilt list, filtered to chat models this device can run (f32 only without shader-f16). */
+  webllmCatalog(): Promise<{ models: WebLlmModelInfo[]; defaultModel: string }>;
+  listCachedModels(): Promise<CachedModel[]>;
+  deleteCachedModel(key: string): Promise<void>;
+  /** Keeps a GGUF the user picked in origin-private storage so it survives reloads. */
+  storeLocalModel(file: File): Promise<{ fileName: string; bytes: number }>;
+
+  loadModel(
+    jobId: string,
+    config: EngineConfig,
+    onProgress: ProgressCallback,
+  ): Promise<LoadedModelInfo>;
+  unloadModel(key: string): Promise<void>;
+  loadedModels(): Promise<LoadedModelInfo[]>;
+  /** Loads if needed, then runs a short chat and a JSON-schema call and measures tokens/s. */
+  testModel(
+    jobId: string,
+    config: EngineConfig,
+    onProgress: ProgressCallback,
+  ): Promise<ModelTestResult>;
+
+  /** Cancels the job with this id, if it is still running. */
+  cancel(jobId: string): Promise<void>;
+
+  /** A whole project as one file (API keys are never included). */
+  exportProject(projectId: string): Promise<Blob>;
+  /** Imports a project file as a new project; throws InvalidFileError and changes nothing on bad input. */
+  importProject(file: Blob): Promise<{ projectId: string; name: string }>;
+}
