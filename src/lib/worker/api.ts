@@ -5,6 +5,7 @@
  * the worker writes them to Dexie and the UI reads them with liveQuery.
  */
 import type { EngineConfig, LoadProgress } from '$lib/core/engine-config';
+import type { ModelCheckResult } from '$lib/core/model-check';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 
 export interface LoadedModelInfo {
@@ -14,16 +15,8 @@ export interface LoadedModelInfo {
   loadMs: number;
 }
 
-export interface ModelTestResult {
+export interface ModelTestResult extends ModelCheckResult {
   key: string;
-  chatText: string;
-  jsonValue: unknown;
-  jsonValid: boolean;
-  promptTokens: number;
-  completionTokens: number;
-  /** Generated tokens per second over both calls. */
-  tokensPerSecond: number;
-  totalMs: number;
 }
 
 export type ProgressCallback = (progress: LoadProgress) => void;

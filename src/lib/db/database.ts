@@ -1,0 +1,53 @@
+import Dexie, { type EntityTable } from 'dexie';
+import type {
+  Evaluation,
+  PreferencePair,
+  Project,
+  Rule,
+  Run,
+  Section,
+  Setting,
+  SpecExample,
+  SpecInstance,
+  SpecVersion,
+  Task,
+} from '$lib/core/records';
+import { DB_NAME, SCHEMA_VERSIONS, type SchemaVersion } from './schema';
+
+export type SpecAlignDb = Dexie & {
+  projects: EntityTable<Project, 'id'>;
+  specVersions: EntityTable<SpecVersion, 'id'>;
+  sections: EntityTable<Section, 'id'>;
+  specExamples: EntityTable<SpecExample, 'id'>;
+  rules: EntityTable<Rule, 'id'>;
+  instances: EntityTable<SpecInstance, 'id'>;
+  runs: EntityTable<Run, 'id'>;
+  tasks: EntityTable<Task, 'id'>;
+  pairs: EntityTable<PreferencePair, 'id'>;
+  evaluations: EntityTable<Evaluation, 'id'>;
+  settings: EntityTable<Setting, 'key'>;
+};
+
+/**
+ * Opens the database with every schema version applied in order. `versions` is injectable so
+ * tests can open a database at an older version and then upgrade it.
+ */
+export function openDatabase(
+  name = DB_NAME,
+  versions: readonly SchemaVersion[] = SCHEMA_VERSIONS,
+): SpecAlignDb {
+  const db = new Dexie(name) as SpecAlignDb;
+  for (const v of versions) {
+    const declared = db.version(v.version).stores(v.stores);
+    if (v.upgrade) declared.upgrade(v.upgrade);
+  }
+  return db;
+}
+
+let shared: SpecAlignDb | undefined;
+
+/** The app's one database connection per JS context (page or worker). */
+export function getDb(): SpecAlignDb {
+  shared ??= openDatabase();
+  return shared;
+}

@@ -1,0 +1,144 @@
+/**
+ * A whole project as one JSON file: the project row plus every row of its tables. Import always
+ * creates a new project with fresh ids (so importing twice never collides) and is atomic: a bad
+ * file changes nothing. Secrets never leave: the settings table is not exported and any
+ * key-like field is scrubbed as a second line of defence.
+ */
+import type { Table } from 'dexie';
+import { z } from 'zod';
+import { InvalidFileError } from '$lib/core/errors';
+import type { Project } from '$lib/core/records';
+import type { SpecAlignDb } from './database';
+import { guardStorage } from './errors';
+import { PROJECT_TABLES, SCHEMA_VERSIONS } from './schema';
+
+export const PROJECT_FILE_FORMAT = 'specalign-project';
+export const PROJECT_FILE_VERSION = 1;
+
+const SECRET_FIELD = /^(api_?key|authorization|secret|token|password)$/i;
+
+const rowSchema = z.looseObject({ id: z.string().min(1) });
+const projectFileSchema = z.object({
+  format: z.literal(PROJECT_FILE_FORMAT),
+  formatVersion: z.number().int().min(1).max(PROJECT_FILE_VERSION),
+  schemaVersion: z.number().int().min(1),
+  exportedAt: z.string(),
+  project: z.looseObject({ id: z.string().min(1), name: z.string().min(1) }),
+  tables: z.partialRecord(z.enum(PROJECT_TABLES), z.array(rowSchema)),
+});
+
+function scrub(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(scrub);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (!SECRET_FIELD.test(k)) out[k] = scrub(v);
+    return out;
+  }
+  return value;
+}
+
+/** Serialises a project into a Blob, one row at a time, so a large project is never one giant string. */
+export async function exportProjectFile(db: SpecAlignDb, projectId: string): Promise<Blob> {
+  const project = await db.projects.get(projectId);
+  if (!project) throw new Error('That project no longer exists.');
+  const schemaVersion = SCHEMA_VERSIONS[SCHEMA_VERSIONS.length - 1]?.version ?? 1;
+  const parts: string[] = [
+    `{"format":${JSON.stringify(PROJECT_FILE_FORMAT)},"formatVersion":${PROJECT_FILE_VERSION},`,
+    `"schemaVersion":${schemaVersion},"exportedAt":${JSON.stringify(new Date().toISOString())},`,
+    `"project":${JSON.stringify(scrub(project))},"tables":{`,
+  ];
+  let firstTable = true;
+  for (const table of PROJECT_TABLES) {
+    parts.push(`${firstTable ? '' : ','}${JSON.stringify(table)}:[`);
+    firstTable = false;
+    let first = true;
+    await db[table]
+      .where('projectId')
+      .equals(projectId)
+      .each((row: unknown) => {
+        parts.push(`${first ? '' : ','}${JSON.stringify(scrub(row))}`);
+        first = false;
+      });
+    parts.push(']');
+  }
+  parts.push('}}');
+  return new Blob(parts, { type: 'application/json' });
+}
+
+/** Suggested file name for an exported project. */
+export function projectFileName(project: Pick<Project, 'name'>): string {
+  const slug =
+    project.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'project';
+  return `${slug}.specalign.json`;
+}
+
+/** Rewrites every id (and `${id}#anchor` section id) through `ids`. */
+function remap(value: unknown, ids: Map<string, string>): unknown {
+  if (typeof value === 'string') {
+    const exact = ids.get(value);
+    if (exact) return exact;
+    const hash = value.indexOf('#');
+    if (hash > 0) {
+      const prefix = ids.get(value.slice(0, hash));
+      if (prefix) return prefix + value.slice(hash);
+    }
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v) => remap(v, ids));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = remap(v, ids);
+    return out;
+  }
+  return value;
+}
+
+export async function importProjectFile(
+  db: SpecAlignDb,
+  file: Blob,
+): Promise<{ projectId: string; name: string }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await file.text());
+  } catch {
+    throw new InvalidFileError('This file is not a SpecAlign project: it is not valid JSON.');
+  }
+  const parsed = projectFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || 'the file';
+    throw new InvalidFileError(
+      `This file is not a SpecAlign project file this version can read (${where}: ${issue?.message ?? 'invalid'}).`,
+    );
+  }
+  const data = parsed.data;
+  const ids = new Map<string, string>();
+  ids.set(data.project.id, crypto.randomUUID());
+  for (const rows of Object.values(data.tables)) {
+    for (const row of rows ?? []) {
+      if (!row.id.includes('#')) ids.set(row.id, crypto.randomUUID());
+    }
+  }
+  const now = Date.now();
+  const project = {
+    ...(remap(data.project, ids) as Project),
+    name: data.project.name,
+    updatedAt: now,
+  };
+  const tables = [db.projects, ...PROJECT_TABLES.map((t) => db[t])];
+  await guardStorage(() =>
+    db.transaction('rw', tables, async () => {
+      await db.projects.add(project);
+      for (const table of PROJECT_TABLES) {
+        const rows = data.tables[table];
+        if (!rows?.length) continue;
+        // Rows are validated loosely; their shape is the exporting app's, same schema family.
+        await (db.table(table) as Table<unknown, string>).bulkAdd(rows.map((r) => remap(r, ids)));
+      }
+    }),
+  );
+  return { projectId: project.id, name: project.name };
+}

@@ -1,0 +1,66 @@
+/**
+ * The IndexedDB schema, append-only.
+ *
+ * WARNING: table names, primary keys and indexes are persisted in every user's browser.
+ * Never edit a published version: add a new entry to SCHEMA_VERSIONS (with an upgrade function
+ * when data must move) and a test in tests/unit/db/ that upgrades real v(N-1) data.
+ * tests/unit/db/schema.test.ts fails on any unplanned change to the latest stores.
+ */
+import type { Transaction } from 'dexie';
+
+export const DB_NAME = 'specalign-studio';
+
+/** Table names, in one place: renaming one needs a migration. */
+export const TABLES = {
+  projects: 'projects',
+  specVersions: 'specVersions',
+  sections: 'sections',
+  specExamples: 'specExamples',
+  rules: 'rules',
+  instances: 'instances',
+  runs: 'runs',
+  tasks: 'tasks',
+  pairs: 'pairs',
+  evaluations: 'evaluations',
+  settings: 'settings',
+} as const;
+
+export type TableName = keyof typeof TABLES;
+
+export interface SchemaVersion {
+  version: number;
+  stores: Record<string, string | null>;
+  upgrade?: (tx: Transaction) => Promise<void> | void;
+}
+
+export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
+  {
+    version: 1,
+    stores: {
+      projects: 'id, updatedAt',
+      specVersions: 'id, projectId, [projectId+versionNumber], contentHash',
+      sections: 'id, specVersionId, projectId, [specVersionId+order]',
+      specExamples: 'id, specVersionId, projectId, [specVersionId+sectionAnchor]',
+      rules: 'id, projectId, specVersionId, [projectId+status], [specVersionId+sectionAnchor]',
+      instances: 'id, projectId, specVersionId',
+      runs: 'id, projectId, [projectId+kind], status',
+      tasks: 'id, runId, projectId, [runId+status], [runId+order], [runId+key]',
+      pairs: 'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt]',
+      evaluations: 'id, projectId, runId',
+      settings: 'key',
+    },
+  },
+];
+
+/** Tables whose rows belong to a project (have `projectId`): exported, imported and deleted with it. */
+export const PROJECT_TABLES = [
+  'specVersions',
+  'sections',
+  'specExamples',
+  'rules',
+  'instances',
+  'runs',
+  'tasks',
+  'pairs',
+  'evaluations',
+] as const satisfies readonly TableName[];

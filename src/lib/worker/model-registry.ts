@@ -1,0 +1,79 @@
+import { engineKey, type EngineConfig } from '$lib/core/engine-config';
+import { AbortedError } from '$lib/core/errors';
+import { serializeEngine } from '$lib/core/llm';
+import type { EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
+import type { LoadedModelInfo } from './api';
+
+type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<LoadedEngine>;
+
+/**
+ * The models loaded in this worker, by engine key. Loading a second GPU/CPU model of the same
+ * kind unloads the first: two web-llm models rarely fit in VRAM, and wllama models share the
+ * CPU. Endpoint "models" cost nothing and stay.
+ */
+export class ModelRegistry {
+  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo }>();
+  #pending = new Map<string, Promise<LoadedEngine>>();
+
+  constructor(
+    private readonly loader: Loader,
+    private readonly apiKeyFor: (config: EngineConfig) => Promise<string | undefined>,
+  ) {}
+
+  get(key: string): LoadedEngine | undefined {
+    return this.#loaded.get(key)?.engine;
+  }
+
+  list(): LoadedModelInfo[] {
+    return [...this.#loaded.values()].map((m) => m.info);
+  }
+
+  async ensure(
+    config: EngineConfig,
+    options: Omit<EngineLoadOptions, 'apiKey'>,
+  ): Promise<LoadedEngine> {
+    const key = engineKey(config);
+    const ready = this.#loaded.get(key);
+    if (ready) return ready.engine;
+    const inFlight = this.#pending.get(key);
+    if (inFlight) return inFlight;
+    const promise = this.#load(key, config, options);
+    this.#pending.set(key, promise);
+    try {
+      return await promise;
+    } finally {
+      this.#pending.delete(key);
+    }
+  }
+
+  async #load(key: string, config: EngineConfig, options: Omit<EngineLoadOptions, 'apiKey'>) {
+    if (config.kind !== 'openai') {
+      for (const [other, m] of this.#loaded) {
+        if (m.info.config.kind === config.kind) await this.unload(other);
+      }
+    }
+    const started = Date.now();
+    const apiKey = await this.apiKeyFor(config);
+    const raw = await this.loader(config, { ...options, apiKey });
+    if (options.signal?.aborted) {
+      await raw.unload();
+      throw new AbortedError('Model loading was cancelled.');
+    }
+    const engine = serializeEngine(raw);
+    const info: LoadedModelInfo = {
+      key,
+      config,
+      contextWindow: engine.contextWindow,
+      loadMs: Date.now() - started,
+    };
+    this.#loaded.set(key, { engine, info });
+    return engine;
+  }
+
+  async unload(key: string): Promise<void> {
+    const entry = this.#loaded.get(key);
+    if (!entry) return;
+    this.#loaded.delete(key);
+    await entry.engine.unload();
+  }
+}

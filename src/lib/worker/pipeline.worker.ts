@@ -1,0 +1,104 @@
+/**
+ * The pipeline worker: the only place that composes core, engines and the database. It owns
+ * every loaded model and is the single writer of results; the UI reads Dexie with liveQuery.
+ */
+import * as Comlink from 'comlink';
+import type { EngineConfig } from '$lib/core/engine-config';
+import { InvalidModelFileError } from '$lib/core/errors';
+import { checkModel } from '$lib/core/model-check';
+import { getDb } from '$lib/db/database';
+import { exportProjectFile, importProjectFile } from '$lib/db/project-file';
+import { getApiKey } from '$lib/db/settings';
+import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
+import type { WorkerApi } from './api';
+import { JobRegistry } from './jobs';
+import { ModelRegistry } from './model-registry';
+
+const jobs = new JobRegistry();
+const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
+  config.kind === 'openai' ? (await getApiKey(getDb(), config.baseUrl)) || undefined : undefined,
+);
+
+const api: WorkerApi = {
+  async ping() {
+    return 'pong';
+  },
+
+  async environment() {
+    return {
+      crossOriginIsolated: self.crossOriginIsolated,
+      hardwareConcurrency: navigator.hardwareConcurrency ?? 1,
+    };
+  },
+
+  async webgpuReport() {
+    const { probeWebGpu } = await import('$lib/engines/webgpu-report');
+    return probeWebGpu();
+  },
+
+  async webllmCatalog() {
+    const [{ probeWebGpu }, catalog] = await Promise.all([
+      import('$lib/engines/webgpu-report'),
+      import('$lib/engines/webllm-catalog'),
+    ]);
+    const models = catalog.listWebLlmModels(await probeWebGpu());
+    return { models, defaultModel: catalog.pickDefaultModel(models) };
+  },
+
+  listCachedModels,
+  deleteCachedModel,
+
+  async storeLocalModel(file: File) {
+    const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+    if (String.fromCharCode(...head) !== 'GGUF') {
+      throw new InvalidModelFileError(
+        `"${file.name}" is not a GGUF model file: GGUF files start with the bytes "GGUF". Pick a .gguf file (e.g. a Q4_K_M quantisation).`,
+      );
+    }
+    const { saveLocalModel } = await import('$lib/engines/local-models');
+    return saveLocalModel(file);
+  },
+
+  async loadModel(jobId, config, onProgress) {
+    return jobs.run(jobId, async (signal) => {
+      await models.ensure(config, { onProgress, signal });
+      const info = models.list().find((m) => m.config === config || sameConfig(m.config, config));
+      if (!info) throw new Error('The model loaded but was then unloaded by another request.');
+      return info;
+    });
+  },
+
+  async unloadModel(key) {
+    await models.unload(key);
+  },
+
+  async loadedModels() {
+    return models.list();
+  },
+
+  async testModel(jobId, config, onProgress) {
+    return jobs.run(jobId, async (signal) => {
+      const engine = await models.ensure(config, { onProgress, signal });
+      const result = await checkModel(engine, signal);
+      return { ...result, key: engine.id };
+    });
+  },
+
+  async cancel(jobId) {
+    jobs.cancel(jobId);
+  },
+
+  async exportProject(projectId) {
+    return exportProjectFile(getDb(), projectId);
+  },
+
+  async importProject(file) {
+    return importProjectFile(getDb(), file);
+  },
+};
+
+function sameConfig(a: EngineConfig, b: EngineConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+Comlink.expose(api);
