@@ -5,7 +5,7 @@ import { liveQuery } from 'dexie';
  * when they change and whenever any writer — including the worker — changes the tables it read.
  */
 export class LiveQuery<T, D = void> {
-  #value = $state<T>() as T;
+  #value = $state.raw<T>() as T;
   #error = $state<unknown>(undefined);
   #loading = $state(true);
 

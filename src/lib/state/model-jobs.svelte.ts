@@ -17,10 +17,10 @@ export interface ModelJob {
  * request at a time anyway), with progress, cancel, and the last error or test result.
  */
 export class ModelJobs {
-  #job = $state<ModelJob | undefined>();
+  #job = $state.raw<ModelJob | undefined>();
   #error = $state<string | undefined>();
-  #loaded = $state<LoadedModelInfo[]>([]);
-  #tests = $state<Record<string, ModelTestResult>>({});
+  #loaded = $state.raw<LoadedModelInfo[]>([]);
+  #tests = $state.raw<Record<string, ModelTestResult>>({});
 
   get job(): ModelJob | undefined {
     return this.#job;
@@ -41,14 +41,17 @@ export class ModelJobs {
 
   /** Loads a model; resolves to its info, or undefined when it failed or was cancelled. */
   load(config: EngineConfig): Promise<LoadedModelInfo | undefined> {
-    return this.#run('load', config, `Loading ${config.model}`, (id, onProgress) =>
-      pipeline().loadModel(id, config, onProgress),
+    return this.#run('load', config, `Loading ${config.model}`, (id, onProgress, plain) =>
+      pipeline().loadModel(id, plain, onProgress),
     );
   }
 
   async test(config: EngineConfig): Promise<void> {
-    const result = await this.#run('test', config, `Testing ${config.model}`, (id, onProgress) =>
-      pipeline().testModel(id, config, onProgress),
+    const result = await this.#run(
+      'test',
+      config,
+      `Testing ${config.model}`,
+      (id, onProgress, plain) => pipeline().testModel(id, plain, onProgress),
     );
     if (result) this.#tests = { ...this.#tests, [engineKey(config)]: result };
   }
@@ -70,8 +73,10 @@ export class ModelJobs {
     kind: ModelJob['kind'],
     config: EngineConfig,
     label: string,
-    call: (id: string, onProgress: (p: LoadProgress) => void) => Promise<T>,
+    call: (id: string, onProgress: (p: LoadProgress) => void, config: EngineConfig) => Promise<T>,
   ): Promise<T | undefined> {
+    // Configs may arrive as rune proxies, which postMessage cannot clone.
+    config = $state.snapshot(config) as EngineConfig;
     const id = newJobId(kind);
     this.#error = undefined;
     this.#job = {
@@ -88,6 +93,7 @@ export class ModelJobs {
         progressProxy((progress) => {
           if (this.#job?.id === id) this.#job = { ...this.#job, progress };
         }),
+        config,
       );
     } catch (error) {
       this.#error = isAbortError(error) ? 'Cancelled.' : errorMessage(error);
