@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { AGENT_ROLES, engineKey, ROLE_LABELS, type EngineConfig } from '$lib/core/engine-config';
+
+const configs: Record<string, EngineConfig> = {
+  webllm: { kind: 'webllm', model: 'Qwen2.5-0.5B-Instruct-q4f16_1-MLC' },
+  webllmSelfHosted: {
+    kind: 'webllm',
+    model: 'Qwen2.5-0.5B-Instruct-q4f16_1-MLC',
+    baseUrl: 'https://models.example.org/qwen',
+  },
+  wllamaUrl: {
+    kind: 'wllama',
+    model: 'tiny.gguf',
+    source: { type: 'url', url: 'https://models.example.org/tiny.gguf' },
+  },
+  wllamaLocal: {
+    kind: 'wllama',
+    model: 'tiny.gguf',
+    source: { type: 'local', fileName: 'tiny.gguf' },
+  },
+  openai: { kind: 'openai', baseUrl: 'http://localhost:11434/v1', model: 'llama3.2' },
+  openaiOtherHost: { kind: 'openai', baseUrl: 'http://gpu-box:11434/v1', model: 'llama3.2' },
+};
+
+describe('engineKey', () => {
+  it('names each kind readably', () => {
+    expect(engineKey(configs.webllm!)).toBe('webllm:Qwen2.5-0.5B-Instruct-q4f16_1-MLC');
+    expect(engineKey(configs.webllmSelfHosted!)).toBe(
+      'webllm:Qwen2.5-0.5B-Instruct-q4f16_1-MLC@https://models.example.org/qwen',
+    );
+    expect(engineKey(configs.wllamaUrl!)).toBe('wllama:https://models.example.org/tiny.gguf');
+    expect(engineKey(configs.wllamaLocal!)).toBe('wllama:local/tiny.gguf');
+    expect(engineKey(configs.openai!)).toBe('openai:llama3.2@http://localhost:11434/v1');
+  });
+
+  it('is stable: equal configs give equal keys, whatever the property order or copy', () => {
+    for (const config of Object.values(configs)) {
+      const reordered = Object.fromEntries(Object.entries(config).reverse()) as EngineConfig;
+      expect(engineKey(structuredClone(config))).toBe(engineKey(config));
+      expect(engineKey(reordered)).toBe(engineKey(config));
+    }
+  });
+
+  it('is distinct for every different engine, model or source', () => {
+    const keys = Object.values(configs).map(engineKey);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('ignores display-only fields (wllama display name, context size)', () => {
+    expect(
+      engineKey({ ...configs.wllamaUrl!, model: 'Renamed', contextSize: 4096 } as EngineConfig),
+    ).toBe(engineKey(configs.wllamaUrl!));
+  });
+});
+
+describe('agent roles', () => {
+  it('has a label for every role', () => {
+    expect(Object.keys(ROLE_LABELS).sort()).toEqual([...AGENT_ROLES].sort());
+    for (const role of AGENT_ROLES) expect(ROLE_LABELS[role].length).toBeGreaterThan(0);
+  });
+});
