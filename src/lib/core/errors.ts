@@ -1,3 +1,5 @@
+import type { TokenUsage } from './llm';
+
 /**
  * Named errors with messages a user can act on. They cross the worker boundary by name and
  * message (see worker/errors.ts), so keep messages self-contained.
@@ -48,6 +50,9 @@ export class InvalidModelOutputError extends SpecAlignError {
   constructor(
     message: string,
     readonly rawOutput: string,
+    /** Tokens and engine time spent on the failed attempts: they still count. */
+    readonly usage: TokenUsage = { promptTokens: 0, completionTokens: 0 },
+    readonly durationMs = 0,
   ) {
     super(message);
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidModelOutputError } from './errors';
+import { AbortedError, InvalidModelOutputError } from './errors';
 import type { ChatEngine, ChatRequest, ChatResult, JsonSchema, TokenUsage } from './llm';
 
 // zod would otherwise probe `new Function` for speed, which our Content-Security-Policy forbids.
@@ -56,6 +56,8 @@ export interface JsonCallResult<T> {
   value: T;
   /** Usage summed over every attempt, failed ones included: they cost tokens too. */
   usage: TokenUsage;
+  /** Engine time summed over every attempt, in milliseconds. */
+  durationMs: number;
   attempts: number;
   last: ChatResult;
 }
@@ -81,16 +83,18 @@ export async function chatJson<S extends z.ZodType>(
   const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
   let messages = request.messages;
   let problem = '';
+  let durationMs = 0;
   let last: ChatResult | undefined;
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    request.signal?.throwIfAborted();
+    if (request.signal?.aborted) throw new AbortedError();
     last = await engine.chat({ ...request, messages, jsonSchema });
     usage.promptTokens += last.usage.promptTokens;
     usage.completionTokens += last.usage.completionTokens;
+    durationMs += last.durationMs;
     problem = diagnose(last, schema);
     if (!problem) {
       const value = schema.parse(extractJson(last.text)) as z.output<S>;
-      return { value, usage, attempts: attempt, last };
+      return { value, usage, durationMs, attempts: attempt, last };
     }
     messages = [
       ...request.messages,
@@ -104,6 +108,8 @@ export async function chatJson<S extends z.ZodType>(
   throw new InvalidModelOutputError(
     `The model's reply was not valid JSON for this step after ${retries + 1} attempts: ${problem}.`,
     last?.text ?? '',
+    usage,
+    durationMs,
   );
 }
 

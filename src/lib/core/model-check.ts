@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage, InvalidModelOutputError, isAbortError } from './errors';
 import { chatJson } from './json-call';
 import type { ChatEngine } from './llm';
 
@@ -47,7 +48,6 @@ export async function checkModel(
   let jsonValue: unknown = null;
   let jsonValid = false;
   let jsonError: string | undefined;
-  const started = Date.now();
   try {
     const json = await chatJson(
       engine,
@@ -71,11 +71,16 @@ export async function checkModel(
     jsonValid = true;
     promptTokens += json.usage.promptTokens;
     completionTokens += json.usage.completionTokens;
-    busyMs += Date.now() - started;
+    busyMs += json.durationMs;
   } catch (error) {
-    signal?.throwIfAborted();
-    jsonError = error instanceof Error ? error.message : String(error);
-    busyMs += Date.now() - started;
+    if (isAbortError(error) || signal?.aborted) throw error;
+    jsonError = errorMessage(error);
+    // Failed attempts still cost tokens and time.
+    if (error instanceof InvalidModelOutputError) {
+      promptTokens += error.usage.promptTokens;
+      completionTokens += error.usage.completionTokens;
+      busyMs += error.durationMs;
+    }
   }
   return {
     chatText: chat.text,

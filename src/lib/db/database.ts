@@ -51,3 +51,16 @@ export function getDb(): SpecAlignDb {
   shared ??= openDatabase();
   return shared;
 }
+
+/** The newest schema version this build of the app knows. */
+export const LATEST_SCHEMA_VERSION = SCHEMA_VERSIONS[SCHEMA_VERSIONS.length - 1]?.version ?? 1;
+
+/**
+ * Dexie silently opens a database that a newer app version upgraded. Writing to it from older
+ * code could corrupt data the newer schema expects, so the app checks and stops instead.
+ * Dexie stores IndexedDB's native version as ours × 10.
+ */
+export async function isNewerThanApp(db: SpecAlignDb): Promise<boolean> {
+  await db.open();
+  return db.backendDB().version / 10 > LATEST_SCHEMA_VERSION;
+}

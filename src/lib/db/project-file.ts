@@ -15,12 +15,15 @@ import { PROJECT_TABLES, SCHEMA_VERSIONS } from './schema';
 export const PROJECT_FILE_FORMAT = 'specalign-project';
 export const PROJECT_FILE_VERSION = 1;
 
+const EXPORT_PAGE = 2000;
 const SECRET_FIELD = /^(api_?key|authorization|secret|token|password)$/i;
 
 const rowSchema = z.looseObject({ id: z.string().min(1) });
+const LATEST_SCHEMA = SCHEMA_VERSIONS[SCHEMA_VERSIONS.length - 1]?.version ?? 1;
+
 const projectFileSchema = z.object({
   format: z.literal(PROJECT_FILE_FORMAT),
-  formatVersion: z.number().int().min(1).max(PROJECT_FILE_VERSION),
+  formatVersion: z.number().int().min(1),
   schemaVersion: z.number().int().min(1),
   exportedAt: z.string(),
   project: z.looseObject({ id: z.string().min(1), name: z.string().min(1) }),
@@ -41,7 +44,7 @@ function scrub(value: unknown): unknown {
 export async function exportProjectFile(db: SpecAlignDb, projectId: string): Promise<Blob> {
   const project = await db.projects.get(projectId);
   if (!project) throw new Error('That project no longer exists.');
-  const schemaVersion = SCHEMA_VERSIONS[SCHEMA_VERSIONS.length - 1]?.version ?? 1;
+  const schemaVersion = LATEST_SCHEMA;
   const parts: string[] = [
     `{"format":${JSON.stringify(PROJECT_FILE_FORMAT)},"formatVersion":${PROJECT_FILE_VERSION},`,
     `"schemaVersion":${schemaVersion},"exportedAt":${JSON.stringify(new Date().toISOString())},`,
@@ -51,14 +54,13 @@ export async function exportProjectFile(db: SpecAlignDb, projectId: string): Pro
   for (const table of PROJECT_TABLES) {
     parts.push(`${firstTable ? '' : ','}${JSON.stringify(table)}:[`);
     firstTable = false;
-    let first = true;
-    await db[table]
-      .where('projectId')
-      .equals(projectId)
-      .each((row: unknown) => {
-        parts.push(`${first ? '' : ','}${JSON.stringify(scrub(row))}`);
-        first = false;
-      });
+    // Keys first, rows in pages: bounded memory, and far faster than a long-lived cursor.
+    const keys = await db.table(table).where('projectId').equals(projectId).primaryKeys();
+    for (let i = 0; i < keys.length; i += EXPORT_PAGE) {
+      const page = await db.table(table).bulkGet(keys.slice(i, i + EXPORT_PAGE));
+      const text = page.map((row) => JSON.stringify(scrub(row))).join(',');
+      parts.push(i === 0 ? text : `,${text}`);
+    }
     parts.push(']');
   }
   parts.push('}}');
@@ -90,7 +92,8 @@ function remap(value: unknown, ids: Map<string, string>): unknown {
   if (Array.isArray(value)) return value.map((v) => remap(v, ids));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = remap(v, ids);
+    // Keys too: per-rule results are maps keyed by rule id.
+    for (const [k, v] of Object.entries(value)) out[remap(k, ids) as string] = remap(v, ids);
     return out;
   }
   return value;
@@ -115,6 +118,22 @@ export async function importProjectFile(
     );
   }
   const data = parsed.data;
+  if (data.formatVersion > PROJECT_FILE_VERSION || data.schemaVersion > LATEST_SCHEMA) {
+    throw new InvalidFileError(
+      'This project file was made by a newer version of SpecAlign Studio. Update the app (reload the page) and import it again.',
+    );
+  }
+  const seen = new Set<string>();
+  for (const [table, rows] of Object.entries(data.tables)) {
+    for (const row of rows ?? []) {
+      if (seen.has(row.id)) {
+        throw new InvalidFileError(
+          `This project file is damaged: the id "${row.id}" appears twice (in ${table}). Nothing was imported.`,
+        );
+      }
+      seen.add(row.id);
+    }
+  }
   const ids = new Map<string, string>();
   ids.set(data.project.id, crypto.randomUUID());
   for (const rows of Object.values(data.tables)) {
@@ -136,7 +155,9 @@ export async function importProjectFile(
         const rows = data.tables[table];
         if (!rows?.length) continue;
         // Rows are validated loosely; their shape is the exporting app's, same schema family.
-        await (db.table(table) as Table<unknown, string>).bulkAdd(rows.map((r) => remap(r, ids)));
+        // Every row belongs to the new project, whatever the file claimed.
+        const fresh = rows.map((r) => ({ ...(remap(r, ids) as object), projectId: project.id }));
+        await (db.table(table) as Table<unknown, string>).bulkAdd(fresh);
       }
     }),
   );

@@ -1,5 +1,5 @@
 import { closeTestDbs, openTestDb } from '../../helpers/db';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidFileError } from '$lib/core/errors';
 import type { SpecAlignDb } from '$lib/db/database';
 import {
@@ -415,7 +415,7 @@ describe('project file import', () => {
       [
         'a future formatVersion',
         (f) => ({ ...f, formatVersion: PROJECT_FILE_VERSION + 1 }),
-        /\(formatVersion: /,
+        /made by a newer version of SpecAlign Studio/,
       ],
     ];
 
@@ -436,21 +436,34 @@ describe('project file import', () => {
     });
   });
 
-  it('is atomic: a file that fails while writing leaves no rows behind', async () => {
+  it('reports duplicate row ids as a damaged file and adds nothing', async () => {
     const db = await openTestDb();
     const { project } = await seedProject(db);
     const file = JSON.parse(await (await exportProjectFile(db, project.id)).text()) as {
       tables: Dump;
     };
-    // Two evaluations with one id: the last table's write fails after every other table's.
     const evaluations = file.tables.evaluations;
     file.tables.evaluations = [...evaluations, { ...evaluations[0]!, createdAt: 1 }];
     const rowsBefore = await countAllRows(db);
     const error = await importProjectFile(db, jsonFile(file)).catch((e: unknown) => e);
-    // Validation passes; the write itself fails, after the project row and the other tables
-    // were added. Today that surfaces as Dexie's BulkError; if the importer learns to report
-    // duplicate ids as InvalidFileError, assert that here instead.
-    expect((error as Error).name).toBe('BulkError');
+    expect(error).toBeInstanceOf(InvalidFileError);
+    expect((error as Error).message).toMatch(/appears twice \(in evaluations\)/);
+    expect(await countAllRows(db)).toBe(rowsBefore);
+  });
+
+  it('is atomic: a write that fails midway leaves no rows behind', async () => {
+    const db = await openTestDb();
+    const { project } = await seedProject(db);
+    const blob = await exportProjectFile(db, project.id);
+    const rowsBefore = await countAllRows(db);
+    // The last table's write fails after the project row and every other table were added.
+    const evaluations = db.table('evaluations');
+    const spy = vi
+      .spyOn(evaluations, 'bulkAdd')
+      .mockRejectedValue(Object.assign(new Error('disk on fire'), { name: 'UnknownError' }));
+    const error = await importProjectFile(db, blob).catch((e: unknown) => e);
+    spy.mockRestore();
+    expect((error as Error).message).toMatch(/disk on fire/);
     expect(await countAllRows(db)).toBe(rowsBefore);
     expect(await db.projects.count()).toBe(1);
   });

@@ -6,7 +6,7 @@
 import { closeTestDbs, openTestDb, uniqueDbName } from '../../helpers/db';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Rule } from '$lib/core/records';
-import { openDatabase, type SpecAlignDb } from '$lib/db/database';
+import { isNewerThanApp, openDatabase, type SpecAlignDb } from '$lib/db/database';
 import { PROJECT_TABLES, SCHEMA_VERSIONS, type SchemaVersion } from '$lib/db/schema';
 import { buildProjectRows, seedProject } from '../../helpers/project-rows';
 
@@ -141,11 +141,17 @@ describe('an older app opening a database a newer app has upgraded', () => {
       expect(older.backendDB().version).toBe(20);
       // The detectable signal: installed version newer than anything this app declares.
       expect(older.backendDB().version / 10).toBeGreaterThan(appLatest);
+      expect(await isNewerThanApp(older)).toBe(true);
       // And the older app can still read the data.
       expect(await older.projects.get(rows.project.id)).toEqual(rows.project);
     } finally {
       older.close();
     }
+  });
+
+  it("isNewerThanApp is false for a database at the app's own version", async () => {
+    const db = await openTestDb();
+    expect(await isNewerThanApp(db)).toBe(false);
   });
 
   it('rejects with VersionError only when asked for an explicit lower native version', async () => {
