@@ -61,6 +61,8 @@ export interface Section {
   bodyStart: number;
   end: number;
   authority?: Authority;
+  /** Extra labels the spec puts on the heading, e.g. Model Spec `{#id tags=under_18}` → `['under_18']`. */
+  tags?: string[];
 }
 
 export type ExampleTurnRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
@@ -73,9 +75,22 @@ export interface SpecExample {
   order: number;
   title?: string;
   description?: string;
-  turns: { role: ExampleTurnRole; content: string }[];
+  turns: {
+    role: ExampleTurnRole;
+    content: string;
+    /** Tag attributes, e.g. `<assistant recipient="browser">` or `<tool name="browser">`. */
+    attributes?: Record<string, string>;
+  }[];
   /** Alternative final assistant replies with the spec's verdict. */
-  comparisons: { verdict: 'good' | 'bad'; content: string; note?: string }[];
+  comparisons: {
+    verdict: 'good' | 'bad';
+    content: string;
+    note?: string;
+    /** The spec's literal label. Model Spec `OK` (acceptable, not ideal) counts as verdict `good`. */
+    label?: 'GOOD' | 'OK' | 'BAD';
+    /** Anchor of the section the spec cites for this verdict (`<!-- BAD[#chain_of_command] -->`). */
+    citedAnchor?: string;
+  }[];
   start: number;
   end: number;
 }
