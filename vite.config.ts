@@ -26,7 +26,7 @@ export default defineConfig({
   optimizeDeps: {
     exclude: ['@wllama/wllama', '@mlc-ai/web-llm'],
     // Pre-bundle what the worker imports lazily, or the dev server reloads the page on first use.
-    include: ['dexie', 'comlink', 'zod', 'diff', 'mammoth', 'pdfjs-dist'],
+    include: ['dexie', 'comlink', 'zod', 'diff', 'mammoth/mammoth.browser.js', 'pdfjs-dist'],
   },
   test: {
     include: ['tests/unit/**/*.test.ts'],

@@ -41,6 +41,12 @@ export interface SpecVersion {
   createdAt: number;
   /** The version this one was compared against when imported, if any. */
   previousVersionId?: string;
+  /** Commentary spans (`!!! meta`): context for annotation, never rules. */
+  metaSpans?: { start: number; end: number }[];
+  /** Words and estimated tokens of `text`, for the Spec screen. */
+  stats?: { words: number; estimatedTokens: number; sections: number; examples: number };
+  /** Non-fatal findings from ingestion (duplicate anchors, unlabelled replies…). */
+  warnings?: string[];
 }
 
 export interface Section {

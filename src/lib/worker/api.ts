@@ -5,8 +5,11 @@
  * the worker writes them to Dexie and the UI reads them with liveQuery.
  */
 import type { EngineConfig, LoadProgress } from '$lib/core/engine-config';
+import type { SpecDiff } from '$lib/core/spec/diff';
+import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+import type { ImportSpecResult } from './spec-store';
 
 export interface LoadedModelInfo {
   key: string;
@@ -50,6 +53,11 @@ export interface WorkerApi {
 
   /** Cancels the job with this id, if it is still running. */
   cancel(jobId: string): Promise<void>;
+
+  /** Ingests a spec file or pasted text as the project's next version (identical text is not duplicated). */
+  importSpec(projectId: string, input: IngestInput): Promise<ImportSpecResult>;
+  /** Section-level diff of two versions of a project's spec. */
+  diffSpecVersions(oldVersionId: string, newVersionId: string): Promise<SpecDiff>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

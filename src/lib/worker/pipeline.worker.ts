@@ -13,6 +13,7 @@ import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { ModelRegistry } from './model-registry';
+import { diffStoredVersions, importSpecVersion } from './spec-store';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -86,6 +87,14 @@ const api: WorkerApi = {
 
   async cancel(jobId) {
     jobs.cancel(jobId);
+  },
+
+  async importSpec(projectId, input) {
+    return importSpecVersion(getDb(), projectId, input);
+  },
+
+  async diffSpecVersions(oldVersionId, newVersionId) {
+    return diffStoredVersions(getDb(), oldVersionId, newVersionId);
   },
 
   async exportProject(projectId) {
