@@ -13,6 +13,8 @@ test('without a WebGPU adapter the report says so and offers the CPU engine', as
   await page.getByRole('radio', { name: 'WebGPU (web-llm)' }).check();
   await expect(page.getByText('WebGPU is not available here')).toBeVisible();
   await expect(
-    page.getByRole('form', { name: 'WebGPU model (web-llm)' }).getByRole('button', { name: 'Load model' }),
+    page
+      .getByRole('form', { name: 'WebGPU model (web-llm)' })
+      .getByRole('button', { name: 'Load model' }),
   ).toBeDisabled();
 });

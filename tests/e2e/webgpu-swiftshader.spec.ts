@@ -16,9 +16,9 @@ test('with SwiftShader the report shows a fallback adapter and only f32 models a
   await page.getByRole('radio', { name: 'WebGPU (web-llm)' }).check();
   const select = page.getByLabel('Model', { exact: true });
   await expect(select.locator('option').first()).toBeAttached();
-  const ids = await select.locator('option').evaluateAll((options) =>
-    options.map((o) => (o as HTMLOptionElement).value),
-  );
+  const ids = await select
+    .locator('option')
+    .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
   expect(ids.length).toBeGreaterThan(5);
   for (const modelId of ids) expect(modelId).toMatch(/q\df32/);
   // The preselected default is a small f32 instruct model.
