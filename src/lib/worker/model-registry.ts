@@ -59,7 +59,25 @@ export class ModelRegistry {
       await raw.unload();
       throw new AbortedError('Model loading was cancelled.');
     }
-    const engine = serializeEngine(raw);
+    const serial = serializeEngine(raw);
+    const engine: LoadedEngine = {
+      id: raw.id,
+      contextWindow: raw.contextWindow,
+      config: raw.config,
+      unload: () => raw.unload(),
+      chat: async (request) => {
+        try {
+          return await serial.chat(request);
+        } catch (error) {
+          // A lost GPU device never comes back: forget the engine so the next use reloads it.
+          if (error instanceof Error && error.name === 'DeviceLostError') {
+            if (this.#loaded.get(key)?.engine === engine) this.#loaded.delete(key);
+            await raw.unload().catch(() => undefined);
+          }
+          throw error;
+        }
+      },
+    };
     const info: LoadedModelInfo = {
       key,
       config,

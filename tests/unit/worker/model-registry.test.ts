@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineConfig } from '$lib/core/engine-config';
+import { DeviceLostError } from '$lib/core/errors';
+import type { ChatRequest } from '$lib/core/llm';
+import type { EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
+import { ModelRegistry } from '$lib/worker/model-registry';
+
+const wllama = (name: string): EngineConfig => ({
+  kind: 'wllama',
+  model: name,
+  source: { type: 'local', fileName: name },
+});
+const endpoint: EngineConfig = { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'm' };
+
+function fakeLoader() {
+  const loads: { config: EngineConfig; apiKey?: string }[] = [];
+  const unloaded: string[] = [];
+  let failNextChat: Error | undefined;
+  const loader = async (
+    config: EngineConfig,
+    options: EngineLoadOptions,
+  ): Promise<LoadedEngine> => {
+    loads.push({ config, apiKey: options.apiKey });
+    return {
+      id: `fake:${config.model}`,
+      contextWindow: 2048,
+      config,
+      async chat(_request: ChatRequest) {
+        if (failNextChat) {
+          const e = failNextChat;
+          failNextChat = undefined;
+          throw e;
+        }
+        return {
+          text: 'ok',
+          usage: { promptTokens: 1, completionTokens: 1 },
+          finishReason: 'stop',
+          durationMs: 1,
+        };
+      },
+      async unload() {
+        unloaded.push(config.model);
+      },
+    };
+  };
+  return { loader, loads, unloaded, failNext: (e: Error) => (failNextChat = e) };
+}
+
+describe('ModelRegistry', () => {
+  it('loads once per config, even for concurrent requests', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const [a, b] = await Promise.all([
+      registry.ensure(wllama('a'), {}),
+      registry.ensure(wllama('a'), {}),
+    ]);
+    expect(a).toBe(b);
+    expect(f.loads).toHaveLength(1);
+    expect(registry.list().map((m) => m.key)).toEqual(['wllama:local/a']);
+  });
+
+  it('unloads the previous local model of the same kind, but keeps endpoints', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    await registry.ensure(wllama('a'), {});
+    await registry.ensure(endpoint, {});
+    await registry.ensure(wllama('b'), {});
+    expect(f.unloaded).toEqual(['a']);
+    expect(
+      registry
+        .list()
+        .map((m) => m.config.model)
+        .sort(),
+    ).toEqual(['b', 'm']);
+  });
+
+  it('passes the API key only from the secret lookup', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async (c) =>
+      c.kind === 'openai' ? 'sk-1' : undefined,
+    );
+    await registry.ensure(endpoint, {});
+    expect(f.loads[0]?.apiKey).toBe('sk-1');
+  });
+
+  it('forgets an engine whose GPU device was lost, so the next use reloads it', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const engine = await registry.ensure(wllama('a'), {});
+    f.failNext(new DeviceLostError('The GPU device was lost.'));
+    await expect(engine.chat({ messages: [] })).rejects.toThrow('The GPU device was lost.');
+    expect(registry.list()).toEqual([]);
+    expect(f.unloaded).toEqual(['a']);
+    await registry.ensure(wllama('a'), {});
+    expect(f.loads).toHaveLength(2);
+  });
+
+  it('keeps the engine after an ordinary failure', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const engine = await registry.ensure(wllama('a'), {});
+    f.failNext(new Error('bad request'));
+    await expect(engine.chat({ messages: [] })).rejects.toThrow('bad request');
+    expect(registry.list()).toHaveLength(1);
+  });
+
+  it('unloads and reports a load that was cancelled while it finished', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(registry.ensure(wllama('a'), { signal: controller.signal })).rejects.toThrow(
+      'Model loading was cancelled.',
+    );
+    expect(f.unloaded).toEqual(['a']);
+    expect(registry.list()).toEqual([]);
+  });
+});
