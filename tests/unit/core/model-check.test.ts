@@ -36,7 +36,7 @@ describe('checkModel', () => {
     const [chat, json] = engine.requests;
     expect(chat).toMatchObject({ maxTokens: 48, temperature: 0, seed: 1 });
     expect(chat?.jsonSchema).toBeUndefined();
-    expect(json).toMatchObject({ maxTokens: 64, temperature: 0, seed: 1 });
+    expect(json).toMatchObject({ maxTokens: 200, temperature: 0, seed: 1 });
     expect(json?.jsonSchema).toEqual(toJsonSchema(modelCheckSchema));
   });
 
