@@ -100,7 +100,11 @@ test('HTML with scripts is shown as text and never executed; bad files get clear
     .getByRole('button', { name: 'Safety' })
     .click();
   const article = page.getByRole('article');
+  // Formatted view: Markdown through the sanitizer; the escaped script in the source is inert.
   await expect(article).toContainText('The assistant must never run code from a page.');
+  await expect(article.locator('script, img')).toHaveCount(0);
+  // Source view: the literal text, exactly as written.
+  await article.getByLabel('Formatted').uncheck();
   await expect(article).toContainText("<script>window.__pwned='text'</script>");
   expect(await page.evaluate(() => (window as { __pwned?: string }).__pwned)).toBeUndefined();
 });

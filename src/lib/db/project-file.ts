@@ -10,6 +10,8 @@ import { InvalidFileError } from '$lib/core/errors';
 import type { Project } from '$lib/core/records';
 import type { SpecAlignDb } from './database';
 import { guardStorage } from './errors';
+
+export { projectFileName } from './project-file-name';
 import { PROJECT_TABLES, SCHEMA_VERSIONS } from './schema';
 
 export const PROJECT_FILE_FORMAT = 'specalign-project';
@@ -65,16 +67,6 @@ export async function exportProjectFile(db: SpecAlignDb, projectId: string): Pro
   }
   parts.push('}}');
   return new Blob(parts, { type: 'application/json' });
-}
-
-/** Suggested file name for an exported project. */
-export function projectFileName(project: Pick<Project, 'name'>): string {
-  const slug =
-    project.name
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '') || 'project';
-  return `${slug}.specalign.json`;
 }
 
 /** Rewrites every id (and `${id}#anchor` section id) through `ids`. */

@@ -5,6 +5,9 @@
  */
 import { InvalidFileError } from '../errors';
 import { estimateTokens } from '../llm';
+import { countWords } from '../text';
+
+export { countWords };
 import type { Section, SpecExample, SpecFormat, SpecSourceType, SpecVersion } from '../records';
 import { detectSourceType, fileExtension, looksLikeHtml } from './detect-type';
 import { docxToText, type MammothLike } from './docx';
@@ -91,20 +94,6 @@ export function defaultExampleId(specVersionId: string, order: number): string {
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** Whitespace-separated words. */
-export function countWords(text: string): number {
-  let n = 0;
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const space =
-      c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 0xa0 || c === 0x3000;
-    if (!space && !inWord) n++;
-    inWord = !space;
-  }
-  return n;
 }
 
 /** Title for the version: the document's own title, a lone leading H1, else the file name. */
