@@ -125,6 +125,10 @@ export interface Rule {
   source: { quote: string; start: number; end: number; located: boolean };
   status: RuleStatus;
   origin: 'model' | 'manual' | 'split' | 'merge' | 'import';
+  /** What a reviewer should know (quote not found, direction differs from the spec…). */
+  notes?: string[];
+  /** The annotation run that proposed it, for provenance and dedupe. */
+  runId?: string;
   createdAt: number;
   updatedAt: number;
 }

@@ -9,6 +9,7 @@ import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
 
 export interface LoadedModelInfo {
@@ -58,6 +59,21 @@ export interface WorkerApi {
   importSpec(projectId: string, input: IngestInput): Promise<ImportSpecResult>;
   /** Section-level diff of two versions of a project's spec. */
   diffSpecVersions(oldVersionId: string, newVersionId: string): Promise<SpecDiff>;
+
+  /**
+   * Plans a rule-annotation run over a spec version with the project's annotator model (loading
+   * it if needed); returns the run id. Start it with `startRun`.
+   */
+  createAnnotationRun(
+    projectId: string,
+    specVersionId: string,
+  ): Promise<{ runId: string; chunks: number }>;
+  /** Executes (or resumes) a run until it is done, paused, cancelled or failed. */
+  startRun(runId: string, onProgress: (progress: RunProgress) => void): Promise<RunProgress>;
+  /** Pauses (resumable) or cancels a run after its current step. */
+  stopRun(runId: string, mode: 'pause' | 'cancel'): Promise<void>;
+  /** Whether this tab's worker is executing the run right now. */
+  isRunActive(runId: string): Promise<boolean>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

@@ -13,12 +13,16 @@ import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { ModelRegistry } from './model-registry';
+import { createAnnotationRun } from './runs/annotation';
+import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
   config.kind === 'openai' ? (await getApiKey(getDb(), config.baseUrl)) || undefined : undefined,
 );
+
+const runs = new RunRunner(getDb(), (config) => models.ensure(config, {}));
 
 const api: WorkerApi = {
   async ping() {
@@ -95,6 +99,25 @@ const api: WorkerApi = {
 
   async diffSpecVersions(oldVersionId, newVersionId) {
     return diffStoredVersions(getDb(), oldVersionId, newVersionId);
+  },
+
+  async createAnnotationRun(projectId, specVersionId) {
+    const db = getDb();
+    const engine = await models.ensure(await configForRole(db, projectId, 'annotator'), {});
+    const { run, chunks } = await createAnnotationRun(db, projectId, specVersionId, engine);
+    return { runId: run.id, chunks };
+  },
+
+  startRun(runId, onProgress) {
+    return runs.start(runId, onProgress);
+  },
+
+  stopRun(runId, mode) {
+    return runs.stop(runId, mode);
+  },
+
+  async isRunActive(runId) {
+    return runs.isActive(runId);
   },
 
   async exportProject(projectId) {

@@ -16,7 +16,7 @@ const LATEST_STORES: Record<string, string> = {
   specVersions: 'id, projectId, [projectId+versionNumber], contentHash',
   sections: 'id, specVersionId, projectId, [specVersionId+order]',
   specExamples: 'id, specVersionId, projectId, [specVersionId+sectionAnchor]',
-  rules: 'id, projectId, specVersionId, [projectId+status], [specVersionId+sectionAnchor]',
+  rules: 'id, projectId, specVersionId, runId, [projectId+status], [specVersionId+sectionAnchor]',
   instances: 'id, projectId, specVersionId',
   runs: 'id, projectId, [projectId+kind], status',
   tasks: 'id, runId, projectId, [runId+status], [runId+order], [runId+key]',

@@ -1,0 +1,192 @@
+/**
+ * Rule annotation as a resumable run (METHOD.md §1): one task per chunk of the spec (keyed by
+ * the chunk's stable key, so a resumed run skips finished chunks), then one `finalize` task that
+ * merges duplicates across chunks and clusters families.
+ */
+import type { ChatEngine } from '$lib/core/llm';
+import type { Rule, Run, Section, Task } from '$lib/core/records';
+import {
+  annotateChunk,
+  DEFAULT_ANSWER_TOKENS,
+  type AnnotationFinding,
+} from '$lib/core/rules/annotate';
+import { chunkSections, type Chunk } from '$lib/core/rules/chunking';
+import { applyFamilies, clusterFamilies, dedupeRules } from '$lib/core/rules/dedupe';
+import { annotationPromptOverhead } from '$lib/core/rules/prompt';
+import type { SpecAlignDb } from '$lib/db/database';
+import { guardStorage } from '$lib/db/errors';
+import type { RunHandler } from './types';
+
+export const FINALIZE_KEY = 'finalize';
+
+export interface AnnotationRunConfig {
+  specVersionId: string;
+  engineId: string;
+  contextWindow: number;
+  answerTokens: number;
+}
+
+interface ChunkTaskState {
+  chunk: Chunk;
+}
+
+export async function versionSections(db: SpecAlignDb, specVersionId: string): Promise<Section[]> {
+  return db.sections
+    .where('[specVersionId+order]')
+    .between([specVersionId, -Infinity], [specVersionId, Infinity])
+    .toArray();
+}
+
+/** Plans the run: chunks sized for the annotator's context window, one task each. */
+export async function createAnnotationRun(
+  db: SpecAlignDb,
+  projectId: string,
+  specVersionId: string,
+  engine: ChatEngine,
+): Promise<{ run: Run; chunks: number }> {
+  const version = await db.specVersions.get(specVersionId);
+  if (!version) throw new Error('That spec version no longer exists.');
+  const sections = await versionSections(db, specVersionId);
+  const answerTokens = Math.min(DEFAULT_ANSWER_TOKENS, Math.floor(engine.contextWindow / 4));
+  const chunks = chunkSections(sections, version.text, {
+    contextWindow: engine.contextWindow,
+    promptOverheadTokens: annotationPromptOverhead(),
+    answerTokens,
+    excludeSpans: version.metaSpans ?? [],
+  });
+  const now = Date.now();
+  const config: AnnotationRunConfig = {
+    specVersionId,
+    engineId: engine.id,
+    contextWindow: engine.contextWindow,
+    answerTokens,
+  };
+  const run: Run = {
+    id: crypto.randomUUID(),
+    projectId,
+    kind: 'annotate',
+    status: 'queued',
+    config,
+    createdAt: now,
+    updatedAt: now,
+    progress: { done: 0, failed: 0, total: chunks.length + 1 },
+    usage: { promptTokens: 0, completionTokens: 0 },
+  };
+  const task = (key: string, order: number, state?: ChunkTaskState): Task => ({
+    id: `${run.id}:${order}`,
+    runId: run.id,
+    projectId,
+    key,
+    order,
+    status: 'pending',
+    attempts: 0,
+    updatedAt: now,
+    ...(state ? { state } : {}),
+  });
+  const tasks = [
+    ...chunks.map((chunk, i) => task(chunk.key, i, { chunk })),
+    task(FINALIZE_KEY, chunks.length),
+  ];
+  await guardStorage(() =>
+    db.transaction('rw', [db.runs, db.tasks], async () => {
+      await db.runs.add(run);
+      await db.tasks.bulkAdd(tasks);
+    }),
+  );
+  return { run, chunks: chunks.length };
+}
+
+function notesFor(findings: AnnotationFinding[], index: number): string[] {
+  return findings.filter((f) => f.rule === index).map((f) => f.message);
+}
+
+export function annotationHandler(run: Run): RunHandler {
+  const config = run.config as AnnotationRunConfig;
+  return {
+    kind: 'annotate',
+    describe(task) {
+      if (task.key === FINALIZE_KEY) return 'Merging duplicates and grouping families';
+      const chunk = (task.state as ChunkTaskState | undefined)?.chunk;
+      return chunk ? `Chunk ${chunk.index + 1}: ${chunk.headingPath.join(' › ')}` : task.key;
+    },
+    async step(task, { db, signal, engineFor }) {
+      if (task.key === FINALIZE_KEY) return finalize(db, run);
+      const { chunk } = task.state as ChunkTaskState;
+      const [engine, version] = await Promise.all([
+        engineFor('annotator'),
+        db.specVersions.get(config.specVersionId),
+      ]);
+      const started = Date.now();
+      const result = await annotateChunk(
+        engine,
+        chunk,
+        {
+          specVersionId: config.specVersionId,
+          excludeSpans: version?.metaSpans ?? [],
+          ...(version ? { specTitle: version.title } : {}),
+          contextWindow: engine.contextWindow,
+          answerTokens: config.answerTokens,
+          seed: chunk.index + 1,
+        },
+        { signal },
+      );
+      const engineMs = Date.now() - started;
+      const now = Date.now();
+      const rules: Rule[] = result.rules.map((draft, i) => {
+        const notes = notesFor(result.findings, i);
+        return {
+          ...draft,
+          // Deterministic ids: re-running a step can never add a second copy.
+          id: `${run.id}:${chunk.key}:${i}`,
+          projectId: run.projectId,
+          runId: run.id,
+          createdAt: now,
+          updatedAt: now,
+          ...(notes.length ? { notes } : {}),
+        };
+      });
+      return {
+        done: true,
+        step: 'annotated',
+        state: {
+          chunk,
+          rules: rules.length,
+          dropped: result.findings.filter((f) => f.rule < 0).length,
+        },
+        usage: result.usage,
+        engineMs,
+        tables: ['rules'],
+        write: async (d) => {
+          await d.rules.bulkPut(rules);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Merges near-duplicate proposals of this run (never touching reviewed rules of other runs) and
+ * assigns families over every rule of the spec version, so families stay consistent.
+ */
+async function finalize(db: SpecAlignDb, run: Run) {
+  const config = run.config as AnnotationRunConfig;
+  const all = await db.rules.where('specVersionId').equals(config.specVersionId).toArray();
+  const mine = all.filter((r) => r.runId === run.id && r.status !== 'rejected');
+  const { rules: kept, merges } = dedupeRules(mine);
+  const mergedIds = merges.flatMap((m) => m.merged.map((i) => mine[i]?.id ?? ''));
+  const survivors = [...all.filter((r) => r.runId !== run.id), ...kept];
+  const families = clusterFamilies(survivors);
+  const updated = applyFamilies(survivors, families).filter(
+    (r, i) => r.family !== survivors[i]?.family || r.runId === run.id,
+  );
+  return {
+    done: true,
+    step: 'finalized',
+    state: { merged: mergedIds.length, families: families.families.length },
+    tables: ['rules'],
+    write: async (d: SpecAlignDb) => {
+      await d.rules.bulkDelete(mergedIds);
+      await d.rules.bulkPut(updated.map((r) => ({ ...r, updatedAt: Date.now() })));
+    },
+  };
+}

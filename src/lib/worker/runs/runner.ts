@@ -1,0 +1,92 @@
+/**
+ * The worker's live runs: starts the executor for a stored run with the right handler, and keeps
+ * its AbortController so the UI can pause or cancel it by run id.
+ */
+import type { AgentRole, EngineConfig } from '$lib/core/engine-config';
+import { NoModelLoadedError } from '$lib/core/errors';
+import type { ChatEngine } from '$lib/core/llm';
+import type { Run } from '$lib/core/records';
+import type { SpecAlignDb } from '$lib/db/database';
+import { annotationHandler } from './annotation';
+import { executeRun } from './executor';
+import type { RunHandler, RunProgress } from './types';
+
+export type EngineLoader = (config: EngineConfig) => Promise<ChatEngine>;
+
+/** The engine config a project uses for a role: the role's own, else the project default. */
+export async function configForRole(
+  db: SpecAlignDb,
+  projectId: string,
+  role: AgentRole,
+): Promise<EngineConfig> {
+  const project = await db.projects.get(projectId);
+  const config = project?.roleModels?.[role] ?? project?.defaultModel;
+  if (!config) {
+    throw new NoModelLoadedError(
+      'No model is chosen for this project yet. Load one on the Models step; it becomes the model for every role.',
+    );
+  }
+  return config;
+}
+
+function handlerFor(run: Run): RunHandler {
+  switch (run.kind) {
+    case 'annotate':
+      return annotationHandler(run);
+    default:
+      throw new Error(`Runs of kind "${run.kind}" are not supported by this version of the app.`);
+  }
+}
+
+export class RunRunner {
+  #active = new Map<string, { controller: AbortController; mode: 'pause' | 'cancel' }>();
+
+  constructor(
+    private readonly db: SpecAlignDb,
+    private readonly loadEngine: EngineLoader,
+  ) {}
+
+  isActive(runId: string): boolean {
+    return this.#active.has(runId);
+  }
+
+  async start(runId: string, onProgress?: (p: RunProgress) => void): Promise<RunProgress> {
+    if (this.#active.has(runId)) throw new Error('This run is already running.');
+    const run = await this.db.runs.get(runId);
+    if (!run) throw new Error('That run no longer exists.');
+    if (run.status === 'done' || run.status === 'cancelled') {
+      throw new Error(`This run is ${run.status}; start a new one instead.`);
+    }
+    const entry = { controller: new AbortController(), mode: 'pause' as 'pause' | 'cancel' };
+    this.#active.set(runId, entry);
+    try {
+      return await executeRun(this.db, runId, handlerFor(run), {
+        signal: entry.controller.signal,
+        stopMode: () => entry.mode,
+        ...(onProgress ? { onProgress } : {}),
+        engineFor: async (role) =>
+          this.loadEngine(await configForRole(this.db, run.projectId, role)),
+      });
+    } finally {
+      this.#active.delete(runId);
+    }
+  }
+
+  /** Stops a live run after its current step: 'pause' keeps it resumable, 'cancel' ends it. */
+  async stop(runId: string, mode: 'pause' | 'cancel'): Promise<void> {
+    const entry = this.#active.get(runId);
+    if (entry) {
+      entry.mode = mode;
+      entry.controller.abort();
+      return;
+    }
+    // Not live in this tab (e.g. interrupted by a reload): just record the decision.
+    const run = await this.db.runs.get(runId);
+    if (run && run.status !== 'done' && run.status !== 'cancelled') {
+      await this.db.runs.update(runId, {
+        status: mode === 'cancel' ? 'cancelled' : 'paused',
+        updatedAt: Date.now(),
+      });
+    }
+  }
+}
