@@ -1,0 +1,97 @@
+/**
+ * The optional `metadata` column (off by default): where a row came from, in a fixed shape so
+ * that Arrow/`datasets` can load the JSONL with one schema for every row.
+ *
+ * `PreferencePair.provenance` is free-form (synthesis decides what it records), so this module
+ * reads it by convention and never copies it wholesale:
+ * - **models** — the string entries of an `engines` or `models` object (synthesis records
+ *   `engines: { attacker: 'webllm:…', chosen: '…' }`) and string values under an agent-role key
+ *   (`{ attacker: 'webllm:…' }`), as `{role, model}` sorted by role;
+ * - **judges** — every object- or array-valued key whose name contains `judge` or `verdict`
+ *   (synthesis: `judgements`; also `judge`, `safetyJudge`, `verdicts`…), as one JSON string (its
+ *   shape varies with the judge, and a string keeps the column schema fixed). Secret-looking
+ *   fields (`apiKey`, `token`, `authorization`, `password`, `secret`) are removed at any depth, as
+ *   in the project file;
+ * - **spec_version_id** — the instance's, else `provenance.specVersionId`, else `null`.
+ */
+import { AGENT_ROLES } from '../engine-config';
+import type { CaseType, PairStatus, PreferencePair, SpecInstance } from '../records';
+
+/** The `metadata` column of every format when provenance is on. */
+export interface PairMetadata {
+  pair_id: string;
+  run_id: string;
+  /** From the instance (or the pair's provenance); `null` when neither knows it. */
+  spec_version_id: string | null;
+  instance_id: string;
+  rule_ids: string[];
+  case_type: CaseType;
+  status: PairStatus;
+  /** Milliseconds since the epoch. */
+  created_at: number;
+  /** Which model played which role. */
+  models: { role: string; model: string }[];
+  /** The judges' verdicts as recorded by synthesis, JSON-encoded (`"{}"` when none). */
+  judges: string;
+}
+
+const SECRET_FIELD = /^(api_?key|authorization|secret|token|password)$/i;
+const ROLE_KEYS = new Set<string>(AGENT_ROLES);
+const JUDGE_KEY = /judge|verdict/i;
+
+function scrub(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(scrub);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (!SECRET_FIELD.test(k)) out[k] = scrub(v);
+    return out;
+  }
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The models that played each role, from a pair's provenance (see the module comment). */
+export function provenanceModels(provenance: Record<string, unknown>): PairMetadata['models'] {
+  const byRole = new Map<string, string>();
+  for (const key of ['engines', 'models']) {
+    const models = provenance[key];
+    if (isRecord(models)) {
+      for (const [role, model] of Object.entries(models))
+        if (typeof model === 'string') byRole.set(role, model);
+    }
+  }
+  for (const [key, value] of Object.entries(provenance))
+    if (ROLE_KEYS.has(key) && typeof value === 'string') byRole.set(key, value);
+  return [...byRole]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([role, model]) => ({ role, model }));
+}
+
+/** The judges' verdicts from a pair's provenance, secrets removed (see the module comment). */
+export function provenanceJudges(provenance: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(provenance))
+    if (JUDGE_KEY.test(key) && value !== null && typeof value === 'object') out[key] = scrub(value);
+  return out;
+}
+
+/** The `metadata` column for one pair. */
+export function pairMetadata(pair: PreferencePair, instance?: SpecInstance): PairMetadata {
+  return {
+    pair_id: pair.id,
+    run_id: pair.runId,
+    spec_version_id:
+      instance?.specVersionId ??
+      (typeof pair.provenance.specVersionId === 'string' ? pair.provenance.specVersionId : null),
+    instance_id: pair.instanceId,
+    rule_ids: [...pair.ruleIds],
+    case_type: pair.caseType,
+    status: pair.status,
+    created_at: pair.createdAt,
+    models: provenanceModels(pair.provenance),
+    judges: JSON.stringify(provenanceJudges(pair.provenance)),
+  };
+}
