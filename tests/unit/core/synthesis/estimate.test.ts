@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { renderInstancePrompt } from '$lib/core/instances/render';
+import {
+  AGENT_NAMES,
+  buildDefenderMessages,
+  DEFAULT_BRANCH_MIX,
+  estimatePromptTokens,
+  estimateRun,
+  planTasks,
+  type BranchMix,
+  type SynthesisInstance,
+} from '$lib/core/synthesis';
+import { longestThirteen, rulesOf } from '../instances/fixtures';
+import { descriptor, example } from './helpers';
+
+const rules = longestThirteen();
+const big: SynthesisInstance = {
+  id: 'big',
+  specVersionId: 'v1',
+  rules,
+  systemPrompt: renderInstancePrompt(rules).text,
+};
+const smallRules = rulesOf(['r22', 'r21', 'r39']);
+const small: SynthesisInstance = { id: 'small', specVersionId: 'v1', rules: smallRules };
+const instances = new Map([
+  ['big', big],
+  ['small', small],
+]);
+const none: BranchMix = {
+  violates: { violation: 0, borderline: 0, benign: 0 },
+  overRefuses: { violation: 0, borderline: 0, benign: 0 },
+  defenderQualityFails: 0,
+  candidateRejectRate: 0,
+  rejudgeRate: 0,
+};
+
+describe('estimateRun', () => {
+  it('counts calls per path: 5 base calls + 3 per candidate write', () => {
+    const tasks = [descriptor({ instanceId: 'big' })];
+    const holds = estimateRun({ tasks, instances, tokensPerSecond: 10, branchMix: none });
+    expect(holds.calls).toBe(8);
+    expect(holds.perAgent.violator.calls).toBe(1);
+    expect(holds.perAgent.chosen.calls).toBe(0);
+    const breaks = estimateRun({
+      tasks,
+      instances,
+      tokensPerSecond: 10,
+      branchMix: { ...none, violates: { ...none.violates, violation: 1 } },
+    });
+    expect(breaks.calls).toBe(8);
+    expect(breaks.perAgent.chosen.calls).toBe(1);
+    expect(breaks.perAgent.violator.calls).toBe(0);
+    const weak = estimateRun({
+      tasks,
+      instances,
+      tokensPerSecond: 10,
+      branchMix: { ...none, defenderQualityFails: 1 },
+    });
+    expect(weak.calls).toBe(11);
+    // Rewrites: p = 0.5, at most 3 writes → 1 + 0.5 + 0.25 = 1.75 writes per candidate.
+    const retries = estimateRun({
+      tasks,
+      instances,
+      tokensPerSecond: 10,
+      branchMix: { ...none, candidateRejectRate: 0.5 },
+    });
+    expect(retries.calls).toBe(5 + 3 * 1.75);
+    expect(retries.expectedPairs).toBe(0.88); // 1 − 0.5³ = 0.875
+    expect(holds.expectedPairs).toBe(1);
+  });
+
+  it('takes prompt tokens from the real builders: bigger instances and more turns cost more', () => {
+    const bigTask = estimateRun({
+      tasks: [descriptor({ instanceId: 'big' })],
+      instances,
+      tokensPerSecond: 10,
+      branchMix: none,
+    });
+    const smallTask = estimateRun({
+      tasks: [descriptor({ instanceId: 'small', ruleId: 'r22' })],
+      instances,
+      tokensPerSecond: 10,
+      branchMix: none,
+    });
+    expect(bigTask.perAgent.defender.promptTokens).toBeGreaterThan(
+      smallTask.perAgent.defender.promptTokens + 500,
+    );
+    const defenderPrompt = estimatePromptTokens(
+      buildDefenderMessages({
+        instancePrompt: big.systemPrompt as string,
+        conversation: [{ role: 'user', content: 'x'.repeat(360) }],
+      }),
+    );
+    expect(Math.abs(bigTask.perAgent.defender.promptTokens - defenderPrompt)).toBeLessThanOrEqual(
+      2,
+    );
+    const multi = estimateRun({
+      tasks: [descriptor({ instanceId: 'big', turns: 3 })],
+      instances,
+      tokensPerSecond: 10,
+      branchMix: none,
+    });
+    expect(multi.perAgent.defender.promptTokens).toBeGreaterThan(
+      bigTask.perAgent.defender.promptTokens + 250,
+    );
+    expect(multi.perAgent.attacker.completionTokens).toBe(3 * 90 + 2 * 60);
+    const withExamples = estimateRun({
+      tasks: [descriptor({ instanceId: 'big' })],
+      instances,
+      examples: { r22: [example('disclose_ai')] },
+      tokensPerSecond: 10,
+      branchMix: none,
+    });
+    expect(withExamples.perAgent.safetyJudge.promptTokens).toBeGreaterThan(
+      bigTask.perAgent.safetyJudge.promptTokens,
+    );
+  });
+
+  it('turns tokens into time with the given speeds', () => {
+    const tasks = [descriptor({ instanceId: 'big' })];
+    const decodeOnly = estimateRun({ tasks, instances, tokensPerSecond: 20 });
+    expect(decodeOnly.timeMs).toBe(Math.round((decodeOnly.completionTokens / 20) * 1000));
+    const withPrefill = estimateRun({
+      tasks,
+      instances,
+      tokensPerSecond: 20,
+      promptTokensPerSecond: 200,
+    });
+    expect(withPrefill.timeMs).toBe(
+      Math.round(
+        (withPrefill.completionTokens / 20) * 1000 + (withPrefill.promptTokens / 200) * 1000,
+      ),
+    );
+    expect(withPrefill.assumptions.at(-1)).toMatch(/200 tokens\/s prompt/);
+  });
+
+  it('sums over a planned run with the default branch mix and skips unknown tasks', () => {
+    const { tasks } = planTasks([{ id: 'big', ruleIds: rules.map((r) => r.id) }], {}, 1);
+    const estimate = estimateRun({
+      tasks: [...tasks, descriptor({ instanceId: 'gone' })],
+      instances,
+      tokensPerSecond: 15,
+    });
+    expect(estimate.tasks).toBe(tasks.length);
+    expect(estimate.skipped).toBe(1);
+    expect(estimate.calls).toBeGreaterThan(tasks.length * 8);
+    expect(estimate.calls).toBeLessThan(tasks.length * 12);
+    expect(estimate.promptTokens).toBe(
+      AGENT_NAMES.reduce((n, a) => n + estimate.perAgent[a].promptTokens, 0),
+    );
+    expect(estimate.expectedPairs).toBeLessThanOrEqual(tasks.length);
+    expect(estimate.expectedPairs).toBeGreaterThan(tasks.length * 0.9);
+    expect(estimate.assumptions[0]).toContain(
+      `${DEFAULT_BRANCH_MIX.violates.violation * 100}% of violation-seeking`,
+    );
+  });
+});
