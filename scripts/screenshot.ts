@@ -9,10 +9,16 @@ import { preview } from 'vite';
 import { chromiumArgs } from '../playwright.config';
 
 const root = path.resolve(import.meta.dirname, '..');
-const server = await preview({ root, preview: { port: 4599, host: '127.0.0.1', strictPort: true } });
+const server = await preview({
+  root,
+  preview: { port: 4599, host: '127.0.0.1', strictPort: true },
+});
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
 try {
-  const page = await browser.newPage({ viewport: { width: 1360, height: 860 }, deviceScaleFactor: 1 });
+  const page = await browser.newPage({
+    viewport: { width: 1360, height: 860 },
+    deviceScaleFactor: 1,
+  });
   await page.goto('http://127.0.0.1:4599/#/');
   await page.getByLabel('New project name').fill('Harbor Assistant policy');
   await page.getByRole('button', { name: 'Create project' }).click();

@@ -41,7 +41,8 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
       specVersions: 'id, projectId, [projectId+versionNumber], contentHash',
       sections: 'id, specVersionId, projectId, [specVersionId+order]',
       specExamples: 'id, specVersionId, projectId, [specVersionId+sectionAnchor]',
-      rules: 'id, projectId, specVersionId, runId, [projectId+status], [specVersionId+sectionAnchor]',
+      rules:
+        'id, projectId, specVersionId, runId, [projectId+status], [specVersionId+sectionAnchor]',
       instances: 'id, projectId, specVersionId',
       runs: 'id, projectId, [projectId+kind], status',
       tasks: 'id, runId, projectId, [runId+status], [runId+order], [runId+key]',

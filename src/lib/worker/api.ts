@@ -9,6 +9,7 @@ import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
 
@@ -74,6 +75,18 @@ export interface WorkerApi {
   stopRun(runId: string, mode: 'pause' | 'cancel'): Promise<void>;
   /** Whether this tab's worker is executing the run right now. */
   isRunActive(runId: string): Promise<boolean>;
+
+  /** Which normative sentences and sections of a version have a rule yet. */
+  ruleCoverage(specVersionId: string): Promise<CoverageSummary>;
+  /** The version's rules as a JSON file. */
+  exportRules(specVersionId: string): Promise<Blob>;
+  /** Adds the rules of a rules file to a version; throws InvalidFileError and adds nothing on bad input. */
+  importRules(
+    projectId: string,
+    specVersionId: string,
+    file: Blob,
+    fileName: string,
+  ): Promise<number>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

@@ -18,7 +18,9 @@ export function pipeline(): Comlink.Remote<WorkerApi> {
 }
 
 /** Wraps a progress callback so it can cross to the worker. */
-export function progressProxy(callback: ProgressCallback): ProgressCallback {
+export function progressProxy<T = Parameters<ProgressCallback>[0]>(
+  callback: (progress: T) => void,
+): (progress: T) => void {
   return Comlink.proxy(callback);
 }
 

@@ -14,6 +14,7 @@ import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
+import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
 import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 
@@ -118,6 +119,18 @@ const api: WorkerApi = {
 
   async isRunActive(runId) {
     return runs.isActive(runId);
+  },
+
+  ruleCoverage(specVersionId) {
+    return ruleCoverage(getDb(), specVersionId);
+  },
+
+  exportRules(specVersionId) {
+    return exportRulesFile(getDb(), specVersionId);
+  },
+
+  importRules(projectId, specVersionId, file, fileName) {
+    return importRulesFile(getDb(), projectId, specVersionId, file, fileName);
   },
 
   async exportProject(projectId) {

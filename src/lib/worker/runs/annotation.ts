@@ -19,6 +19,12 @@ import type { RunHandler } from './types';
 
 export const FINALIZE_KEY = 'finalize';
 
+/**
+ * Chunks stay small even for large context windows: a reply holds at most 12 rules, and small
+ * models extract rules more completely from a few paragraphs than from pages.
+ */
+export const MAX_CHUNK_TOKENS = 1200;
+
 export interface AnnotationRunConfig {
   specVersionId: string;
   engineId: string;
@@ -52,6 +58,7 @@ export async function createAnnotationRun(
     contextWindow: engine.contextWindow,
     promptOverheadTokens: annotationPromptOverhead(),
     answerTokens,
+    maxChunkTokens: MAX_CHUNK_TOKENS,
     excludeSpans: version.metaSpans ?? [],
   });
   const now = Date.now();
