@@ -137,6 +137,16 @@ test('annotation with a scripted endpoint survives a reload, then rules are revi
     ),
   ).toBe(true);
 
+  // A new spec version that rewrites every rule-bearing sentence: the diff says which rules it touches.
+  const original = await readFile(path.resolve(process.cwd(), 'public/example-spec.md'), 'utf8');
+  await page.goto(`/#/p/${id}/spec`);
+  await page.getByRole('button', { name: 'Import new version…' }).click();
+  await page.getByLabel('…or paste the text').fill(original.replaceAll(' must ', ' shall '));
+  await page.getByRole('button', { name: 'Import pasted text' }).click();
+  const diff = page.getByRole('region', { name: 'What changed from v1 to v2' });
+  await expect(diff).toContainText(/These changes touch \d+ rules annotated on\s*v1/);
+  await page.goto(`/#/p/${id}/rules`);
+
   // A malformed rules file is refused with a clear message.
   await page.getByLabel('Rules file to import').setInputFiles({
     name: 'bad.json',

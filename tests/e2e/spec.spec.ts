@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { buildDocx, buildPdf } from '../fixtures/documents';
 import { createProject, expect, test } from './fixtures';
 
 const corpus = path.resolve(process.cwd(), '../shared/corpus');
@@ -107,4 +108,44 @@ test('HTML with scripts is shown as text and never executed; bad files get clear
   await article.getByLabel('Formatted').uncheck();
   await expect(article).toContainText("<script>window.__pwned='text'</script>");
   expect(await page.evaluate(() => (window as { __pwned?: string }).__pwned)).toBeUndefined();
+});
+
+test('PDF (text layer) and DOCX specs import in the browser; a scanned PDF is refused', async ({
+  page,
+}) => {
+  await createProject(page, 'Documents');
+  const input = page.getByLabel('Spec file', { exact: true });
+  await input.setInputFiles({
+    name: 'scan.pdf',
+    mimeType: 'application/pdf',
+    buffer: Buffer.from(buildPdf('0.5 g 0 0 612 792 re f')),
+  });
+  await expect(page.getByRole('alert')).toContainText(/scanned|text layer|OCR/i);
+
+  await input.setInputFiles({
+    name: 'policy.docx',
+    mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    buffer: Buffer.from(
+      buildDocx([
+        { text: 'Support policy', style: 'Heading1' },
+        { text: 'Refunds', style: 'Heading2' },
+        { text: 'The assistant must not promise refunds above 100 dollars.' },
+      ]),
+    ),
+  });
+  await expect(page.getByText(/Imported version 1/)).toBeVisible();
+  const outline = page.getByRole('navigation', { name: 'Spec outline' });
+  await outline.getByRole('button', { name: 'Refunds' }).click();
+  await expect(page.getByRole('article')).toContainText('must not promise refunds above 100');
+
+  await page.getByRole('button', { name: 'Import new version…' }).click();
+  await page.getByLabel('Spec file', { exact: true }).setInputFiles({
+    name: 'policy.pdf',
+    mimeType: 'application/pdf',
+    buffer: Buffer.from(
+      buildPdf('BT /F1 12 Tf 72 720 Td (The assistant must never share card numbers.) Tj ET'),
+    ),
+  });
+  await expect(page.getByText(/Imported version 2/)).toBeVisible();
+  await expect(page.getByRole('article')).toContainText('must never share card numbers');
 });
