@@ -18,7 +18,14 @@ test('a project can be created, navigated by keyboard, renamed, and reopened aft
   for (const step of ['Rules', 'Instances', 'Generate', 'Review', 'Export', 'Evaluate']) {
     await nav.getByRole('link', { name: step }).click();
     await expect(page.getByRole('heading', { level: 1, name: step })).toBeFocused();
-    await expect(page.getByText('Needs first:')).toBeVisible();
+    // Each says what it needs first, with a link to that step.
+    await expect(page.locator('section.content').getByText(/first/).first()).toBeVisible();
+    await expect(
+      page
+        .locator('section.content')
+        .getByRole('link', { name: /Spec|Rules|Generate|spec/ })
+        .first(),
+    ).toBeVisible();
   }
   // Keyboard: tab to the Models link and follow it with Enter.
   await nav.getByRole('link', { name: 'Models' }).focus();

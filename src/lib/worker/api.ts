@@ -9,6 +9,8 @@ import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+import type { SampleConfig } from '$lib/core/instances/sample';
+import type { SampleInstancesResult } from './instances-service';
 import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
@@ -87,6 +89,16 @@ export interface WorkerApi {
     file: Blob,
     fileName: string,
   ): Promise<number>;
+
+  /**
+   * Samples spec instances from the version's accepted rules (seeded), replacing the unpinned
+   * ones and keeping pinned instances.
+   */
+  sampleInstances(
+    projectId: string,
+    specVersionId: string,
+    config: SampleConfig,
+  ): Promise<SampleInstancesResult>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

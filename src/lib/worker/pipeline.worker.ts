@@ -12,6 +12,7 @@ import { getApiKey } from '$lib/db/settings';
 import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
+import { sampleAndStoreInstances } from './instances-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
@@ -131,6 +132,10 @@ const api: WorkerApi = {
 
   importRules(projectId, specVersionId, file, fileName) {
     return importRulesFile(getDb(), projectId, specVersionId, file, fileName);
+  },
+
+  sampleInstances(projectId, specVersionId, config) {
+    return sampleAndStoreInstances(getDb(), projectId, specVersionId, config);
   },
 
   async exportProject(projectId) {
