@@ -5,6 +5,7 @@
  */
 import type { AgentRole, EngineConfig } from './engine-config';
 import type { ChatMessage, TokenUsage } from './llm';
+import type { ExperiencePool } from './synthesis/experience';
 
 /** Model Spec authority levels, highest first (METHOD.md §1). */
 export const AUTHORITY_LEVELS = ['root', 'system', 'developer', 'user', 'guideline'] as const;
@@ -160,6 +161,16 @@ export interface Run {
   updatedAt: number;
   progress: { done: number; failed: number; total: number };
   usage: TokenUsage;
+  /**
+   * Tokens per agent role (the engine role each call ran on), failed attempts included. Set by
+   * runs whose steps report it (synthesis); sums to at most `usage`.
+   */
+  usageByRole?: Partial<Record<AgentRole, TokenUsage>>;
+  /**
+   * A synthesis run's experience pool (METHOD.md §3), grown with each task's checkpoint in the
+   * same transaction, so a resumed run sees exactly the pool an uninterrupted one would.
+   */
+  experience?: ExperiencePool;
   error?: string;
 }
 

@@ -1,13 +1,20 @@
 /**
  * Runs a run's task queue, one engine request at a time, checkpointing after every step: the
- * task's new state and the rows the step produced are written in ONE transaction, so a reload,
- * crash or closed tab loses at most the step in flight and never duplicates a result.
+ * task's new state, the rows the step produced and the run row (progress, usage, run-level
+ * state from `patchRun`) are written in ONE transaction, so a reload, crash or closed tab loses
+ * at most the step in flight and never duplicates a result.
+ *
+ * A task ends in one of three ways: `done`; failed at once when a step reports a final
+ * `failure` (retrying cannot help); or failed after {@link MAX_TASK_ATTEMPTS} thrown attempts.
+ * Tokens of failed attempts are charged when the error carries them.
  */
+import type { AgentRole } from '$lib/core/engine-config';
 import { AbortedError, errorMessage, isAbortError, StorageFullError } from '$lib/core/errors';
+import type { TokenUsage } from '$lib/core/llm';
 import type { Run, Task } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
-import type { RunHandler, RunProgress, StepContext } from './types';
+import type { ChargedFailure, RunHandler, RunProgress, StepContext } from './types';
 
 /** Attempts per task before it is marked failed and the run moves on. */
 export const MAX_TASK_ATTEMPTS = 3;
@@ -53,8 +60,11 @@ async function executeLocked(
   options: ExecuteOptions,
 ): Promise<RunProgress> {
   const now = options.now ?? Date.now;
-  const run = await db.runs.get(runId);
-  if (!run) throw new Error('That run no longer exists.');
+  const stored = await db.runs.get(runId);
+  if (!stored) throw new Error('That run no longer exists.');
+  // The run as last committed. Each checkpoint builds a changed copy and adopts it only after its
+  // transaction commits, so a failed write never leaves counters or run state half-applied.
+  let run: Run = stored;
   const sessionStart = now();
   let sessionDone = 0;
   let sessionEngineMs = 0;
@@ -74,6 +84,7 @@ async function executeLocked(
       failed: run.progress.failed,
       total: run.progress.total,
       usage: { ...run.usage },
+      ...(run.usageByRole ? { usageByRole: structuredClone(run.usageByRole) } : {}),
       tokensPerSecond: sessionEngineMs > 0 ? (sessionTokens * 1000) / sessionEngineMs : 0,
       ...(sessionDone > 0 ? { etaMs: (elapsed / sessionDone) * remaining } : {}),
       ...(current ? { current } : {}),
@@ -85,53 +96,74 @@ async function executeLocked(
     return guardStorage(() => db.runs.put(run)).then(() => undefined);
   };
 
-  await saveRun({ status: 'running' });
+  // A previous stop's reason (e.g. a spent budget) no longer applies once the run resumes.
   delete run.error;
+  await saveRun({ status: 'running' });
   options.onProgress?.(progress('running'));
 
-  const context: StepContext = { db, signal: options.signal, engineFor: options.engineFor };
+  const context: StepContext = {
+    db,
+    signal: options.signal,
+    engineFor: options.engineFor,
+    now,
+  };
   try {
     for (;;) {
       const task = await nextTask(db, runId);
       if (!task) break;
       if (options.signal.aborted) throw new AbortedError();
+      const limit = handler.limitReached?.(run);
+      if (limit) {
+        await saveRun({ status: 'paused', error: limit });
+        const stopped = progress('paused', undefined, limit);
+        options.onProgress?.(stopped);
+        return stopped;
+      }
       const label = handler.describe?.(task);
       options.onProgress?.(progress('running', label));
       let finished = false;
       try {
         const outcome = await handler.step(task, context);
         if (options.signal.aborted) throw new AbortedError();
-        const usage = outcome.usage ?? { promptTokens: 0, completionTokens: 0 };
-        run.usage = {
-          promptTokens: run.usage.promptTokens + usage.promptTokens,
-          completionTokens: run.usage.completionTokens + usage.completionTokens,
-        };
-        sessionTokens += usage.completionTokens;
-        sessionEngineMs += outcome.engineMs ?? 0;
-        finished = outcome.done;
+        const next = charged(run, outcome.usage, outcome.usageByRole);
+        const failure = outcome.done ? outcome.failure : undefined;
         const updated: Task = {
           ...task,
-          status: outcome.done ? 'done' : 'running',
+          status: !outcome.done ? 'running' : failure !== undefined ? 'failed' : 'done',
           step: outcome.step,
           state: outcome.state,
+          ...(failure !== undefined ? { error: failure } : {}),
           updatedAt: now(),
         };
-        if (outcome.done) run.progress = { ...run.progress, done: run.progress.done + 1 };
-        run.updatedAt = now();
+        if (outcome.done)
+          next.progress =
+            failure !== undefined
+              ? { ...next.progress, failed: next.progress.failed + 1 }
+              : { ...next.progress, done: next.progress.done + 1 };
+        outcome.patchRun?.(next);
+        next.updatedAt = now();
         const tables = [db.tasks, db.runs, ...(outcome.tables ?? []).map((t) => db.table(t))];
         await guardStorage(() =>
           db.transaction('rw', tables, async () => {
             await outcome.write?.(db);
             await db.tasks.put(updated);
-            await db.runs.put(run);
+            await db.runs.put(next);
           }),
         );
+        run = next;
+        sessionTokens += outcome.usage?.completionTokens ?? 0;
+        sessionEngineMs += outcome.engineMs ?? 0;
+        finished = outcome.done;
       } catch (error) {
         if (isAbortError(error) || options.signal.aborted) throw error;
         if (error instanceof StorageFullError) throw error;
+        // Tokens spent on a failed attempt (e.g. output that stayed invalid after repair) count.
+        const spent = chargeOf(error);
+        const next = charged(run, spent.usage, spent.usageByRole);
         const attempts = task.attempts + 1;
         const failed = attempts >= MAX_TASK_ATTEMPTS;
-        if (failed) run.progress = { ...run.progress, failed: run.progress.failed + 1 };
+        if (failed) next.progress = { ...next.progress, failed: next.progress.failed + 1 };
+        next.updatedAt = now();
         await guardStorage(() =>
           db.transaction('rw', [db.tasks, db.runs], async () => {
             await db.tasks.put({
@@ -141,9 +173,13 @@ async function executeLocked(
               error: errorMessage(error),
               updatedAt: now(),
             });
-            await db.runs.put(run);
+            await db.runs.put(next);
           }),
         );
+        run = next;
+        sessionTokens += spent.usage?.completionTokens ?? 0;
+        sessionEngineMs += spent.durationMs ?? 0;
+        finished = failed;
       }
       if (finished) sessionDone++;
     }
@@ -168,6 +204,57 @@ async function executeLocked(
     options.onProgress?.(failed);
     return failed;
   }
+}
+
+/** A copy of `run` with `usage` (and its split by role) added; nested objects are copied. */
+function charged(
+  run: Run,
+  usage: TokenUsage | undefined,
+  byRole: Partial<Record<AgentRole, TokenUsage>> | undefined,
+): Run {
+  const next: Run = { ...run, progress: { ...run.progress }, usage: { ...run.usage } };
+  if (usage) next.usage = addUsage(next.usage, usage);
+  const roles = Object.entries(byRole ?? {}) as [AgentRole, TokenUsage][];
+  if (roles.length) {
+    const merged = { ...run.usageByRole };
+    for (const [role, u] of roles)
+      merged[role] = addUsage(merged[role] ?? { promptTokens: 0, completionTokens: 0 }, u);
+    next.usageByRole = merged;
+  }
+  return next;
+}
+
+function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+  };
+}
+
+/** The usage a thrown value carries (see {@link ChargedFailure}); fields that are not valid are ignored. */
+function chargeOf(error: unknown): ChargedFailure {
+  if (!error || typeof error !== 'object') return {};
+  const { usage, usageByRole, durationMs } = error as Record<string, unknown>;
+  const out: ChargedFailure = {};
+  if (isUsage(usage)) out.usage = usage;
+  if (usageByRole && typeof usageByRole === 'object') {
+    const roles = Object.entries(usageByRole).filter(([, u]) => isUsage(u));
+    if (roles.length)
+      out.usageByRole = Object.fromEntries(roles) as Partial<Record<AgentRole, TokenUsage>>;
+  }
+  if (typeof durationMs === 'number' && Number.isFinite(durationMs)) out.durationMs = durationMs;
+  return out;
+}
+
+function isUsage(value: unknown): value is TokenUsage {
+  if (!value || typeof value !== 'object') return false;
+  const { promptTokens, completionTokens } = value as Record<string, unknown>;
+  return (
+    typeof promptTokens === 'number' &&
+    Number.isFinite(promptTokens) &&
+    typeof completionTokens === 'number' &&
+    Number.isFinite(completionTokens)
+  );
 }
 
 /** The first unfinished task in queue order; tasks left 'running' by a crash resume from their step. */

@@ -9,6 +9,7 @@ import type { Run } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { annotationHandler } from './annotation';
 import { executeRun } from './executor';
+import { synthesisHandler } from './synthesis';
 import type { RunHandler, RunProgress } from './types';
 
 export type EngineLoader = (config: EngineConfig) => Promise<ChatEngine>;
@@ -33,6 +34,8 @@ function handlerFor(run: Run): RunHandler {
   switch (run.kind) {
     case 'annotate':
       return annotationHandler(run);
+    case 'synthesize':
+      return synthesisHandler(run);
     default:
       throw new Error(`Runs of kind "${run.kind}" are not supported by this version of the app.`);
   }

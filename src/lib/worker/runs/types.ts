@@ -1,4 +1,4 @@
-import type { RunKind, Task } from '$lib/core/records';
+import type { Run, RunKind, Task } from '$lib/core/records';
 import type { ChatEngine, TokenUsage } from '$lib/core/llm';
 import type { AgentRole } from '$lib/core/engine-config';
 import type { SpecAlignDb } from '$lib/db/database';
@@ -11,6 +11,8 @@ export interface RunProgress {
   failed: number;
   total: number;
   usage: TokenUsage;
+  /** Tokens per agent role, when the run's steps report it (see `Run.usageByRole`). */
+  usageByRole?: Partial<Record<AgentRole, TokenUsage>>;
   /** Generated tokens per second of engine time in this session. */
   tokensPerSecond: number;
   /** Estimated time left, from this session's pace. */
@@ -25,23 +27,49 @@ export interface StepContext {
   signal: AbortSignal;
   /** The engine for a role, loaded on demand by the worker's model registry. */
   engineFor(role: AgentRole): Promise<ChatEngine>;
+  /** The executor's clock (injectable in tests); default `Date.now`. */
+  now?: () => number;
 }
 
 /** What one step of a task produced. Writes run in the same transaction as the checkpoint. */
 export interface StepOutcome {
   /** True when the task is finished; false to run another step (multi-step tasks). */
   done: boolean;
+  /**
+   * With `done`: the task ended without a result, for this reason, and retrying cannot help
+   * (e.g. a duplicate prompt). The task is marked failed at once, with no further attempts;
+   * `write` and `patchRun` are still applied with the checkpoint.
+   */
+  failure?: string;
   /** Name of the step just completed, stored on the task for resume. */
   step: string;
   /** State the next step needs; persisted with the checkpoint. */
   state?: unknown;
   usage?: TokenUsage;
+  /** The same tokens split by agent role, accumulated on `Run.usageByRole`. */
+  usageByRole?: Partial<Record<AgentRole, TokenUsage>>;
   /** Engine time spent, for tokens/s. */
   engineMs?: number;
   /** Result rows to store atomically with the task's checkpoint. */
   write?: (db: SpecAlignDb) => Promise<void>;
   /** Tables `write` touches (needed to open the transaction). */
   tables?: string[];
+  /**
+   * Changes the run row (run-level state such as an experience pool), applied to a copy that is
+   * stored in the checkpoint's transaction: it becomes visible only if the checkpoint commits.
+   */
+  patchRun?: (run: Run) => void;
+}
+
+/**
+ * What an error thrown by a step may carry so that a failed attempt is still charged: the
+ * executor reads these fields from any thrown value (e.g. `InvalidModelOutputError`,
+ * `SynthesisStepError`, or a handler's own error that adds `usageByRole`).
+ */
+export interface ChargedFailure {
+  usage?: TokenUsage;
+  usageByRole?: Partial<Record<AgentRole, TokenUsage>>;
+  durationMs?: number;
 }
 
 export interface RunHandler {
@@ -50,4 +78,10 @@ export interface RunHandler {
   step(task: Task, context: StepContext): Promise<StepOutcome>;
   /** A short label for progress, e.g. the chunk's heading. */
   describe?(task: Task): string;
+  /**
+   * Checked before every step with the run as last checkpointed: a message stops the run as
+   * `paused` with that message as its error (e.g. a token budget is spent). Resuming checks
+   * again, so the run stays paused until the limit is raised.
+   */
+  limitReached?(run: Readonly<Run>): string | undefined;
 }

@@ -1,6 +1,6 @@
 import { closeTestDbs, openTestDb } from '../../../helpers/db';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { StorageFullError } from '$lib/core/errors';
+import { InvalidModelOutputError, StorageFullError } from '$lib/core/errors';
 import type { Run, Task } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { executeRun, MAX_TASK_ATTEMPTS, RunLockedError } from '$lib/worker/runs/executor';
@@ -217,5 +217,164 @@ describe('executeRun', () => {
     } finally {
       vi.unstubAllGlobals();
     }
+  });
+
+  it('ends a task at once on a final failure, still applying its write and run patch', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 3);
+    const handler = writingHandler({
+      'chunk-1': () => ({
+        done: true,
+        step: 'attack',
+        state: { note: 'kept for the record' },
+        failure: 'duplicate prompt',
+        usage: { promptTokens: 7, completionTokens: 3 },
+        usageByRole: { attacker: { promptTokens: 7, completionTokens: 3 } },
+        tables: ['evaluations'],
+        write: async (d) => {
+          await d.evaluations.add({
+            id: 'audit-chunk-1',
+            projectId: 'p',
+            runId: 'run-1',
+            target: { kind: 'openai', baseUrl: 'x', model: 'm' },
+            createdAt: 0,
+            results: {},
+          });
+        },
+        patchRun: (run) => {
+          run.experience = {
+            entries: [
+              {
+                seq: 1,
+                instanceId: 'i',
+                ruleId: 'r',
+                caseType: 'violation',
+                taskKey: 'chunk-1',
+                strategy: 's',
+                angle: 'a',
+                persona: 'p',
+                success: false,
+              },
+            ],
+            nextSeq: 2,
+          };
+        },
+      }),
+    });
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    // No retries: the task was asked once.
+    expect(handler.calls).toEqual(['chunk-0', 'chunk-1', 'chunk-2']);
+    expect(final).toMatchObject({ status: 'done', done: 2, failed: 1 });
+    expect(final.usage).toEqual({ promptTokens: 27, completionTokens: 13 });
+    expect(final.usageByRole).toEqual({ attacker: { promptTokens: 7, completionTokens: 3 } });
+    expect(await db.tasks.get('t1')).toMatchObject({
+      status: 'failed',
+      error: 'duplicate prompt',
+      attempts: 0,
+      step: 'attack',
+      state: { note: 'kept for the record' },
+    });
+    expect(await db.evaluations.get('audit-chunk-1')).toBeDefined();
+    const run = await db.runs.get('run-1');
+    expect(run?.experience?.nextSeq).toBe(2);
+    expect(run?.usageByRole?.attacker).toEqual({ promptTokens: 7, completionTokens: 3 });
+  });
+
+  it('applies a run patch only when its checkpoint commits', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 1);
+    let calls = 0;
+    const handler: RunHandler = {
+      kind: 'synthesize',
+      async step() {
+        calls++;
+        return {
+          done: true,
+          step: 'done',
+          usage: { promptTokens: 100, completionTokens: 100 },
+          tables: ['evaluations'],
+          patchRun: (run) => {
+            run.experience = { entries: [], nextSeq: 99 };
+          },
+          // A write that fails (not for lack of space): the attempt is retried.
+          write: async () => {
+            if (calls < 2) throw new Error('constraint failed');
+          },
+        };
+      },
+    };
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    expect(calls).toBe(2);
+    expect(final).toMatchObject({ status: 'done', done: 1, failed: 0 });
+    // The failed checkpoint's usage, progress and patch were not half-applied.
+    expect(final.usage).toEqual({ promptTokens: 100, completionTokens: 100 });
+    const run = await db.runs.get('run-1');
+    expect(run?.progress).toEqual({ done: 1, failed: 0, total: 1 });
+    expect(run?.experience?.nextSeq).toBe(99);
+  });
+
+  it('charges the tokens of failed attempts, per role when the error says which', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 2);
+    const handler = writingHandler({
+      'chunk-0': () => {
+        throw new InvalidModelOutputError(
+          'not JSON',
+          'oops',
+          { promptTokens: 40, completionTokens: 4 },
+          80,
+        );
+      },
+      'chunk-1': () => {
+        throw Object.assign(new Error('judge gave up'), {
+          usage: { promptTokens: 10, completionTokens: 1 },
+          usageByRole: { safetyJudge: { promptTokens: 10, completionTokens: 1 }, bogus: 3 },
+        });
+      },
+    });
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    expect(final).toMatchObject({ status: 'done', done: 0, failed: 2 });
+    expect(final.usage).toEqual({
+      promptTokens: MAX_TASK_ATTEMPTS * 50,
+      completionTokens: MAX_TASK_ATTEMPTS * 5,
+    });
+    expect(final.usageByRole).toEqual({
+      safetyJudge: { promptTokens: MAX_TASK_ATTEMPTS * 10, completionTokens: MAX_TASK_ATTEMPTS },
+    });
+    expect((await db.runs.get('run-1'))?.usage).toEqual(final.usage);
+  });
+
+  it('pauses with the reason when the handler reports a spent limit, and resumes once it is lifted', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 4);
+    let budget = 30;
+    const handler: RunHandler = {
+      ...writingHandler(),
+      limitReached: (run) =>
+        run.usage.promptTokens + run.usage.completionTokens >= budget ? 'budget spent' : undefined,
+    };
+    const paused = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    // 15 tokens per task: the limit is reached after two tasks, checked before the third.
+    expect(paused).toMatchObject({ status: 'paused', done: 2, error: 'budget spent' });
+    expect(await db.runs.get('run-1')).toMatchObject({ status: 'paused', error: 'budget spent' });
+    budget = 1000;
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    expect(final).toMatchObject({ status: 'done', done: 4 });
+    expect((await db.runs.get('run-1'))?.error).toBeUndefined();
   });
 });
