@@ -10,6 +10,8 @@ import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 import type { SampleConfig } from '$lib/core/instances/sample';
+import type { RunEstimate } from '$lib/core/synthesis/estimate';
+import type { SynthesisRequest } from './synthesis-service';
 import type { SampleInstancesResult } from './instances-service';
 import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
@@ -99,6 +101,17 @@ export interface WorkerApi {
     specVersionId: string,
     config: SampleConfig,
   ): Promise<SampleInstancesResult>;
+
+  /** Plans a synthesis run without storing it: task count, cost estimate and planning notes. */
+  planSynthesis(
+    projectId: string,
+    request: SynthesisRequest,
+  ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[] }>;
+  /** Stores a synthesis run and its task queue; start it with `startRun`. */
+  createSynthesisRun(
+    projectId: string,
+    request: SynthesisRequest,
+  ): Promise<{ runId: string; tasks: number }>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

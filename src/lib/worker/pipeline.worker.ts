@@ -13,6 +13,7 @@ import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { sampleAndStoreInstances } from './instances-service';
+import { planSynthesis, startSynthesisRun } from './synthesis-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
@@ -136,6 +137,14 @@ const api: WorkerApi = {
 
   sampleInstances(projectId, specVersionId, config) {
     return sampleAndStoreInstances(getDb(), projectId, specVersionId, config);
+  },
+
+  planSynthesis(projectId, request) {
+    return planSynthesis(getDb(), projectId, request);
+  },
+
+  createSynthesisRun(projectId, request) {
+    return startSynthesisRun(getDb(), projectId, request);
   },
 
   async exportProject(projectId) {
