@@ -13,6 +13,15 @@ import { ingestSpec } from '../src/lib/core/spec/ingest';
 import { openDatabase } from '../src/lib/db/database';
 import { exportProjectFile, importProjectFile } from '../src/lib/db/project-file';
 import { createProject } from '../src/lib/db/projects';
+import { estimateTokens } from '../src/lib/core/llm';
+import { agentOfMessages } from '../src/lib/core/synthesis';
+import { sampleAndStoreInstances } from '../src/lib/worker/instances-service';
+import { executeRun } from '../src/lib/worker/runs/executor';
+import { createSynthesisRun, synthesisHandler } from '../src/lib/worker/runs/synthesis';
+import { importSpecVersion } from '../src/lib/worker/spec-store';
+import { ScriptedEngine } from '../tests/helpers/scripted-engine';
+import { societyScript } from '../tests/fixtures/synthesis-society';
+import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 
 interface Row {
   metric: string;
@@ -122,6 +131,73 @@ async function benchDexie(): Promise<void> {
   db.close();
 }
 
+/**
+ * Pipeline overhead: a synthesis run against a scripted engine that charges a fixed time per
+ * token. Wall time / engine busy time shows what the executor, checkpoints and Dexie add.
+ */
+const MS_PER_TOKEN = 5;
+
+async function benchPipeline(): Promise<void> {
+  const db = openDatabase(`bench-pipeline-${Date.now()}`);
+  const project = await createProject(db, 'bench');
+  const text = await readFile(path.join(root, 'public/example-spec.md'), 'utf8');
+  const { specVersionId } = await importSpecVersion(db, project.id, {
+    name: 'example-spec.md',
+    text,
+  });
+  await db.rules.bulkAdd(HARBOR_RULES.map((r) => ({ ...r, projectId: project.id, specVersionId })));
+  await sampleAndStoreInstances(db, project.id, specVersionId, { count: 3, seed: 1 });
+  const instanceIds = (await db.instances.toArray()).map((i) => i.id);
+  const { run } = await createSynthesisRun(db, project.id, {
+    specVersionId,
+    instanceIds,
+    seed: 3,
+    budgets: { maxTasks: 16 },
+  });
+  const engine = new ScriptedEngine(
+    (request) =>
+      societyScript({
+        messages: request.messages,
+        response_format: { type: 'json_schema' },
+      } as never) ?? '{}',
+    { msPerToken: MS_PER_TOKEN, msPerPromptToken: 0.05 },
+  );
+  const t0 = performance.now();
+  const final = await executeRun(db, run.id, synthesisHandler(run), {
+    signal: new AbortController().signal,
+    engineFor: async () => engine,
+  });
+  const wall = performance.now() - t0;
+  const busy = engine.results.reduce((sum, r) => sum + r.durationMs, 0);
+  rows.push({
+    metric: 'Pipeline overhead (synthesis run wall / engine busy)',
+    value: `${(wall / busy).toFixed(3)}×`,
+    note: `${final.done} tasks, ${engine.calls} calls; scripted engine at ${MS_PER_TOKEN} ms/token (200 tokens/s, faster than in-browser models); ${((wall - busy) / engine.calls).toFixed(1)} ms overhead per call; target ≤ 1.03`,
+  });
+  const perAgent: Record<string, { calls: number; prompt: number }> = {};
+  engine.requests.forEach((req, i) => {
+    const agent = agentOfMessages(req.messages) ?? 'other';
+    const entry = (perAgent[agent] ??= { calls: 0, prompt: 0 });
+    entry.calls++;
+    entry.prompt += engine.results[i]?.usage.promptTokens ?? 0;
+  });
+  rows.push({
+    metric: 'Prompt tokens per agent call',
+    value: Object.entries(perAgent)
+      .map(([a, e]) => `${a} ${Math.round(e.prompt / e.calls)}`)
+      .join(', '),
+    note: 'estimated tokens (≈4 chars/token) on 8–13-rule instances of the example spec',
+  });
+  const pairs = await db.pairs.where('runId').equals(run.id).toArray();
+  const pairTokens = pairs.reduce((n, p) => n + estimateTokens(p.chosen + p.rejected), 0);
+  rows.push({
+    metric: 'Generated tokens per accepted pair',
+    value: `${Math.round(engine.completionTokens / Math.max(1, pairs.length))}`,
+    note: `vs ${Math.round(pairTokens / Math.max(1, pairs.length))} tokens in the pair itself (${pairs.length} pairs); the rest is plans, queries and judgements`,
+  });
+  db.close();
+}
+
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
@@ -130,6 +206,7 @@ function machine(): string {
 await benchBundle();
 await benchIngest();
 await benchDexie();
+await benchPipeline();
 
 const table = [
   '| metric | value | note |',
