@@ -16,6 +16,8 @@ import type { SampleInstancesResult } from './instances-service';
 import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
+import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
+import type { ReviewFilter } from './pairs-service';
 
 export interface LoadedModelInfo {
   key: string;
@@ -112,6 +114,23 @@ export interface WorkerApi {
     projectId: string,
     request: SynthesisRequest,
   ): Promise<{ runId: string; tasks: number }>;
+
+  /**
+   * The ids of the project's pairs that pass `filter`, in creation order (ids only: the Review
+   * screen fetches the rows it shows). Text search scans rows here, off the UI thread.
+   */
+  findPairIds(projectId: string, filter: ReviewFilter): Promise<string[]>;
+  /**
+   * Streams the project's selected pairs through a core exporter into a Blob (JSONL, HF dataset
+   * .zip or eval set). Cancellable with `cancel(jobId)`; throws EmptyExportError, and writes no
+   * file, when nothing is selected.
+   */
+  exportDataset(
+    jobId: string,
+    projectId: string,
+    request: ExportRequest,
+    onProgress: (status: ExportStatus) => void,
+  ): Promise<ExportResult>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

@@ -19,6 +19,8 @@ import { createAnnotationRun } from './runs/annotation';
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
 import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
+import { exportDataset } from './export-service';
+import { findPairIds } from './pairs-service';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -145,6 +147,16 @@ const api: WorkerApi = {
 
   createSynthesisRun(projectId, request) {
     return startSynthesisRun(getDb(), projectId, request);
+  },
+
+  findPairIds(projectId, filter) {
+    return findPairIds(getDb(), projectId, filter);
+  },
+
+  exportDataset(jobId, projectId, request, onProgress) {
+    return jobs.run(jobId, (signal) =>
+      exportDataset(getDb(), projectId, request, { signal, onProgress }),
+    );
   },
 
   async exportProject(projectId) {

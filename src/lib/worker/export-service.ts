@@ -1,0 +1,174 @@
+/**
+ * Dataset exports in the worker: Dexie pages → a core streaming exporter → Blob parts. Only one
+ * page of pairs and one output chunk are alive at a time (plus the parts already written, which
+ * are the file); the Blob crosses postMessage as a handle, not as bytes.
+ */
+import {
+  createExportContext,
+  exportEvalSet,
+  exportHfDataset,
+  exportPairs,
+  FORMAT_INFO,
+  type PairFormat,
+  type PairSource,
+} from '$lib/core/export';
+import type { PairStatus } from '$lib/core/records';
+import { serializeRulesFile } from '$lib/core/rules/rules-file';
+import type { SpecAlignDb } from '$lib/db/database';
+import { orderedPairIds, pairsByIds } from './pairs-service';
+
+/** Options every export kind shares. */
+interface ExportBase {
+  /** Also export unreviewed pairs (default: accepted only). */
+  includePending: boolean;
+}
+
+/** What the Export screen asks for. */
+export type ExportRequest =
+  | (ExportBase & {
+      kind: 'pairs';
+      format: PairFormat;
+      /** The `metadata` column. */
+      provenance: boolean;
+      /** The instance's system prompt in each row's prompt. */
+      includeSystem: boolean;
+    })
+  | (ExportBase & {
+      kind: 'hf';
+      format: PairFormat;
+      provenance: boolean;
+      includeSystem: boolean;
+      testFraction: number;
+      seed: number;
+      /** Hub license id for the dataset card. */
+      license: string;
+    })
+  | (ExportBase & { kind: 'eval'; testFraction: number; seed: number });
+
+/** How far an export has got: `fraction` 0..1 of the pairs read. */
+export interface ExportStatus {
+  fraction: number;
+  detail: string;
+}
+
+export interface ExportResult {
+  blob: Blob;
+  fileName: string;
+  /** Pairs read from the database (selected or not). */
+  pairsRead: number;
+}
+
+/** How often (in pairs read) progress is reported: often enough for a bar, rarely enough to be cheap. */
+const PROGRESS_EVERY = 1000;
+
+function slug(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 60) || 'project'
+  );
+}
+
+/**
+ * Exports a project's pairs as `request` says.
+ *
+ * @throws EmptyExportError (before writing anything) when no pair is selected.
+ * @throws AbortedError when `signal` fires.
+ */
+export async function exportDataset(
+  db: SpecAlignDb,
+  projectId: string,
+  request: ExportRequest,
+  options: { signal?: AbortSignal; onProgress?: (status: ExportStatus) => void } = {},
+): Promise<ExportResult> {
+  const project = await db.projects.get(projectId);
+  if (!project) throw new Error('That project no longer exists.');
+  const [instances, rules] = await Promise.all([
+    db.instances.where('projectId').equals(projectId).toArray(),
+    db.rules.where('projectId').equals(projectId).toArray(),
+  ]);
+  const context = createExportContext(instances, rules);
+  const statuses: PairStatus[] = request.includePending ? ['accepted', 'pending'] : ['accepted'];
+  // Narrow by the status index first (keys only), so unselected rows are never read.
+  const ids = await orderedPairIds(db, projectId, statuses);
+  const select = { statuses };
+  const passes = request.kind === 'hf' ? 3 : 1;
+  let read = 0;
+  const report = (detail: string) =>
+    options.onProgress?.({
+      fraction: ids.length === 0 ? 1 : Math.min(1, read / (ids.length * passes)),
+      detail,
+    });
+  const source = (): PairSource =>
+    (async function* () {
+      for await (const pair of pairsByIds(db, ids)) {
+        read++;
+        if (read % PROGRESS_EVERY === 0) report(`${read.toLocaleString('en')} pairs read`);
+        yield pair;
+      }
+    })();
+
+  const stem = slug(project.name);
+  const parts: BlobPart[] = [];
+  const common = { context, select, ...(options.signal ? { signal: options.signal } : {}) };
+  let blob: Blob;
+  let fileName: string;
+  report('Reading pairs…');
+  if (request.kind === 'pairs') {
+    for await (const chunk of exportPairs(source(), request.format, {
+      ...common,
+      provenance: request.provenance,
+      includeSystem: request.includeSystem,
+    }))
+      parts.push(chunk);
+    blob = new Blob(parts, { type: 'application/jsonl' });
+    fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}.jsonl`;
+  } else if (request.kind === 'eval') {
+    for await (const chunk of exportEvalSet(source(), {
+      ...common,
+      split: { testFraction: request.testFraction, seed: request.seed },
+    }))
+      parts.push(chunk);
+    blob = new Blob(parts, { type: 'application/jsonl' });
+    fileName = `${stem}-eval.jsonl`;
+  } else {
+    const version = await db.specVersions
+      .where('[projectId+versionNumber]')
+      .between([projectId, 0], [projectId, Infinity])
+      .last();
+    for await (const bytes of exportHfDataset(source, {
+      ...common,
+      format: request.format,
+      provenance: request.provenance,
+      includeSystem: request.includeSystem,
+      testFraction: request.testFraction,
+      seed: request.seed,
+      rulesFile: {
+        serialize: (list) => serializeRulesFile(list),
+        rules: rules.filter((r) => r.status === 'accepted'),
+      },
+      card: {
+        prettyName: `${project.name} preference pairs`,
+        license: request.license || 'other',
+        generatedAt: new Date().toISOString(),
+        ...(version
+          ? {
+              spec: {
+                title: version.title,
+                versionNumber: version.versionNumber,
+                contentHash: version.contentHash,
+                specVersionId: version.id,
+              },
+            }
+          : {}),
+      },
+    }))
+      parts.push(bytes as Uint8Array<ArrayBuffer>);
+    blob = new Blob(parts, { type: 'application/zip' });
+    fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}-dataset.zip`;
+  }
+  options.onProgress?.({ fraction: 1, detail: `${read.toLocaleString('en')} pairs read` });
+  return { blob, fileName, pairsRead: read };
+}

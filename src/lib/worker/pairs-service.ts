@@ -1,0 +1,92 @@
+/**
+ * Reading a project's pairs in pages, in the worker. A project can hold 100,000 pairs with long
+ * texts and provenance, so nothing here loads them all at once: ids come from an index (keys
+ * only), rows are fetched a page at a time with `bulkGet` and dropped before the next page.
+ */
+import type { CaseType, PairStatus, PreferencePair } from '$lib/core/records';
+import type { SpecAlignDb } from '$lib/db/database';
+
+/** Rows per `bulkGet`: large enough to amortise IndexedDB round trips, small enough to drop fast. */
+export const PAIR_PAGE = 500;
+
+/** What the Review screen filters by. Unset fields don't narrow. */
+export interface ReviewFilter {
+  statuses?: readonly PairStatus[];
+  caseTypes?: readonly CaseType[];
+  ruleId?: string;
+  instanceId?: string;
+  /** Case-insensitive substring of the prompt, chosen or rejected text. */
+  text?: string;
+}
+
+/**
+ * The project's pair ids in creation order (the `[projectId+createdAt]` index), optionally only
+ * those with one of `statuses` (intersected with the `[projectId+status]` index, keys only).
+ */
+export async function orderedPairIds(
+  db: SpecAlignDb,
+  projectId: string,
+  statuses?: readonly PairStatus[],
+): Promise<string[]> {
+  const ids = (await db.pairs
+    .where('[projectId+createdAt]')
+    .between([projectId, -Infinity], [projectId, Infinity])
+    .primaryKeys()) as string[];
+  if (!statuses) return ids;
+  const allowed = new Set(
+    (await db.pairs
+      .where('[projectId+status]')
+      .anyOf(statuses.map((s) => [projectId, s]))
+      .primaryKeys()) as string[],
+  );
+  return ids.filter((id) => allowed.has(id));
+}
+
+/** Streams the rows of `ids` in their order, one page in memory at a time. */
+export async function* pairsByIds(
+  db: SpecAlignDb,
+  ids: readonly string[],
+  pageSize = PAIR_PAGE,
+): AsyncGenerator<PreferencePair, void, undefined> {
+  for (let i = 0; i < ids.length; i += pageSize) {
+    const page = await db.pairs.bulkGet(ids.slice(i, i + pageSize));
+    for (const pair of page) if (pair) yield pair;
+  }
+}
+
+function matchesText(pair: PreferencePair, needle: string): boolean {
+  if (pair.chosen.toLowerCase().includes(needle)) return true;
+  if (pair.rejected.toLowerCase().includes(needle)) return true;
+  return pair.prompt.some((m) => m.content.toLowerCase().includes(needle));
+}
+
+/**
+ * The ids of the project's pairs that pass `filter`, in creation order. Status alone is answered
+ * from indexes; the other fields need the rows, which are scanned page by page.
+ */
+export async function findPairIds(
+  db: SpecAlignDb,
+  projectId: string,
+  filter: ReviewFilter = {},
+): Promise<string[]> {
+  const statuses = filter.statuses?.length ? filter.statuses : undefined;
+  let ids = await orderedPairIds(db, projectId, statuses);
+  if (filter.instanceId) {
+    const inInstance = new Set(
+      (await db.pairs.where('instanceId').equals(filter.instanceId).primaryKeys()) as string[],
+    );
+    ids = ids.filter((id) => inInstance.has(id));
+  }
+  const caseTypes = filter.caseTypes?.length ? new Set(filter.caseTypes) : undefined;
+  const needle = filter.text?.trim().toLowerCase() ?? '';
+  const ruleId = filter.ruleId;
+  if (!caseTypes && !needle && !ruleId) return ids;
+  const kept: string[] = [];
+  for await (const pair of pairsByIds(db, ids)) {
+    if (caseTypes && !caseTypes.has(pair.caseType)) continue;
+    if (ruleId && !pair.ruleIds.includes(ruleId)) continue;
+    if (needle && !matchesText(pair, needle)) continue;
+    kept.push(pair.id);
+  }
+  return kept;
+}

@@ -1,0 +1,142 @@
+import { closeTestDbs, openTestDb } from '../../helpers/db';
+import { afterEach, describe, expect, it } from 'vitest';
+import { unzipSync, strFromU8 } from 'fflate';
+import { AbortedError } from '$lib/core/errors';
+import { EmptyExportError } from '$lib/core/export';
+import type { PairStatus, PreferencePair } from '$lib/core/records';
+import type { SpecAlignDb } from '$lib/db/database';
+import { exportDataset, type ExportStatus } from '$lib/worker/export-service';
+import { findPairIds } from '$lib/worker/pairs-service';
+import { buildProjectRows } from '../../helpers/project-rows';
+
+afterEach(closeTestDbs);
+
+/** A project with one instance, its rules, and pairs `q0…q{n-1}` (statuses cycle through `statuses`). */
+async function seeded(
+  n: number,
+  statuses: PairStatus[] = ['accepted'],
+): Promise<{ db: SpecAlignDb; projectId: string; pairs: PreferencePair[] }> {
+  const db = await openTestDb();
+  const rows = buildProjectRows('Export test');
+  const template = rows.pairs[0]!;
+  const pairs: PreferencePair[] = Array.from({ length: n }, (_, i) => ({
+    ...template,
+    id: `pair-${String(i).padStart(4, '0')}`,
+    caseType: i % 2 === 0 ? 'violation' : 'benign',
+    prompt: [
+      { role: 'system', content: rows.instances[0]!.systemPrompt },
+      { role: 'user', content: `q${i}` },
+    ],
+    chosen: `good ${i}`,
+    rejected: `bad ${i}`,
+    status: statuses[i % statuses.length]!,
+    // Reverse insertion order: the export must follow createdAt, not the id or insertion order.
+    createdAt: 1_000 + i,
+  }));
+  await db.projects.add(rows.project);
+  await db.specVersions.bulkAdd(rows.specVersions);
+  await db.rules.bulkAdd(rows.rules);
+  await db.instances.bulkAdd(rows.instances);
+  await db.pairs.bulkAdd([...pairs].reverse());
+  return { db, projectId: rows.project.id, pairs };
+}
+
+const trlStandard = {
+  kind: 'pairs',
+  format: 'trl-standard',
+  includePending: false,
+  provenance: false,
+  includeSystem: false,
+} as const;
+
+describe('exportDataset', () => {
+  it('streams the accepted pairs of a seeded project as exact TRL DPO JSONL lines', async () => {
+    const { db, projectId } = await seeded(4, ['accepted', 'pending', 'accepted', 'rejected']);
+    const progress: ExportStatus[] = [];
+    const result = await exportDataset(db, projectId, trlStandard, {
+      onProgress: (s) => progress.push(s),
+    });
+    expect(result.fileName).toBe('export-test-dpo-standard.jsonl');
+    expect(await result.blob.text()).toBe(
+      '{"prompt":"q0","chosen":"good 0","rejected":"bad 0"}\n' +
+        '{"prompt":"q2","chosen":"good 2","rejected":"bad 2"}\n',
+    );
+    // Only the two accepted rows were read: the status index narrowed the source.
+    expect(result.pairsRead).toBe(2);
+    expect(progress.at(-1)).toEqual({ fraction: 1, detail: '2 pairs read' });
+  });
+
+  it('includes pending pairs, the system prompt and provenance when asked', async () => {
+    const { db, projectId } = await seeded(2, ['accepted', 'pending']);
+    const result = await exportDataset(db, projectId, {
+      ...trlStandard,
+      includePending: true,
+      includeSystem: true,
+      provenance: true,
+    });
+    const rows = (await result.blob.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { prompt: string; metadata: { pair_id: string } });
+    expect(rows.map((r) => r.metadata.pair_id)).toEqual(['pair-0000', 'pair-0001']);
+    expect(rows[0]!.prompt).toMatch(/^System: You are a support assistant.*\n\nUser: q0$/s);
+  });
+
+  it('throws EmptyExportError and writes nothing for an empty selection', async () => {
+    const { db, projectId } = await seeded(3, ['pending']);
+    await expect(exportDataset(db, projectId, trlStandard)).rejects.toThrow(EmptyExportError);
+    await expect(exportDataset(db, projectId, trlStandard)).rejects.toThrow(/Nothing to export/);
+  });
+
+  it('writes an HF dataset zip with data, rules and a card', async () => {
+    const { db, projectId } = await seeded(6);
+    const result = await exportDataset(db, projectId, {
+      kind: 'hf',
+      format: 'trl-conversational',
+      includePending: false,
+      provenance: false,
+      includeSystem: true,
+      testFraction: 0,
+      seed: 1,
+      license: 'cc-by-4.0',
+    });
+    const files = unzipSync(new Uint8Array(await result.blob.arrayBuffer()));
+    expect(Object.keys(files).sort()).toEqual(['README.md', 'data/train.jsonl', 'rules.json']);
+    const train = strFromU8(files['data/train.jsonl']!).trimEnd().split('\n');
+    expect(train).toHaveLength(6);
+    expect(JSON.parse(train[0]!).chosen).toEqual([{ role: 'assistant', content: 'good 0' }]);
+    expect(strFromU8(files['README.md']!)).toContain('license: cc-by-4.0');
+    expect(JSON.parse(strFromU8(files['rules.json']!)).rules).toHaveLength(2);
+  });
+
+  it('stops with AbortedError when cancelled', async () => {
+    const { db, projectId } = await seeded(3);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      exportDataset(db, projectId, trlStandard, { signal: controller.signal }),
+    ).rejects.toThrow(AbortedError);
+  });
+});
+
+describe('findPairIds', () => {
+  it('filters by status, case type, rule, instance and text, in creation order', async () => {
+    const { db, projectId, pairs } = await seeded(6, ['accepted', 'pending', 'flagged']);
+    expect(await findPairIds(db, projectId)).toEqual(pairs.map((p) => p.id));
+    expect(await findPairIds(db, projectId, { statuses: ['pending', 'flagged'] })).toEqual([
+      'pair-0001',
+      'pair-0002',
+      'pair-0004',
+      'pair-0005',
+    ]);
+    expect(await findPairIds(db, projectId, { caseTypes: ['benign'] })).toEqual([
+      'pair-0001',
+      'pair-0003',
+      'pair-0005',
+    ]);
+    expect(await findPairIds(db, projectId, { text: 'GOOD 4' })).toEqual(['pair-0004']);
+    expect(await findPairIds(db, projectId, { text: 'Q3' })).toEqual(['pair-0003']);
+    expect(await findPairIds(db, projectId, { ruleId: 'no-such-rule' })).toEqual([]);
+    expect(await findPairIds(db, projectId, { instanceId: pairs[0]!.instanceId })).toHaveLength(6);
+  });
+});
