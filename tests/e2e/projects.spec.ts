@@ -23,7 +23,7 @@ test('a project can be created, navigated by keyboard, renamed, and reopened aft
     await expect(
       page
         .locator('section.content')
-        .getByRole('link', { name: /Spec|Rules|Generate|spec/ })
+        .getByRole('link', { name: /step|Go to/ })
         .first(),
     ).toBeVisible();
   }
