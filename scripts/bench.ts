@@ -9,6 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { PreferencePair } from '../src/lib/core/records';
+import { chunkSections } from '../src/lib/core/rules/chunking';
+import { detectNormativeSentences } from '../src/lib/core/rules/normative';
+import { annotationPromptOverhead } from '../src/lib/core/rules/prompt';
 import { ingestSpec } from '../src/lib/core/spec/ingest';
 import { openDatabase } from '../src/lib/db/database';
 import { exportProjectFile, importProjectFile } from '../src/lib/db/project-file';
@@ -80,6 +83,33 @@ async function benchIngest(): Promise<void> {
     metric: `Ingest ${(bytes.length / 1024).toFixed(0)} KB Model Spec (Node)`,
     value: `${ms.toFixed(1)} ms`,
     note: `median of 10; ${((bytes.length / 1e6 / ms) * 1000).toFixed(1)} MB/s`,
+  });
+}
+
+/** Deterministic annotation passes over the 270 KB spec: normative detection and chunking. */
+async function benchRules(): Promise<void> {
+  const file = 'openai-model-spec-2025-12-18.md';
+  const bytes = new Uint8Array(await readFile(path.join(corpus, file)));
+  const { version, sections, metaSpans } = await ingestSpec(
+    { name: file, bytes },
+    { specVersionId: 'bench', projectId: 'bench' },
+  );
+  const detect = () => detectNormativeSentences(version.text, 0, { excludeSpans: metaSpans });
+  detect();
+  const detectMs = await time(async () => detect(), 5);
+  const chunk = () =>
+    chunkSections(sections, version.text, {
+      contextWindow: 4096,
+      promptOverheadTokens: annotationPromptOverhead(),
+      answerTokens: 1024,
+      excludeSpans: metaSpans,
+    });
+  const chunks = chunk();
+  const chunkMs = await time(async () => chunk(), 5);
+  rows.push({
+    metric: 'Normative-sentence detection / chunking (270 KB spec)',
+    value: `${detectMs.toFixed(1)} ms / ${chunkMs.toFixed(1)} ms`,
+    note: `${detect().length} normative sentences; ${chunks.length} chunks for a 4096-token window`,
   });
 }
 
@@ -205,6 +235,7 @@ function machine(): string {
 
 await benchBundle();
 await benchIngest();
+await benchRules();
 await benchDexie();
 await benchPipeline();
 

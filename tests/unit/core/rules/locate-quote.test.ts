@@ -89,7 +89,7 @@ describe('locateQuote', () => {
     expect(strict.score).toBeCloseTo(loose.score);
   });
 
-  it('is fast enough on real chunks: 200 fuzzy quotes in a 10 KB section', async () => {
+  it('locates 200 lightly edited quotes in a real 10 KB section', async () => {
     const { text, sections } = await loadCorpus();
     const section = sections.find((s) => s.anchor === 'letter_and_spirit');
     if (!section) throw new Error('section missing');
@@ -97,7 +97,6 @@ describe('locateQuote', () => {
     const sentences = body.match(/[A-Z][^.!?\n]{60,200}[.!?]/g) ?? [];
     expect(sentences.length).toBeGreaterThan(10);
     const locator = new QuoteLocator(body, { base: section.start });
-    const t0 = performance.now();
     let located = 0;
     for (let i = 0; i < 200; i++) {
       const s = sentences[i % sentences.length] as string;
@@ -110,11 +109,7 @@ describe('locateQuote', () => {
         expect(text.slice(r.start, r.end).length).toBeGreaterThan(40);
       }
     }
-    const ms = performance.now() - t0;
-    console.info(
-      `quote location: ${(ms / 200).toFixed(2)} ms per fuzzy quote in a ${(body.length / 1024).toFixed(1)} KB section`,
-    );
+    // Speed is measured in `npm run bench`, not asserted here.
     expect(located).toBe(200);
-    expect(ms).toBeLessThan(2000);
   });
 });
