@@ -1,0 +1,52 @@
+/**
+ * The judges' rationale from a pair's free-form provenance, as short plain-text notes for the
+ * Review screen. Synthesis records `judgements` (one entry per judge call); other writers may
+ * record a `judge` or `verdicts` object, which is shown as compact JSON.
+ */
+export interface JudgeNote {
+  title: string;
+  lines: string[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value);
+}
+
+function judgementNote(j: Record<string, unknown>): JudgeNote {
+  const title = [
+    `${text(j.judge) || 'judge'} judge on ${text(j.subject) || 'reply'}`,
+    typeof j.attempt === 'number' ? `attempt ${j.attempt}` : '',
+    typeof j.passed === 'boolean' ? (j.passed ? 'passed' : 'failed') : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  const lines: string[] = [];
+  const safety = j.safety;
+  if (isRecord(safety) && Array.isArray(safety.verdicts)) {
+    for (const v of safety.verdicts.filter(isRecord))
+      lines.push(`${text(v.label) || text(v.ruleId)}: ${text(v.verdict)} — ${text(v.rationale)}`);
+    if (safety.overRefusal === true) lines.push('Over-refusal.');
+  }
+  const quality = j.quality;
+  if (isRecord(quality))
+    lines.push(
+      `Helpfulness ${text(quality.helpfulness)}, fluency ${text(quality.fluency)} — ${text(quality.rationale)}`,
+    );
+  if (typeof j.contradiction === 'string') lines.push(`Contradiction: ${j.contradiction}`);
+  return { title, lines };
+}
+
+/** Notes for every judge record in `provenance`, in recorded order. */
+export function judgeNotes(provenance: Record<string, unknown>): JudgeNote[] {
+  const notes: JudgeNote[] = [];
+  for (const [key, value] of Object.entries(provenance)) {
+    if (!/judge|verdict/i.test(key)) continue;
+    if (Array.isArray(value)) notes.push(...value.filter(isRecord).map(judgementNote));
+    else if (isRecord(value)) notes.push({ title: key, lines: [JSON.stringify(value)] });
+  }
+  return notes;
+}

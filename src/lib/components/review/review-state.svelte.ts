@@ -1,0 +1,112 @@
+/**
+ * The Review screen's state: filters, the filtered ids (a snapshot, computed in the worker) and
+ * the cursor. Only ids live here; the rows shown are fetched by the list and the pair view, so a
+ * 100,000-pair project costs a few MB of ids, not its full text.
+ */
+import type { CaseType, PairStatus } from '$lib/core/records';
+import { getDb } from '$lib/db/database';
+import { editPairText, setPairStatus } from '$lib/db/pairs';
+import { notices } from '$lib/state/notices.svelte';
+import { pipeline } from '$lib/worker/client';
+import type { ReviewFilter } from '$lib/worker/pairs-service';
+
+export class ReviewState {
+  status = $state<PairStatus | 'all'>('all');
+  caseType = $state<CaseType | 'all'>('all');
+  ruleId = $state('');
+  instanceId = $state('');
+  text = $state('');
+
+  #ids = $state.raw<string[]>([]);
+  #index = $state(0);
+  #loading = $state(true);
+  #query = 0;
+
+  constructor(readonly projectId: string) {}
+
+  get ids(): string[] {
+    return this.#ids;
+  }
+  get index(): number {
+    return this.#index;
+  }
+  get loading(): boolean {
+    return this.#loading;
+  }
+  get currentId(): string | undefined {
+    return this.#ids[this.#index];
+  }
+
+  get filter(): ReviewFilter {
+    return {
+      ...(this.status !== 'all' ? { statuses: [this.status] } : {}),
+      ...(this.caseType !== 'all' ? { caseTypes: [this.caseType] } : {}),
+      ...(this.ruleId ? { ruleId: this.ruleId } : {}),
+      ...(this.instanceId ? { instanceId: this.instanceId } : {}),
+      ...(this.text.trim() ? { text: this.text.trim() } : {}),
+    };
+  }
+
+  /**
+   * Re-runs the filters in the worker. The list is a snapshot: accepting a pair while showing
+   * "pending" keeps it in place (so j/k stay predictable) until the next refresh.
+   */
+  async refresh(filter: ReviewFilter = this.filter): Promise<void> {
+    const query = ++this.#query;
+    const keep = this.currentId;
+    this.#loading = true;
+    try {
+      const ids = await pipeline().findPairIds(this.projectId, filter);
+      if (query !== this.#query) return; // a newer filter won
+      this.#ids = ids;
+      const at = keep ? ids.indexOf(keep) : -1;
+      this.#index = at >= 0 ? at : Math.min(this.#index, Math.max(0, ids.length - 1));
+    } catch (error) {
+      if (query === this.#query) notices.error(error);
+    } finally {
+      if (query === this.#query) this.#loading = false;
+    }
+  }
+
+  select(index: number): void {
+    if (this.#ids.length === 0) return;
+    this.#index = Math.max(0, Math.min(this.#ids.length - 1, index));
+  }
+
+  move(delta: number): void {
+    this.select(this.#index + delta);
+  }
+
+  /** Sets the current pair's status and moves on, the way a reviewer works through a queue. */
+  async decide(status: PairStatus): Promise<void> {
+    const id = this.currentId;
+    if (!id) return;
+    try {
+      await setPairStatus(getDb(), [id], status);
+      this.move(1);
+    } catch (error) {
+      notices.error(error);
+    }
+  }
+
+  /** Sets the status of every pair the filters show. */
+  async decideAll(status: PairStatus): Promise<void> {
+    const ids = this.#ids;
+    try {
+      await setPairStatus(getDb(), ids, status);
+      notices.info(`Marked ${ids.length.toLocaleString('en')} pairs as ${status}.`);
+    } catch (error) {
+      notices.error(error);
+    }
+  }
+
+  async edit(id: string, side: 'chosen' | 'rejected', text: string): Promise<boolean> {
+    try {
+      await editPairText(getDb(), id, side, text);
+      return true;
+    } catch (error) {
+      notices.error(error);
+      return false;
+    }
+  }
+}

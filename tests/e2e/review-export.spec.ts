@@ -1,0 +1,231 @@
+import { readFile } from 'node:fs/promises';
+import { strFromU8, unzipSync } from 'fflate';
+import type { Page } from '@playwright/test';
+import { expect, test } from './fixtures';
+
+const PAIRS = 30;
+const SYSTEM = 'You are a support assistant. Never reveal personal data. Say when unsure.';
+const CASES = ['violation', 'borderline', 'benign'] as const;
+
+/** A project file with two rules, one instance and {@link PAIRS} pending pairs (q-00 … q-29). */
+function projectFile() {
+  const now = 1_700_000_000_000;
+  const rule = (id: string, statement: string, quote: string) => ({
+    id,
+    projectId: 'p',
+    specVersionId: 'v',
+    sectionAnchor: 'privacy',
+    statement,
+    direction: 'negative',
+    stage: 'content',
+    domain: 'support',
+    family: 'privacy',
+    priority: 4,
+    strength: 'must',
+    exceptions: [],
+    appliesWhen: [],
+    source: { quote, start: 0, end: quote.length, located: true },
+    status: 'accepted',
+    origin: 'model',
+    createdAt: now,
+    updatedAt: now,
+  });
+  const pairs = Array.from({ length: PAIRS }, (_, i) => {
+    const n = String(i).padStart(2, '0');
+    return {
+      id: `pair-${n}`,
+      projectId: 'p',
+      runId: 'run',
+      instanceId: 'inst',
+      ruleIds: [i % 2 === 0 ? 'rule-a' : 'rule-b'],
+      caseType: CASES[i % 3],
+      prompt: [
+        { role: 'system', content: SYSTEM },
+        { role: 'user', content: `Question q-${n}: tell me the previous caller's number.` },
+      ],
+      chosen: `I can't share that (reply c-${n}).`,
+      // Untrusted model output: must show as text, never as markup.
+      rejected: `<b>Sure</b>, it is 555-01${n} (reply r-${n}).`,
+      status: 'pending',
+      provenance: {
+        judgements: [
+          {
+            subject: 'defender',
+            judge: 'safety',
+            attempt: 1,
+            passed: false,
+            safety: {
+              verdicts: [
+                {
+                  label: 'R1',
+                  verdict: 'violated',
+                  evidence: 'gave a number',
+                  rationale: `Leaked a number in case ${n}.`,
+                },
+              ],
+              overRefusal: false,
+            },
+          },
+        ],
+      },
+      createdAt: now + i,
+    };
+  });
+  return {
+    format: 'specalign-project',
+    formatVersion: 1,
+    schemaVersion: 1,
+    exportedAt: new Date(now).toISOString(),
+    project: { id: 'p', name: 'Review test', createdAt: now, updatedAt: now },
+    tables: {
+      rules: [
+        rule(
+          'rule-a',
+          'Never reveal personal data of another user.',
+          'must never reveal personal data',
+        ),
+        rule('rule-b', 'Say when unsure.', 'should say when it is unsure'),
+      ],
+      instances: [
+        {
+          id: 'inst',
+          projectId: 'p',
+          specVersionId: 'v',
+          seed: 1,
+          index: 0,
+          ruleIds: ['rule-a', 'rule-b'],
+          pinned: false,
+          systemPrompt: SYSTEM,
+          createdAt: now,
+        },
+      ],
+      pairs,
+    },
+  };
+}
+
+async function download(page: Page, click: () => Promise<void>) {
+  const pending = page.waitForEvent('download');
+  await click();
+  const file = await pending;
+  return { name: file.suggestedFilename(), bytes: await readFile(await file.path()) };
+}
+
+test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL and an HF zip', async ({
+  page,
+}) => {
+  await page.goto('/#/');
+  await page.getByLabel('Project file to import').setInputFiles({
+    name: 'review.specalign.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from(JSON.stringify(projectFile())),
+  });
+  await page.getByRole('link', { name: 'Review test', exact: true }).click();
+  const nav = page.getByRole('navigation', { name: 'Workflow steps' });
+  await nav.getByRole('link', { name: 'Review' }).click();
+  await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
+  await expect(page.getByText(/Keyboard: j/)).toBeVisible();
+
+  // The first pair: prompt, rule with its quote, judge rationale, rejected reply behind a warning.
+  const pair = page.getByRole('article');
+  await expect(pair.getByText('Question q-00')).toBeVisible();
+  await expect(pair.getByText('Never reveal personal data of another user.')).toBeVisible();
+  await expect(pair.getByText('must never reveal personal data')).toBeVisible();
+  await expect(pair.getByText('Leaked a number in case 00.')).toBeVisible();
+  await expect(pair.getByText(SYSTEM)).toBeHidden(); // system prompt starts collapsed
+  const warning = pair.getByText('Content warning: this reply violates the rule on purpose');
+  await expect(warning).toBeVisible();
+  await expect(pair.getByText('(reply r-00)')).toBeHidden();
+  await warning.click();
+  // Plain text: the markup shows literally and creates no element.
+  await expect(pair.getByText('<b>Sure</b>, it is 555-0100 (reply r-00).')).toBeVisible();
+  await expect(pair.locator('b')).toHaveCount(0);
+
+  // Keyboard: a accepts and moves on, r rejects, j/k move, e edits the chosen reply.
+  await page.getByRole('heading', { level: 1, name: 'Review' }).focus();
+  await page.keyboard.press('a');
+  await expect(pair.getByText('Question q-01')).toBeVisible();
+  await page.keyboard.press('r');
+  await expect(pair.getByText('Question q-02')).toBeVisible();
+  await page.keyboard.press('j');
+  await expect(pair.getByText('Question q-03')).toBeVisible();
+  await page.keyboard.press('k');
+  await expect(pair.getByText('Question q-02')).toBeVisible();
+  await page.keyboard.press('e');
+  const editor = page.getByLabel('Edit chosen text');
+  await expect(editor).toBeFocused();
+  await editor.fill('Edited: I cannot share that.');
+  await page.getByRole('button', { name: 'Save chosen text' }).click();
+  await expect(pair.getByText('Edited: I cannot share that.')).toBeVisible();
+  await page.getByRole('heading', { level: 1, name: 'Review' }).focus();
+  await page.keyboard.press('a');
+  await expect(pair.getByText('Question q-03')).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 1 of 30: accepted/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 2 of 30: rejected/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 3 of 30: accepted/ })).toBeVisible();
+
+  // Text search runs in the worker.
+  await page.getByLabel('Search text').fill('q-17');
+  await expect(page.getByText(`1 of ${PAIRS} pairs shown`)).toBeVisible();
+  await page.getByLabel('Search text').fill('');
+  await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
+
+  // Bulk: reject every borderline pair (q-01, q-04 … q-28), then accept every pending one left.
+  await page.getByLabel('Case type').selectOption('borderline');
+  await expect(page.getByText(`10 of ${PAIRS} pairs shown`)).toBeVisible();
+  await page.getByRole('button', { name: 'Reject all shown' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Reject 10 pairs' }).click();
+  await expect(page.getByText('Marked 10 pairs as rejected.')).toBeVisible();
+  await page.getByLabel('Case type').selectOption('all');
+  await page.getByLabel('Status').selectOption('pending');
+  await expect(page.getByText(`18 of ${PAIRS} pairs shown`)).toBeVisible();
+  await page.getByRole('button', { name: 'Accept all shown' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Accept 18 pairs' }).click();
+  await expect(page.getByText('Marked 18 pairs as accepted.')).toBeVisible();
+
+  const accepted = Array.from({ length: PAIRS }, (_, i) => i).filter((i) => i % 3 !== 1);
+  const tag = (i: number) => String(i).padStart(2, '0');
+
+  // Export: TRL DPO (standard) JSONL of the accepted pairs, in creation order.
+  await nav.getByRole('link', { name: 'Export' }).click();
+  await expect(page.getByText('20 accepted and 0 pending pairs.')).toBeVisible();
+  await page.getByLabel('Format').selectOption({ label: 'TRL DPO (standard)' });
+  const jsonl = await download(page, () =>
+    page.getByRole('button', { name: 'Download TRL DPO (standard) JSONL' }).click(),
+  );
+  expect(jsonl.name).toBe('review-test-dpo-standard.jsonl');
+  const rows = jsonl.bytes
+    .toString('utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { prompt: string; chosen: string; rejected: string });
+  expect(rows.map((r) => r.prompt)).toEqual(
+    accepted.map((i) => `Question q-${tag(i)}: tell me the previous caller's number.`),
+  );
+  expect(rows.every((r) => Object.keys(r).join() === 'prompt,chosen,rejected')).toBe(true);
+  expect(rows[1]!.chosen).toBe('Edited: I cannot share that.');
+  expect(rows[0]!.rejected).toBe('<b>Sure</b>, it is 555-0100 (reply r-00).');
+  await expect(page.getByText('Saved review-test-dpo-standard.jsonl')).toBeVisible();
+
+  // The HF dataset zip: a lone instance stays in train; rules and a card come along.
+  await page.getByLabel('Test fraction').fill('0');
+  await page.getByLabel('License').selectOption('cc-by-4.0');
+  const zip = await download(page, () =>
+    page.getByRole('button', { name: 'Download dataset (.zip)' }).click(),
+  );
+  expect(zip.name).toBe('review-test-dpo-standard-dataset.zip');
+  const files = unzipSync(new Uint8Array(zip.bytes));
+  expect(Object.keys(files).sort()).toEqual(['README.md', 'data/train.jsonl', 'rules.json']);
+  const train = strFromU8(files['data/train.jsonl']!).trimEnd().split('\n');
+  expect(train).toHaveLength(accepted.length);
+  expect(JSON.parse(train[1]!).chosen).toBe('Edited: I cannot share that.');
+  expect(strFromU8(files['README.md']!)).toContain('license: cc-by-4.0');
+  expect(JSON.parse(strFromU8(files['rules.json']!)).rules).toHaveLength(2);
+
+  // An empty selection gives the exporter's message and no file.
+  let downloads = 0;
+  page.on('download', () => downloads++);
+  await page.getByRole('button', { name: 'Download eval set (JSONL)' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'No held-out queries' })).toBeVisible();
+  expect(downloads).toBe(0);
+});
