@@ -35,7 +35,10 @@ export class RunControl {
     try {
       const final = await pipeline().startRun(
         runId,
-        progressProxy<RunProgress>((p) => (this.#progress = p)),
+        // Block body: a callback's return value travels back to the worker, so return nothing.
+        progressProxy<RunProgress>((p) => {
+          this.#progress = p;
+        }),
       );
       this.#progress = final;
       if (final.error) this.#error = final.error;
