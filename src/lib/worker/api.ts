@@ -18,6 +18,7 @@ import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
 import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
 import type { ReviewFilter } from './pairs-service';
+import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 
 export interface LoadedModelInfo {
   key: string;
@@ -136,4 +137,29 @@ export interface WorkerApi {
   exportProject(projectId: string): Promise<Blob>;
   /** Imports a project file as a new project; throws InvalidFileError and changes nothing on bad input. */
   importProject(file: Blob): Promise<{ projectId: string; name: string }>;
+
+  /** How many held-out queries (and distinct rules) an evaluation with `request` would score. */
+  planEvaluation(
+    projectId: string,
+    request: EvaluationRequest,
+  ): Promise<{ items: number; rules: number }>;
+  /**
+   * Stores an evaluation run (kind `evaluate`) of the project's `target` role model on the
+   * held-out queries, judged by its `safetyJudge` model; start it with `startRun`. Throws
+   * EvaluationConfigError when nothing is held out.
+   */
+  createEvaluationRun(
+    projectId: string,
+    request: EvaluationRequest,
+  ): Promise<{ runId: string; items: number }>;
+  /**
+   * Stores a judge-calibration run: the `safetyJudge` model judges the spec version's worked
+   * GOOD/BAD replies; start it with `startRun`.
+   */
+  createCalibrationRun(
+    projectId: string,
+    specVersionId: string,
+  ): Promise<{ runId: string; items: number; unmapped: number }>;
+  /** The stored results of an evaluation or calibration run, recomputed from its items. */
+  summariseEvaluation(runId: string): Promise<EvaluationResults | undefined>;
 }

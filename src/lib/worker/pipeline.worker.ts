@@ -16,6 +16,12 @@ import { sampleAndStoreInstances } from './instances-service';
 import { planSynthesis, startSynthesisRun } from './synthesis-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
+import {
+  createCalibrationRun,
+  createEvaluationRun,
+  planEvaluation,
+  summariseEvaluation,
+} from './runs/evaluation';
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
 import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
@@ -165,6 +171,33 @@ const api: WorkerApi = {
 
   async importProject(file) {
     return importProjectFile(getDb(), file);
+  },
+
+  async planEvaluation(projectId, request) {
+    const plan = await planEvaluation(getDb(), projectId, request);
+    return { items: plan.items.length, rules: Object.keys(plan.rules).length };
+  },
+
+  async createEvaluationRun(projectId, request) {
+    const db = getDb();
+    const config = await configForRole(db, projectId, 'target');
+    // Load the judge too, so a missing judge model fails here rather than on the first judge step.
+    const engine = await models.ensure(config, {});
+    await models.ensure(await configForRole(db, projectId, 'safetyJudge'), {});
+    const { run, items } = await createEvaluationRun(db, projectId, request, { engine, config });
+    return { runId: run.id, items };
+  },
+
+  async createCalibrationRun(projectId, specVersionId) {
+    const db = getDb();
+    const config = await configForRole(db, projectId, 'safetyJudge');
+    const engine = await models.ensure(config, {});
+    const created = await createCalibrationRun(db, projectId, specVersionId, { engine, config });
+    return { runId: created.run.id, items: created.items, unmapped: created.unmapped };
+  },
+
+  summariseEvaluation(runId) {
+    return summariseEvaluation(getDb(), runId);
   },
 };
 

@@ -8,6 +8,7 @@ import type { ChatEngine } from '$lib/core/llm';
 import type { Run } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { annotationHandler } from './annotation';
+import { evaluationHandler } from './evaluation';
 import { executeRun } from './executor';
 import { synthesisHandler } from './synthesis';
 import type { RunHandler, RunProgress } from './types';
@@ -36,6 +37,8 @@ function handlerFor(run: Run): RunHandler {
       return annotationHandler(run);
     case 'synthesize':
       return synthesisHandler(run);
+    case 'evaluate':
+      return evaluationHandler(run);
     default:
       throw new Error(`Runs of kind "${run.kind}" are not supported by this version of the app.`);
   }
