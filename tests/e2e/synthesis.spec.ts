@@ -170,7 +170,7 @@ test('a short run on the tiny GGUF in wllama finishes, every task with a pair or
     await page.getByRole('button', { name: 'Add rule by hand' }).click();
     await page.getByLabel('Statement').fill(statement);
     await page.getByRole('button', { name: 'Add rule', exact: true }).click();
-    await expect(page.getByText(statement)).toBeVisible();
+    await expect(page.locator('li.rule .statement', { hasText: statement })).toBeVisible();
   }
 
   await page.goto(`/#/p/${id}/instances`);
