@@ -1,4 +1,4 @@
-import type { Score } from '$lib/core/evaluation';
+import type { Score } from '$lib/core/evaluation/rcs';
 
 /** A score as a percentage with one decimal, e.g. "62.5%"; "—" without checks. */
 export function percent(score: number | undefined): string {
