@@ -118,3 +118,84 @@ test(`closing the tab at ${INTERRUPTIONS} random points of a run and reopening i
     `faults: ${calls} requests uninterrupted, ${interrupted.length} with ${INTERRUPTIONS} closed tabs (${extra.length} redone); ${actual.length} pairs`,
   );
 });
+
+/**
+ * Fills the disk from the test: the endpoint engine's module (loaded only in the app's worker)
+ * is served with a prelude that makes
+ * IndexedDB `put`/`add` on the `pairs` store throw the browser's QuotaExceededError once the
+ * test posts 'full' on a BroadcastChannel (and behave again after 'free'). Nothing of this ships:
+ * the prelude exists only in the response Playwright serves to this test's browser context.
+ *
+ * (Chromium's CDP `Storage.overrideQuotaForOrigin` is the obvious tool, but in Chromium 156 a
+ * new quota only reaches databases opened after it is set: the app's open database keeps
+ * writing, even across closed and reopened tabs. And a worker whose own script is fulfilled by
+ * a route loses its network access to the endpoint, hence a module it imports.)
+ */
+const QUOTA_PRELUDE = `(() => {
+  let full = false;
+  new BroadcastChannel('e2e-storage').onmessage = (e) => { full = e.data === 'full'; };
+  for (const method of ['put', 'add']) {
+    const original = IDBObjectStore.prototype[method];
+    IDBObjectStore.prototype[method] = function (...args) {
+      if (full && this.name === 'pairs') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return original.apply(this, args);
+    };
+  }
+})();
+`;
+
+test.describe('a full disk', () => {
+  // The offline service worker would serve the module from its cache, past the route.
+  test.use({ serviceWorkers: 'block' });
+
+  test('stops the run with a clear message, keeps what was stored, and the run resumes once space is freed', async ({
+    page,
+    context,
+    consoleErrors,
+  }) => {
+    test.setTimeout(180_000);
+    await context.route(/\/assets\/openai-engine-[^/]+\.js$/, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: QUOTA_PRELUDE + (await response.text()) });
+    });
+    const name = 'Full disk';
+    const id = await setUpProject(page, server, name);
+    await startGeneration(page, id, TASKS);
+    await waitForDone(page);
+    const storage = (message: 'full' | 'free') =>
+      page.evaluate((m) => new BroadcastChannel('e2e-storage').postMessage(m), message);
+
+    // The second run: the disk fills up while a request is in flight, some pairs already stored.
+    consoleErrors.allow(/quota/i);
+    const reached = gate.next(agentRequests(server).length + 1 + 70, true);
+    await startGeneration(page, id, TASKS);
+    await reached;
+    await storage('full');
+    gate.release();
+    await expect(page.getByRole('alert')).toContainText('storage is full', { timeout: 30_000 });
+    await expect(page.getByRole('heading', { name: /^Run of .* — failed$/ })).toBeVisible();
+
+    // Space is back: what was stored before the failure is intact and consistent.
+    await storage('free');
+    const stored = await exportProject(page, name);
+    const [first, second] = synthesisRuns(stored);
+    for (const run of [first!, second!]) expectConsistentRun(stored, run.id);
+    const expected = pairContent(stored.pairs, first!.id);
+    const partial = pairContent(stored.pairs, second!.id);
+    expect(partial.length).toBeGreaterThan(0);
+    expect(partial.length).toBeLessThan(expected.length);
+    expect(multisetMinus(partial, expected)).toEqual([]); // every stored pair is a right one
+
+    // Resuming finishes the run with the pairs of the uninterrupted run, none duplicated.
+    await page.goto(`/#/p/${id}/generate`);
+    await page.getByRole('button', { name: 'Resume generation' }).click();
+    await waitForDone(page);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    const data = await exportProject(page, name);
+    for (const run of synthesisRuns(data)) expectConsistentRun(data, run.id);
+    const actual = pairContent(data.pairs, second!.id);
+    expect(new Set(actual).size).toBe(actual.length);
+    expect(actual).toEqual(expected);
+    console.log(`full disk: stopped with ${partial.length} of ${expected.length} pairs stored`);
+  });
+});
