@@ -25,6 +25,7 @@ import { importSpecVersion } from '../src/lib/worker/spec-store';
 import { ScriptedEngine } from '../tests/helpers/scripted-engine';
 import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
+import { benchBrowser } from './bench-browser';
 
 interface Row {
   metric: string;
@@ -238,6 +239,8 @@ await benchIngest();
 await benchRules();
 await benchDexie();
 await benchPipeline();
+// Chromium on the production build: long tasks, Review over 100,000 pairs, wllama threads.
+rows.push(...(await benchBrowser()));
 
 const table = [
   '| metric | value | note |',
