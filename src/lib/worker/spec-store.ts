@@ -9,6 +9,7 @@ import { diffSpecVersions, type SpecDiff } from '$lib/core/spec/diff';
 import { ingestSpec, type IngestInput } from '$lib/core/spec/ingest';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
+import { loadBrowserPdfjs } from './pdfjs-loader';
 
 export interface ImportSpecResult {
   specVersionId: string;
@@ -29,7 +30,11 @@ export async function importSpecVersion(
   if (!(await db.projects.get(projectId)))
     throw new InvalidFileError('That project no longer exists.');
   const specVersionId = crypto.randomUUID();
-  const ingestion = await ingestSpec(input, { specVersionId, projectId });
+  const ingestion = await ingestSpec(
+    input,
+    { specVersionId, projectId },
+    { loadPdfjs: loadBrowserPdfjs },
+  );
   const { version: draft, sections, examples, stats, metaSpans, warnings } = ingestion;
 
   const existing = await db.specVersions.where('projectId').equals(projectId).toArray();

@@ -40,6 +40,8 @@ export interface SpecIds {
 export interface IngestOptions {
   /** A loaded pdf.js module (see pdf.ts); loaded on demand when omitted. */
   pdfjs?: PdfjsLike;
+  /** Loads pdf.js only when a PDF arrives (the browser worker's nested-worker set-up). */
+  loadPdfjs?: () => Promise<PdfjsLike>;
   /** A loaded mammoth module (see docx.ts); loaded on demand when omitted. */
   mammoth?: MammothLike;
 }
@@ -139,7 +141,10 @@ export async function ingestSpec(
     if (bytes.byteLength === 0) throw new InvalidFileError(`"${name}" is empty (0 bytes).`);
     sourceType = detectSourceType(name, bytes, input.sourceType);
     if (sourceType === 'pdf') {
-      const pdf = await pdfToText(bytes, name, options.pdfjs ? { pdfjs: options.pdfjs } : {});
+      const pdf = await pdfToText(bytes, name, {
+        ...(options.pdfjs ? { pdfjs: options.pdfjs } : {}),
+        ...(options.loadPdfjs ? { loadPdfjs: options.loadPdfjs } : {}),
+      });
       text = normalizeSpecText(requireText(pdf.text, name, 'in its text layer'), name);
       documentTitle = pdf.title;
       pages = pdf.pageCount;

@@ -58,15 +58,10 @@ function isNode(): boolean {
 }
 
 /**
- * Loads pdf.js once. Node: the legacy build (the modern one needs newer JS than Node 20), which
- * parses in-thread by itself. Browser: the modern build, with pdf.js's parser in a nested
- * dedicated worker handed over as `GlobalWorkerOptions.workerPort`.
- *
- * Why not parse in-thread in the browser too: importing `pdf.worker.mjs` inside a web worker
- * makes it register itself on that worker's `self` and post a stray `ready` message to the page.
- * A nested worker is pdf.js's supported set-up, and it keeps parsing off the pipeline thread.
- * Where nested workers do not exist, we fall back to the in-thread parser (the stray message is
- * ignored by comlink, which only reads replies it asked for).
+ * Loads pdf.js once, for Node (tests, CLI): the legacy build, which parses in-thread (the modern
+ * build needs newer JS than Node 20). In the browser the pipeline worker passes its own loader
+ * (`src/lib/worker/pdfjs-loader.ts`), which runs pdf.js's parser in a nested worker: core stays
+ * free of workers and bundler specifics.
  */
 export function loadPdfjs(): Promise<PdfjsLike> {
   pdfjsPromise ??= (async () => {
@@ -75,16 +70,7 @@ export function loadPdfjs(): Promise<PdfjsLike> {
       const legacy = 'pdfjs-dist/legacy/build/pdf.mjs';
       return (await import(/* @vite-ignore */ legacy)) as PdfjsLike;
     }
-    const pdfjs = await import('pdfjs-dist');
-    if (!pdfjs.GlobalWorkerOptions.workerPort) {
-      if (typeof Worker === 'function') {
-        const { default: PdfjsWorker } = await import('pdfjs-dist/build/pdf.worker.mjs?worker');
-        pdfjs.GlobalWorkerOptions.workerPort = new PdfjsWorker({ name: 'pdfjs' });
-      } else {
-        await import('pdfjs-dist/build/pdf.worker.mjs'); // sets globalThis.pdfjsWorker
-      }
-    }
-    return pdfjs as unknown as PdfjsLike;
+    return (await import('pdfjs-dist')) as unknown as PdfjsLike;
   })();
   pdfjsPromise.catch(() => (pdfjsPromise = undefined));
   return pdfjsPromise;
@@ -206,15 +192,16 @@ function describePdfError(error: unknown): string {
 /**
  * Extracts the text layer of a PDF as Markdown-ish text.
  *
- * @param options.pdfjs a loaded pdf.js module (either build); defaults to {@link loadPdfjs}.
+ * @param options.pdfjs a loaded pdf.js module (either build); else `options.loadPdfjs`, else
+ *   {@link loadPdfjs}.
  * @throws InvalidFileError when the PDF cannot be opened, or has no text layer (a scan: it needs OCR).
  */
 export async function pdfToText(
   bytes: Uint8Array,
   name: string,
-  options: { pdfjs?: PdfjsLike } = {},
+  options: { pdfjs?: PdfjsLike; loadPdfjs?: () => Promise<PdfjsLike> } = {},
 ): Promise<PdfText> {
-  const pdfjs = options.pdfjs ?? (await loadPdfjs());
+  const pdfjs = options.pdfjs ?? (await (options.loadPdfjs ?? loadPdfjs)());
   // pdf.js may transfer (detach) the buffer it is given: pass a copy.
   const task = pdfjs.getDocument({
     data: bytes.slice(),
