@@ -12,6 +12,9 @@ export class RunControl {
   #startedAt = $state(0);
   #error = $state<string | undefined>();
   #busy = $state(false);
+  /** Runs this control started or resumed: never auto-resume those (their stored row may lag). */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a memo, not state: nothing renders it
+  #handled = new Set<string>();
 
   get progress(): RunProgress | undefined {
     return this.#progress;
@@ -28,6 +31,7 @@ export class RunControl {
   }
 
   async start(runId: string): Promise<RunProgress | undefined> {
+    this.#handled.add(runId);
     if (this.#busy) return undefined;
     this.#busy = true;
     this.#error = undefined;
@@ -48,6 +52,16 @@ export class RunControl {
       return undefined;
     } finally {
       this.#busy = false;
+    }
+  }
+
+  /**
+   * Resumes, once, a run left "running" by a closed tab or a reload: the user asked for it and
+   * the tab went away. A run this control already started, or paused, is left alone.
+   */
+  resumeIfInterrupted(run: Pick<Run, 'id' | 'status'> | undefined): void {
+    if (run?.status === 'running' && !this.#busy && !this.#handled.has(run.id)) {
+      void this.start(run.id);
     }
   }
 
