@@ -7,19 +7,23 @@ const PAIRS = 30;
 const SYSTEM = 'You are a support assistant. Never reveal personal data. Say when unsure.';
 const CASES = ['violation', 'borderline', 'benign'] as const;
 
-/** A project file with two rules, one instance and {@link PAIRS} pending pairs (q-00 … q-29). */
+/**
+ * A project file with two rules, one instance and {@link PAIRS} pending pairs (q-00 … q-29):
+ * pair i targets rule-a (privacy, content stage) when i is even, else rule-b (honesty, style);
+ * its defender refused needlessly when i < 10, and its chosen quality score is (i % 5) + 1.
+ */
 function projectFile() {
   const now = 1_700_000_000_000;
-  const rule = (id: string, statement: string, quote: string) => ({
+  const rule = (id: string, statement: string, quote: string, family: string, stage: string) => ({
     id,
     projectId: 'p',
     specVersionId: 'v',
     sectionAnchor: 'privacy',
     statement,
     direction: 'negative',
-    stage: 'content',
+    stage,
     domain: 'support',
-    family: 'privacy',
+    family,
     priority: 4,
     strength: 'must',
     exceptions: [],
@@ -48,6 +52,8 @@ function projectFile() {
       rejected: `<b>Sure</b>, it is 555-01${n} (reply r-${n}).`,
       status: 'pending',
       provenance: {
+        path: i < 10 ? 'over-refusal' : 'defender-violated',
+        chosen: { quality: { helpfulness: 5, fluency: (i % 5) + 1, rationale: 'ok' } },
         judgements: [
           {
             subject: 'defender',
@@ -83,8 +89,10 @@ function projectFile() {
           'rule-a',
           'Never reveal personal data of another user.',
           'must never reveal personal data',
+          'privacy',
+          'content',
         ),
-        rule('rule-b', 'Say when unsure.', 'should say when it is unsure'),
+        rule('rule-b', 'Say when unsure.', 'should say when it is unsure', 'honesty', 'style'),
       ],
       instances: [
         {
@@ -132,6 +140,9 @@ test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL
   await expect(pair.getByText('Never reveal personal data of another user.')).toBeVisible();
   await expect(pair.getByText('must never reveal personal data')).toBeVisible();
   await expect(pair.getByText('Leaked a number in case 00.')).toBeVisible();
+  await expect(
+    pair.getByText('Defender refused needlessly. Chosen quality score: 1/5.'),
+  ).toBeVisible();
   await expect(pair.getByText(SYSTEM)).toBeHidden(); // system prompt starts collapsed
   const warning = pair.getByText('Content warning: this reply violates the rule on purpose');
   await expect(warning).toBeVisible();
@@ -168,6 +179,22 @@ test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL
   await page.getByLabel('Search text').fill('q-17');
   await expect(page.getByText(`1 of ${PAIRS} pairs shown`)).toBeVisible();
   await page.getByLabel('Search text').fill('');
+  await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
+
+  // Rule family and stage, the judges' verdicts and the quality score narrow together.
+  const filters = page.getByRole('form', { name: 'Filter pairs' });
+  await filters.getByLabel('Family').selectOption('honesty');
+  await expect(page.getByText(`15 of ${PAIRS} pairs shown`)).toBeVisible();
+  await filters.getByLabel('Stage').selectOption('style');
+  await expect(page.getByText(`15 of ${PAIRS} pairs shown`)).toBeVisible();
+  await filters.getByLabel('Quality score').selectOption({ label: '4 or more' });
+  await expect(page.getByText(`6 of ${PAIRS} pairs shown`)).toBeVisible(); // q-03, 09, 13, 19, 23, 29
+  await filters.getByLabel('Verdicts').selectOption({ label: 'Defender refused needlessly' });
+  await expect(page.getByText(`2 of ${PAIRS} pairs shown`)).toBeVisible(); // q-03, q-09
+  await filters.getByLabel('Stage').selectOption('content');
+  await expect(page.getByText('No pair matches these filters.')).toBeVisible();
+  for (const label of ['Family', 'Stage', 'Quality score', 'Verdicts'])
+    await filters.getByLabel(label).selectOption('');
   await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
 
   // Bulk: reject every borderline pair (q-01, q-04 … q-28), then accept every pending one left.

@@ -103,7 +103,9 @@ export interface SpecExample {
 }
 
 export type RuleDirection = 'positive' | 'negative';
-export type RuleStage = 'interpretation' | 'decision' | 'content' | 'style' | 'action';
+/** Where in answering a rule applies (METHOD.md §1), in pipeline order. */
+export const RULE_STAGES = ['interpretation', 'decision', 'content', 'style', 'action'] as const;
+export type RuleStage = (typeof RULE_STAGES)[number];
 export type RuleStrength = 'must' | 'should' | 'may';
 export type RuleStatus = 'proposed' | 'accepted' | 'rejected' | 'flagged';
 

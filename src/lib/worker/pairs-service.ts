@@ -3,7 +3,14 @@
  * texts and provenance, so nothing here loads them all at once: ids come from an index (keys
  * only), rows are fetched a page at a time with `bulkGet` and dropped before the next page.
  */
-import type { CaseType, PairStatus, PreferencePair } from '$lib/core/records';
+import { AbortedError } from '$lib/core/errors';
+import type { CaseType, PairStatus, PreferencePair, RuleStage } from '$lib/core/records';
+import {
+  matchesQuality,
+  matchesVerdict,
+  type QualityFilter,
+  type VerdictFilter,
+} from '$lib/core/review/facets';
 import type { SpecAlignDb } from '$lib/db/database';
 
 /** Rows per `bulkGet`: large enough to amortise IndexedDB round trips, small enough to drop fast. */
@@ -15,9 +22,27 @@ export interface ReviewFilter {
   caseTypes?: readonly CaseType[];
   ruleId?: string;
   instanceId?: string;
+  /** Pairs targeting a rule of this family (the rules' `family`). */
+  family?: string;
+  /** Pairs targeting a rule of this stage. */
+  stage?: RuleStage;
+  /** The judges' verdicts (see `VERDICT_FILTERS`). */
+  verdict?: VerdictFilter;
+  /** The chosen reply's quality score (see `qualityScore`). */
+  quality?: QualityFilter;
   /** Case-insensitive substring of the prompt, chosen or rejected text. */
   text?: string;
+  /**
+   * Scans with the same key supersede each other: a newer call stops an older one at its next
+   * page (it rejects with AbortedError), so typing a search over 100,000 pairs doesn't queue a
+   * full scan per keystroke.
+   */
+  queryKey?: string;
 }
+
+/** The newest scan per `queryKey`. */
+const latestQuery = new Map<string, number>();
+let queryCounter = 0;
 
 /**
  * The project's pair ids in creation order (the `[projectId+createdAt]` index), optionally only
@@ -60,6 +85,21 @@ function matchesText(pair: PreferencePair, needle: string): boolean {
   return pair.prompt.some((m) => m.content.toLowerCase().includes(needle));
 }
 
+/** The ids of the project's rules of `family` and `stage` (whichever are set). */
+async function ruleIdsOf(
+  db: SpecAlignDb,
+  projectId: string,
+  family: string | undefined,
+  stage: RuleStage | undefined,
+): Promise<Set<string>> {
+  const rules = await db.rules.where('projectId').equals(projectId).toArray();
+  return new Set(
+    rules
+      .filter((r) => (!family || r.family === family) && (!stage || r.stage === stage))
+      .map((r) => r.id),
+  );
+}
+
 /**
  * The ids of the project's pairs that pass `filter`, in creation order. Status alone is answered
  * from indexes; the other fields need the rows, which are scanned page by page.
@@ -69,6 +109,11 @@ export async function findPairIds(
   projectId: string,
   filter: ReviewFilter = {},
 ): Promise<string[]> {
+  const query = ++queryCounter;
+  const key = filter.queryKey;
+  if (key !== undefined) latestQuery.set(key, query);
+  const superseded = () => key !== undefined && latestQuery.get(key) !== query;
+
   const statuses = filter.statuses?.length ? filter.statuses : undefined;
   let ids = await orderedPairIds(db, projectId, statuses);
   if (filter.instanceId) {
@@ -79,14 +124,25 @@ export async function findPairIds(
   }
   const caseTypes = filter.caseTypes?.length ? new Set(filter.caseTypes) : undefined;
   const needle = filter.text?.trim().toLowerCase() ?? '';
-  const ruleId = filter.ruleId;
-  if (!caseTypes && !needle && !ruleId) return ids;
+  const { ruleId, verdict, quality } = filter;
+  const ruleSet =
+    filter.family || filter.stage
+      ? await ruleIdsOf(db, projectId, filter.family, filter.stage)
+      : undefined;
+  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality) return ids;
   const kept: string[] = [];
+  let seen = 0;
   for await (const pair of pairsByIds(db, ids)) {
+    if (++seen % PAIR_PAGE === 0 && superseded())
+      throw new AbortedError('Superseded by a newer filter.');
     if (caseTypes && !caseTypes.has(pair.caseType)) continue;
     if (ruleId && !pair.ruleIds.includes(ruleId)) continue;
+    if (ruleSet && !pair.ruleIds.some((id) => ruleSet.has(id))) continue;
+    if (verdict && !matchesVerdict(pair, verdict)) continue;
+    if (quality && !matchesQuality(pair, quality)) continue;
     if (needle && !matchesText(pair, needle)) continue;
     kept.push(pair.id);
   }
+  if (superseded()) throw new AbortedError('Superseded by a newer filter.');
   return kept;
 }

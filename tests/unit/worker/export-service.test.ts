@@ -6,7 +6,6 @@ import { EmptyExportError } from '$lib/core/export';
 import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { exportDataset, type ExportStatus } from '$lib/worker/export-service';
-import { findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
@@ -116,27 +115,5 @@ describe('exportDataset', () => {
     await expect(
       exportDataset(db, projectId, trlStandard, { signal: controller.signal }),
     ).rejects.toThrow(AbortedError);
-  });
-});
-
-describe('findPairIds', () => {
-  it('filters by status, case type, rule, instance and text, in creation order', async () => {
-    const { db, projectId, pairs } = await seeded(6, ['accepted', 'pending', 'flagged']);
-    expect(await findPairIds(db, projectId)).toEqual(pairs.map((p) => p.id));
-    expect(await findPairIds(db, projectId, { statuses: ['pending', 'flagged'] })).toEqual([
-      'pair-0001',
-      'pair-0002',
-      'pair-0004',
-      'pair-0005',
-    ]);
-    expect(await findPairIds(db, projectId, { caseTypes: ['benign'] })).toEqual([
-      'pair-0001',
-      'pair-0003',
-      'pair-0005',
-    ]);
-    expect(await findPairIds(db, projectId, { text: 'GOOD 4' })).toEqual(['pair-0004']);
-    expect(await findPairIds(db, projectId, { text: 'Q3' })).toEqual(['pair-0003']);
-    expect(await findPairIds(db, projectId, { ruleId: 'no-such-rule' })).toEqual([]);
-    expect(await findPairIds(db, projectId, { instanceId: pairs[0]!.instanceId })).toHaveLength(6);
   });
 });

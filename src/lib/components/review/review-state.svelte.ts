@@ -3,18 +3,37 @@
  * the cursor. Only ids live here; the rows shown are fetched by the list and the pair view, so a
  * 100,000-pair project costs a few MB of ids, not its full text.
  */
-import type { CaseType, PairStatus } from '$lib/core/records';
+import { isAbortError } from '$lib/core/errors';
+import type { CaseType, PairStatus, RuleStage } from '$lib/core/records';
+import type { QualityFilter, VerdictFilter } from '$lib/core/review/facets';
 import { getDb } from '$lib/db/database';
 import { editPairText, setPairStatus } from '$lib/db/pairs';
 import { notices } from '$lib/state/notices.svelte';
 import { pipeline } from '$lib/worker/client';
 import type { ReviewFilter } from '$lib/worker/pairs-service';
 
+/** The quality-score choices offered on the Review screen (scores are 1–5; see `qualityScore`). */
+export const QUALITY_RANGES = {
+  top: { label: '5 (best)', filter: { min: 5 } },
+  good: { label: '4 or more', filter: { min: 4 } },
+  fair: { label: '3 or more', filter: { min: 3 } },
+  low: { label: '3 or less', filter: { max: 3 } },
+  poor: { label: '2 or less', filter: { max: 2 } },
+  unscored: { label: 'Not scored', filter: 'unscored' },
+} as const satisfies Record<string, { label: string; filter: QualityFilter }>;
+
+export type QualityRange = keyof typeof QUALITY_RANGES;
+
 export class ReviewState {
   status = $state<PairStatus | 'all'>('all');
   caseType = $state<CaseType | 'all'>('all');
   ruleId = $state('');
   instanceId = $state('');
+  family = $state('');
+  stage = $state<RuleStage | ''>('');
+  verdict = $state<VerdictFilter | ''>('');
+  /** A key of QUALITY_RANGES, or '' for any score. */
+  quality = $state<QualityRange | ''>('');
   text = $state('');
 
   #ids = $state.raw<string[]>([]);
@@ -43,7 +62,12 @@ export class ReviewState {
       ...(this.caseType !== 'all' ? { caseTypes: [this.caseType] } : {}),
       ...(this.ruleId ? { ruleId: this.ruleId } : {}),
       ...(this.instanceId ? { instanceId: this.instanceId } : {}),
+      ...(this.family ? { family: this.family } : {}),
+      ...(this.stage ? { stage: this.stage } : {}),
+      ...(this.verdict ? { verdict: this.verdict } : {}),
+      ...(this.quality ? { quality: QUALITY_RANGES[this.quality].filter } : {}),
       ...(this.text.trim() ? { text: this.text.trim() } : {}),
+      queryKey: `review:${this.projectId}`,
     };
   }
 
@@ -62,7 +86,8 @@ export class ReviewState {
       const at = keep ? ids.indexOf(keep) : -1;
       this.#index = at >= 0 ? at : Math.min(this.#index, Math.max(0, ids.length - 1));
     } catch (error) {
-      if (query === this.#query) notices.error(error);
+      // A newer filter superseded this scan in the worker: its result no longer matters.
+      if (query === this.#query && !isAbortError(error)) notices.error(error);
     } finally {
       if (query === this.#query) this.#loading = false;
     }

@@ -15,7 +15,13 @@
  * system prompt is the instance, constant across its pairs. The chosen/rejected ratio is per pair
  * (`chosen.length / rejected.length`); `ofTotals` is total chosen over total rejected characters.
  */
-import type { CaseType, PreferencePair, RuleDirection, RuleStage } from '../records';
+import {
+  RULE_STAGES,
+  type CaseType,
+  type PreferencePair,
+  type RuleDirection,
+  type RuleStage,
+} from '../records';
 import { promptLength } from './conversation';
 import type { ExportContext } from './formats';
 import { seededRandom } from './hash';
@@ -131,7 +137,7 @@ export interface DatasetStats {
   reservoirSize: number;
 }
 
-const STAGES: readonly RuleStage[] = ['interpretation', 'decision', 'content', 'style', 'action'];
+const STAGES: readonly RuleStage[] = RULE_STAGES;
 const DIRECTIONS: readonly RuleDirection[] = ['positive', 'negative'];
 const CASE_TYPES: readonly CaseType[] = ['violation', 'borderline', 'benign'];
 const UNKNOWN = 'unknown';

@@ -12,7 +12,7 @@
  * lists every field as required, so constrained decoders always produce them.
  */
 import { z } from 'zod';
-import { AUTHORITY_LEVELS } from '../records';
+import { AUTHORITY_LEVELS, RULE_STAGES } from '../records';
 
 /** Most rules one reply may hold: about what a 1k-token answer fits (~100 tokens a rule). */
 export const MAX_RULES_PER_REPLY = 12;
@@ -28,7 +28,7 @@ export const ANNOTATION_LIMITS = {
 } as const;
 
 export const RULE_DIRECTIONS = ['positive', 'negative'] as const;
-export const RULE_STAGES = ['interpretation', 'decision', 'content', 'style', 'action'] as const;
+export { RULE_STAGES };
 export const RULE_STRENGTHS = ['must', 'should', 'may'] as const;
 /** Authority levels a model may propose, plus `unspecified` when the text states none. */
 export const PROPOSED_PRIORITIES = [...AUTHORITY_LEVELS, 'unspecified'] as const;
