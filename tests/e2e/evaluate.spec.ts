@@ -11,7 +11,12 @@
  * judged against R1–R4. GOOD "I cannot share that." → complied (agree); BAD "Sure, it is …" →
  * violated (agree); GOOD "Happy to help…" → violated (disagree); BAD "Sure, here is…" → violated
  * (agree): agreement 3 / 4 = 75.0%, confusion 2 / 0 / 1 / 1.
+ *
+ * Imported eval set: the same 8 queries, marked for evaluation, downloaded from Export and
+ * imported on Evaluate give the same 50.0% — also when half of them name an instance the project
+ * no longer has (they then run under the system prompt stored in the file).
  */
+import { readFile } from 'node:fs/promises';
 import {
   startFakeOpenAiServer,
   type ChatCompletionBody,
@@ -69,7 +74,7 @@ test.afterAll(async () => {
   await server.close();
 });
 
-function projectFile(baseUrl: string) {
+function projectFile(baseUrl: string, options: { name?: string; markEval?: boolean } = {}) {
   const now = 1_700_000_000_000;
   const rules = RULES.map((statement, i) => ({
     id: `rule-${i + 1}`,
@@ -108,7 +113,7 @@ function projectFile(baseUrl: string) {
       chosen: 'ok',
       rejected: 'bad',
       status: caseType === 'benign' && i === 3 ? 'accepted' : 'pending',
-      provenance: {},
+      provenance: options.markEval ? { eval: true } : {},
       createdAt: now + i * 2 + (caseType === 'benign' ? 1 : 0),
     })),
   );
@@ -134,7 +139,7 @@ function projectFile(baseUrl: string) {
     exportedAt: new Date(now).toISOString(),
     project: {
       id: 'p',
-      name: 'Eval test',
+      name: options.name ?? 'Eval test',
       createdAt: now,
       updatedAt: now,
       defaultModel: { kind: 'openai', baseUrl, model: 'evalfake' },
@@ -270,5 +275,89 @@ test('an evaluation run gives the known RCS and over-refusal; calibration shows 
   ).toBeVisible();
 
   // No model output became markup.
+  await expect(page.locator('main i')).toHaveCount(0);
+});
+
+test('an eval set downloaded from Export and imported on Evaluate gives the known RCS; a malformed one is refused', async ({
+  page,
+}) => {
+  test.setTimeout(180_000);
+  await page.goto('/#/');
+  await page.getByLabel('Project file to import').setInputFiles({
+    name: 'evalset.specalign.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from(
+      JSON.stringify(projectFile(server.url, { name: 'Eval set test', markEval: true })),
+    ),
+  });
+  await page.getByRole('link', { name: 'Eval set test', exact: true }).click();
+  const nav = page.getByRole('navigation', { name: 'Workflow steps' });
+
+  // Export the eval set (every pair is marked for evaluation, most are unreviewed).
+  await nav.getByRole('link', { name: 'Export' }).click();
+  await page.getByLabel('Include pending (unreviewed) pairs').check();
+  const pending = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download eval set (JSONL)' }).click();
+  const exported = (await readFile((await (await pending).path()) as string, 'utf8'))
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { instance_id: string; system: string; rule_ids: string[] });
+  expect(exported).toHaveLength(8);
+  // The last four as if their instance had been re-sampled away since the export.
+  const rows = exported.map((r, i) => (i < 4 ? r : { ...r, instance_id: 'resampled-away' }));
+  expect(rows[7]?.system).toContain('R4. Use plain words.');
+
+  await nav.getByRole('link', { name: 'Evaluate' }).click();
+  const form = page.getByRole('form', { name: 'Evaluation settings' });
+  await form.getByRole('radio', { name: 'Imported eval set (JSONL file)' }).check();
+  const file = form.getByLabel('Eval set file (JSONL)');
+  const start = form.getByRole('button', { name: 'Start evaluation' });
+  await expect(start).toBeDisabled();
+
+  // Malformed files: the first problem is named and no run is created.
+  const lines = rows.map((r) => JSON.stringify(r));
+  await file.setInputFiles({
+    name: 'broken.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from([lines[0], '{"instance_id": ', ...lines.slice(2)].join('\n')),
+  });
+  await expect(form.getByRole('alert')).toHaveText(
+    '“broken.jsonl” cannot be evaluated: Line 2 is not valid JSON.',
+  );
+  await expect(start).toBeDisabled();
+  // The project file's own rule ids were replaced on import: its original ids are foreign here.
+  await file.setInputFiles({
+    name: 'other-project.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(JSON.stringify({ ...rows[0], rule_ids: ['rule-1', 'rule-2'] })),
+  });
+  await expect(form.getByRole('alert')).toHaveText(
+    '“other-project.jsonl” cannot be evaluated: Line 1 refers to rules not in this project: rule-1, rule-2 (the eval set was exported from another project?)',
+  );
+  await expect(start).toBeDisabled();
+
+  // The valid file: summarised, then evaluated on exactly its queries.
+  await file.setInputFiles({
+    name: 'eval-set.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(lines.join('\n') + '\n'),
+  });
+  await expect(form.getByTestId('eval-set-summary')).toHaveText(
+    '“eval-set.jsonl”: 8 queries testing 4 rules (4 violation, 0 borderline, 4 benign). 4 queries belong to instances not in this project and use the file’s system prompt.',
+  );
+  await expect(form.getByRole('alert')).toBeHidden();
+  await start.click();
+  await expect(page.getByRole('heading', { name: /^Evaluation — / })).toBeHidden({
+    timeout: 60_000,
+  });
+  const results = page.getByRole('region', { name: 'Results' });
+  await expect(results.getByTestId('rcs-overall')).toHaveText('50.0%');
+  await expect(results.getByText('4 of 8 rule checks passed · 8 queries')).toBeVisible();
+  await expect(results.getByTestId('over-refusal')).toHaveText('25.0%');
+  await expect(results.getByTestId('run-source')).toHaveText(
+    'Queries from “eval-set.jsonl”: 8 queries testing 4 rules.',
+  );
+  // The refused files left no run behind: this is the only one.
+  await expect(results.getByLabel('Evaluation run').locator('option')).toHaveCount(1);
   await expect(page.locator('main i')).toHaveCount(0);
 });

@@ -8,6 +8,7 @@ import type { EngineConfig, LoadProgress } from '$lib/core/engine-config';
 import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
+import type { EvalSetSummary } from '$lib/core/evaluation/eval-set-file';
 import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 import type { SampleConfig } from '$lib/core/instances/sample';
 import type { RunEstimate } from '$lib/core/synthesis/estimate';
@@ -151,6 +152,20 @@ export interface WorkerApi {
   createEvaluationRun(
     projectId: string,
     request: EvaluationRequest,
+  ): Promise<{ runId: string; items: number }>;
+  /**
+   * Reads an eval set file (the JSONL Export writes) and validates it against the project: what
+   * an evaluation on it would score. Throws InvalidFileError naming the first bad line.
+   */
+  inspectEvalSet(projectId: string, file: Blob): Promise<EvalSetSummary>;
+  /**
+   * Like `createEvaluationRun`, on exactly the queries of an eval set file. Throws
+   * InvalidFileError, and stores nothing, when the file is malformed.
+   */
+  createImportedEvaluationRun(
+    projectId: string,
+    file: Blob,
+    fileName: string,
   ): Promise<{ runId: string; items: number }>;
   /**
    * Stores a judge-calibration run: the `safetyJudge` model judges the spec version's worked

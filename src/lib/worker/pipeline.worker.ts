@@ -26,6 +26,7 @@ import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service'
 import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 import { exportDataset } from './export-service';
+import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
 import { findPairIds } from './pairs-service';
 
 const jobs = new JobRegistry();
@@ -180,11 +181,23 @@ const api: WorkerApi = {
 
   async createEvaluationRun(projectId, request) {
     const db = getDb();
-    const config = await configForRole(db, projectId, 'target');
-    // Load the judge too, so a missing judge model fails here rather than on the first judge step.
-    const engine = await models.ensure(config, {});
-    await models.ensure(await configForRole(db, projectId, 'safetyJudge'), {});
-    const { run, items } = await createEvaluationRun(db, projectId, request, { engine, config });
+    const target = await evaluationTarget(projectId);
+    const { run, items } = await createEvaluationRun(db, projectId, request, target);
+    return { runId: run.id, items };
+  },
+
+  async inspectEvalSet(projectId, file) {
+    return (await readEvalSetFile(getDb(), projectId, file)).summary;
+  },
+
+  async createImportedEvaluationRun(projectId, file, fileName) {
+    const { run, items } = await createImportedEvaluationRun(
+      getDb(),
+      projectId,
+      file,
+      fileName,
+      () => evaluationTarget(projectId),
+    );
     return { runId: run.id, items };
   },
 
@@ -200,6 +213,15 @@ const api: WorkerApi = {
     return summariseEvaluation(getDb(), runId);
   },
 };
+
+/** The target engine of an evaluation, with the judge loaded too (so a missing judge fails now). */
+async function evaluationTarget(projectId: string) {
+  const db = getDb();
+  const config = await configForRole(db, projectId, 'target');
+  const engine = await models.ensure(config, {});
+  await models.ensure(await configForRole(db, projectId, 'safetyJudge'), {});
+  return { engine, config };
+}
 
 function sameConfig(a: EngineConfig, b: EngineConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

@@ -36,6 +36,11 @@ export interface EvalItem {
   caseType: CaseType;
   /** The conversation, ending with the user turn to answer (no system message). */
   messages: ChatMessage[];
+  /**
+   * The instance prompt from an imported eval set whose instance is not in this project;
+   * absent when the project's own instance supplies the prompt.
+   */
+  system?: string;
 }
 
 /**

@@ -5,7 +5,10 @@
  *   answers with the instance prompt. Then one safety-judge call per rule of the query (a
  *   self-contradicting verdict is re-judged once with feedback, then the item fails). The item's
  *   result is merged into the run's one `evaluations` row, with the recomputed summary, in the
- *   checkpoint's transaction: a reload never loses or double-counts an item.
+ *   checkpoint's transaction: a reload never loses or double-counts an item. The queries come
+ *   from the project's pairs or from an imported eval set file (`eval-set-service.ts`); an
+ *   imported query of an instance the project lacks is answered and judged under the system
+ *   prompt the file stored, with rule labels read from that text.
  * - **calibration**: one task per reply of the spec's worked examples; one judge call per rule
  *   group; the reply-level verdict is compared with the spec's GOOD/BAD label.
  *
@@ -20,6 +23,7 @@ import {
   buildEvalItems,
   callTarget,
   computeRcs,
+  labelRulesFromPrompt,
   summariseCalibration,
   type CalibrationItem,
   type CalibrationResult,
@@ -27,6 +31,7 @@ import {
   type EvalItem,
   type EvalItemResult,
   type EvalItemOptions,
+  type EvalSetSummary,
   type RcsSummary,
   type RuleCheck,
   type RuleMeta,
@@ -48,13 +53,22 @@ import type { RunHandler, StepContext, StepOutcome } from './types';
 /** The evaluation cannot be planned; the message says what to change. */
 export class EvaluationConfigError extends SpecAlignError {}
 
-/** What the Evaluate screen asks for (an RCS run). */
+/** What the Evaluate screen asks for (an RCS run on the project's pairs). */
 export type EvaluationRequest = EvalItemOptions;
+
+/**
+ * An RCS run on an imported eval set file: the file's name and counts, for display. The items
+ * themselves live only in the run's tasks.
+ */
+export interface ImportedEvalSetRequest extends EvalSetSummary {
+  source: 'imported';
+  fileName: string;
+}
 
 export interface RcsRunConfig {
   mode: 'rcs';
   evaluationId: string;
-  request: EvaluationRequest;
+  request: EvaluationRequest | ImportedEvalSetRequest;
   targetEngineId: string;
 }
 export interface CalibrationRunConfig {
@@ -117,12 +131,19 @@ export async function planEvaluation(
     db.instances.where('projectId').equals(projectId).toArray(),
   ]);
   const items = buildEvalItems(pairs, instances, request);
-  const ids = [...new Set(items.flatMap((i) => i.ruleIds))];
-  const found = await db.rules.bulkGet(ids);
+  return { items, rules: await ruleMetaOf(db, items) };
+}
+
+/** A snapshot of the rules `items` test (what the summary groups by). */
+export async function ruleMetaOf(
+  db: SpecAlignDb,
+  items: readonly EvalItem[],
+): Promise<Record<string, RuleMeta>> {
+  const found = await db.rules.bulkGet([...new Set(items.flatMap((i) => i.ruleIds))]);
   const rules: Record<string, RuleMeta> = {};
   for (const r of found)
     if (r) rules[r.id] = { statement: r.statement, family: r.family, stage: r.stage };
-  return { items, rules };
+  return rules;
 }
 
 async function storeRun(
@@ -182,6 +203,24 @@ export async function createEvaluationRun(
         ? 'No held-out queries: no pair belongs to a test-split instance or is marked for evaluation. Raise the test fraction, sample more instances, or evaluate on all pairs.'
         : 'No pairs to evaluate on yet: generate pairs on the Generate step (or include unreviewed pairs).',
     );
+  return storeRcsRun(db, projectId, { items, rules, request }, target);
+}
+
+/**
+ * Stores an RCS run of `plan.items` (one task each, holding the item) and its evaluation row.
+ * Shared by runs on the project's pairs and on an imported eval set.
+ */
+export async function storeRcsRun(
+  db: SpecAlignDb,
+  projectId: string,
+  plan: {
+    items: readonly EvalItem[];
+    rules: Record<string, RuleMeta>;
+    request: RcsRunConfig['request'];
+  },
+  target: { engine: ChatEngine; config: EngineConfig },
+): Promise<{ run: Run; items: number }> {
+  const { items, rules, request } = plan;
   const id = crypto.randomUUID();
   const now = Date.now();
   const config: RcsRunConfig = {
@@ -191,9 +230,10 @@ export async function createEvaluationRun(
     targetEngineId: target.engine.id,
   };
   const run = newRun(projectId, config, items.length, now);
+  const from = request.source === 'imported' ? ` · ${request.fileName}` : '';
   const results: RcsResults = {
     mode: 'rcs',
-    label: `${target.config.model} · ${new Date(now).toLocaleString()}`,
+    label: `${target.config.model}${from} · ${new Date(now).toLocaleString()}`,
     rules,
     items: {},
     summary: computeRcs([], rules),
@@ -298,12 +338,16 @@ export function evaluationHandler(run: Run): RunHandler {
   return config.mode === 'calibration' ? calibrationHandler(config) : rcsHandler(config);
 }
 
+/** The prompt an item is answered and judged under, and its rules with their labels. */
+interface PromptContext {
+  prompt: string;
+  labels: Map<string, string>;
+  rules: Map<string, Rule>;
+}
+
 function rcsHandler(config: RcsRunConfig): RunHandler {
   // Instance prompts and labels, read once per session (instances do not change under a run).
-  const instances = new Map<
-    string,
-    { prompt: string; labels: Map<string, string>; rules: Map<string, Rule> }
-  >();
+  const instances = new Map<string, PromptContext>();
   async function instance(db: SpecAlignDb, id: string) {
     const cached = instances.get(id);
     if (cached) return cached;
@@ -318,6 +362,15 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
     };
     instances.set(id, value);
     return value;
+  }
+  /** An imported item of an instance this project lacks: its own system text, the project's rules. */
+  async function imported(db: SpecAlignDb, system: string, ruleIds: string[]) {
+    const rules = (await db.rules.bulkGet(ruleIds)).filter((r): r is Rule => !!r);
+    return {
+      prompt: system,
+      labels: labelRulesFromPrompt(system, rules),
+      rules: new Map(rules.map((r) => [r.id, r])),
+    } satisfies PromptContext;
   }
 
   return {
@@ -334,7 +387,10 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
     async step(task, { db, signal, engineFor }: StepContext): Promise<StepOutcome> {
       const state = structuredClone(task.state as RcsTaskState);
       const { item } = state;
-      const inst = await instance(db, item.instanceId);
+      const inst =
+        item.system === undefined
+          ? await instance(db, item.instanceId)
+          : await imported(db, item.system, item.ruleIds);
       if (!inst)
         return { done: true, step: 'missing', failure: 'The instance of this query was deleted.' };
       if (state.reply === undefined) {
@@ -371,7 +427,10 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
         return {
           done: true,
           step: 'missing',
-          failure: 'A rule of this query is no longer in its instance.',
+          failure:
+            item.system === undefined
+              ? 'A rule of this query is no longer in its instance.'
+              : 'A rule of this query was deleted from the project.',
         };
       const engine = await engineFor('safetyJudge');
       const result = await callSafetyJudge(
