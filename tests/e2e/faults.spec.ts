@@ -3,11 +3,15 @@
  * - the tab is closed at 20 seeded-random points of one run and the Generate screen reopened in a
  *   new tab (which resumes the run by itself); the pairs equal an uninterrupted run's and every
  *   engine request beyond the uninterrupted run's is a redo of the step that was in flight;
- * - the browser's storage quota runs out mid-run (a real QuotaExceededError: Chromium's quota for
- *   the origin is overridden through CDP): the run stops with the "storage is full" message,
- *   what was stored is intact and consistent, and once space is back the run resumes and ends
- *   with the pairs of an uninterrupted run, none duplicated.
+ * - the browser's storage quota runs out mid-run (the browser's QuotaExceededError, injected into
+ *   the worker: see quotaPrelude): the run stops with the "storage is full" message, what was
+ *   stored is intact and consistent, and once space is back the run resumes and ends with the
+ *   pairs of an uninterrupted run, none duplicated;
+ * - the same when the disk refuses every write, the record of the failure included: the message
+ *   still reaches the screen, the run stays resumable, a visit while the disk is still full stops
+ *   at the first step, and a visit once space is back resumes the run by itself.
  */
+import type { BrowserContext, Page } from '@playwright/test';
 import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
 import { expect, test } from './fixtures';
 import {
@@ -121,28 +125,44 @@ test(`closing the tab at ${INTERRUPTIONS} random points of a run and reopening i
 
 /**
  * Fills the disk from the test: the endpoint engine's module (loaded only in the app's worker)
- * is served with a prelude that makes
- * IndexedDB `put`/`add` on the `pairs` store throw the browser's QuotaExceededError once the
- * test posts 'full' on a BroadcastChannel (and behave again after 'free'). Nothing of this ships:
- * the prelude exists only in the response Playwright serves to this test's browser context.
+ * is served with a prelude that makes IndexedDB `put`/`add` throw the browser's
+ * QuotaExceededError: on the `pairs` store once the test posts 'pairs' on a BroadcastChannel, on
+ * every store after 'all', on none after 'free'. A worker started later (a new tab) begins in the
+ * state the module was served with. Nothing of this ships: the prelude exists only in the
+ * response Playwright serves to this test's browser context.
  *
  * (Chromium's CDP `Storage.overrideQuotaForOrigin` is the obvious tool, but in Chromium 156 a
  * new quota only reaches databases opened after it is set: the app's open database keeps
  * writing, even across closed and reopened tabs. And a worker whose own script is fulfilled by
  * a route loses its network access to the endpoint, hence a module it imports.)
  */
-const QUOTA_PRELUDE = `(() => {
-  let full = false;
-  new BroadcastChannel('e2e-storage').onmessage = (e) => { full = e.data === 'full'; };
+type Disk = 'free' | 'pairs' | 'all';
+
+const quotaPrelude = (disk: Disk) => `(() => {
+  let full = ${JSON.stringify(disk)};
+  new BroadcastChannel('e2e-storage').onmessage = (e) => { full = e.data; };
   for (const method of ['put', 'add']) {
     const original = IDBObjectStore.prototype[method];
     IDBObjectStore.prototype[method] = function (...args) {
-      if (full && this.name === 'pairs') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      if (full === 'all' || (full === 'pairs' && this.name === 'pairs')) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       return original.apply(this, args);
     };
   }
 })();
 `;
+
+/** Serves the engine module with the prelude; `disk()` is the state new workers start in. */
+async function injectQuota(context: BrowserContext, disk: () => Disk): Promise<void> {
+  await context.route(/\/assets\/openai-engine-[^/]+\.js$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: quotaPrelude(disk()) + (await response.text()) });
+  });
+}
+
+/** Sets the disk state of the workers running now. */
+function setDisk(page: Page, disk: Disk): Promise<void> {
+  return page.evaluate((d) => new BroadcastChannel('e2e-storage').postMessage(d), disk);
+}
 
 test.describe('a full disk', () => {
   // The offline service worker would serve the module from its cache, past the route.
@@ -154,29 +174,24 @@ test.describe('a full disk', () => {
     consoleErrors,
   }) => {
     test.setTimeout(180_000);
-    await context.route(/\/assets\/openai-engine-[^/]+\.js$/, async (route) => {
-      const response = await route.fetch();
-      await route.fulfill({ response, body: QUOTA_PRELUDE + (await response.text()) });
-    });
+    await injectQuota(context, () => 'free');
     const name = 'Full disk';
     const id = await setUpProject(page, server, name);
     await startGeneration(page, id, TASKS);
     await waitForDone(page);
-    const storage = (message: 'full' | 'free') =>
-      page.evaluate((m) => new BroadcastChannel('e2e-storage').postMessage(m), message);
 
     // The second run: the disk fills up while a request is in flight, some pairs already stored.
     consoleErrors.allow(/quota/i);
     const reached = gate.next(agentRequests(server).length + 1 + 70, true);
     await startGeneration(page, id, TASKS);
     await reached;
-    await storage('full');
+    await setDisk(page, 'pairs');
     gate.release();
     await expect(page.getByRole('alert')).toContainText('storage is full', { timeout: 30_000 });
     await expect(page.getByRole('heading', { name: /^Run of .* — failed$/ })).toBeVisible();
 
     // Space is back: what was stored before the failure is intact and consistent.
-    await storage('free');
+    await setDisk(page, 'free');
     const stored = await exportProject(page, name);
     const [first, second] = synthesisRuns(stored);
     for (const run of [first!, second!]) expectConsistentRun(stored, run.id);
@@ -197,5 +212,55 @@ test.describe('a full disk', () => {
     expect(new Set(actual).size).toBe(actual.length);
     expect(actual).toEqual(expected);
     console.log(`full disk: stopped with ${partial.length} of ${expected.length} pairs stored`);
+  });
+
+  test('that refuses even the record of the failure: the message still shows, and a later visit resumes the run', async ({
+    page,
+    context,
+    consoleErrors,
+  }) => {
+    test.setTimeout(180_000);
+    let disk: Disk = 'free';
+    await injectQuota(context, () => disk);
+    const name = 'Full disk everywhere';
+    const id = await setUpProject(page, server, name);
+    await startGeneration(page, id, TASKS);
+    await waitForDone(page);
+
+    // The second run: every write fails from a request in flight on.
+    consoleErrors.allow(/quota/i);
+    const reached = gate.next(agentRequests(server).length + 1 + 70, true);
+    await startGeneration(page, id, TASKS);
+    await reached;
+    disk = 'all';
+    await setDisk(page, 'all');
+    gate.release();
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText('storage is full', { timeout: 30_000 });
+    await expect(alert).toContainText('could not be marked failed');
+    // Its row could not be changed: it reads 'running', so it counts as interrupted.
+    await expect(page.getByRole('heading', { name: /^Run of .* — running$/ })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Resume generation' })).toBeVisible();
+
+    // A visit while the disk is still full resumes it, which stops at its first step and says why.
+    let mark = agentRequests(server).length;
+    await page.reload();
+    await expect(alert).toContainText('storage is full', { timeout: 30_000 });
+    expect(agentRequests(server).length - mark).toBeLessThanOrEqual(1);
+
+    // Space is back: the next visit resumes the run by itself and ends it with the pairs of an
+    // uninterrupted run, none duplicated.
+    disk = 'free';
+    mark = agentRequests(server).length;
+    await page.reload();
+    await waitForDone(page);
+    await expect(alert).toHaveCount(0);
+    expect(agentRequests(server).length).toBeGreaterThan(mark);
+    const data = await exportProject(page, name);
+    const [first, second] = synthesisRuns(data);
+    for (const run of [first!, second!]) expectConsistentRun(data, run.id);
+    const actual = pairContent(data.pairs, second!.id);
+    expect(new Set(actual).size).toBe(actual.length);
+    expect(actual).toEqual(pairContent(data.pairs, first!.id));
   });
 });

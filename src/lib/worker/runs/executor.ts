@@ -13,21 +13,21 @@ import { AbortedError, errorMessage, isAbortError, StorageFullError } from '$lib
 import type { TokenUsage } from '$lib/core/llm';
 import type { Run, Task } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { guardStorage } from '$lib/db/errors';
+import { guardStorage, isQuotaError } from '$lib/db/errors';
+import { withRunLockIfFree } from '$lib/db/run-lock';
 import type { ChargedFailure, RunHandler, RunProgress, StepContext } from './types';
 
 /** Attempts per task before it is marked failed and the run moves on. */
 export const MAX_TASK_ATTEMPTS = 3;
 
-export class RunLockedError extends Error {
-  constructor() {
-    super('This run is already running in another tab. Close that tab or wait for it to finish.');
-    this.name = 'RunLockedError';
-  }
-}
-
 export interface ExecuteOptions {
   signal: AbortSignal;
+  /**
+   * The run's status as the caller last read it. If, once the lock is held, the stored status
+   * differs and is not 'running' (interrupted), another tab paused, cancelled or finished the run
+   * meanwhile: it is not executed again.
+   */
+  expectedStatus?: Run['status'];
   /** 'pause' leaves the run resumable; 'cancel' ends it. Read when the signal aborts. */
   stopMode?: () => 'pause' | 'cancel';
   onProgress?: (progress: RunProgress) => void;
@@ -37,7 +37,8 @@ export interface ExecuteOptions {
 
 /**
  * Executes every unfinished task of `runId` with `handler`. Holds a Web Lock per run where the
- * platform has one, so two tabs never execute the same run.
+ * platform has one, so two tabs never execute the same run: throws `RunLockedError` if another
+ * tab holds it.
  */
 export async function executeRun(
   db: SpecAlignDb,
@@ -45,12 +46,7 @@ export async function executeRun(
   handler: RunHandler,
   options: ExecuteOptions,
 ): Promise<RunProgress> {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-  if (!locks) return executeLocked(db, runId, handler, options);
-  return locks.request(`specalign-run:${runId}`, { ifAvailable: true }, async (lock) => {
-    if (!lock) throw new RunLockedError();
-    return executeLocked(db, runId, handler, options);
-  });
+  return withRunLockIfFree(runId, () => executeLocked(db, runId, handler, options));
 }
 
 async function executeLocked(
@@ -96,10 +92,12 @@ async function executeLocked(
     return guardStorage(() => db.runs.put(run)).then(() => undefined);
   };
 
-  // A previous stop's reason (e.g. a spent budget) no longer applies once the run resumes.
-  delete run.error;
-  await saveRun({ status: 'running' });
-  options.onProgress?.(progress('running'));
+  // Another tab paused, cancelled or finished the run while this one waited for its lock.
+  const { status: found } = stored;
+  const expected = options.expectedStatus;
+  if (expected && found !== expected && found !== 'running' && found !== 'queued') {
+    return progress(found);
+  }
 
   const context: StepContext = {
     db,
@@ -108,6 +106,11 @@ async function executeLocked(
     now,
   };
   try {
+    // A previous stop's reason (e.g. a spent budget) no longer applies once the run resumes.
+    // Inside the try: on a disk that is still full this first write fails before any engine work.
+    delete run.error;
+    await saveRun({ status: 'running' });
+    options.onProgress?.(progress('running'));
     for (;;) {
       const task = await nextTask(db, runId);
       if (!task) break;
@@ -188,21 +191,41 @@ async function executeLocked(
     options.onProgress?.(final);
     return final;
   } catch (error) {
-    if (isAbortError(error) || options.signal.aborted) {
-      const mode = options.stopMode?.() ?? 'pause';
-      await saveRun({ status: mode === 'cancel' ? 'cancelled' : 'paused' });
-      const stopped = progress(mode === 'cancel' ? 'cancelled' : 'paused');
-      options.onProgress?.(stopped);
-      return stopped;
+    const stopped = isAbortError(error) || options.signal.aborted;
+    const status = !stopped ? 'failed' : options.stopMode?.() === 'cancel' ? 'cancelled' : 'paused';
+    const message = stopped ? undefined : errorMessage(error);
+    const unsaved = await recordStatus(db, runId, status, message, now);
+    const final = progress(status, undefined, [message, unsaved].filter(Boolean).join(' '));
+    options.onProgress?.(final);
+    return final;
+  }
+}
+
+/**
+ * Records how a run stopped; returns what to tell the user if that could not be stored. On a full
+ * disk this write can fail too: it is retried once without the message (the row's larger part).
+ * If the retry fails as well the row still reads 'running', so the run counts as interrupted and
+ * is resumed once when its screen next opens; with the disk still full that resume stops at its
+ * first write, before any engine work, so nothing loops.
+ */
+async function recordStatus(
+  db: SpecAlignDb,
+  runId: string,
+  status: Run['status'],
+  message: string | undefined,
+  now: () => number,
+): Promise<string | undefined> {
+  try {
+    await db.runs.update(runId, { status, error: message, updatedAt: now() });
+    return undefined;
+  } catch {
+    try {
+      await db.runs.update(runId, { status, updatedAt: now() });
+      return undefined;
+    } catch (error) {
+      const cause = isQuotaError(error) ? 'storage is full' : errorMessage(error);
+      return `The run could not be marked ${status} (${cause}), so it still counts as running: it resumes by itself when its screen next opens.`;
     }
-    const message = errorMessage(error);
-    // A full disk must not be followed by more writes that could fail halfway: just record it.
-    await db.runs
-      .update(runId, { status: 'failed', error: message, updatedAt: now() })
-      .catch(() => undefined);
-    const failed = progress('failed', undefined, message);
-    options.onProgress?.(failed);
-    return failed;
   }
 }
 

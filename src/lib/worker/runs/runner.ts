@@ -7,6 +7,7 @@ import { NoModelLoadedError } from '$lib/core/errors';
 import type { ChatEngine } from '$lib/core/llm';
 import type { Run } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
+import { withRunLock } from '$lib/db/run-lock';
 import { annotationHandler } from './annotation';
 import { evaluationHandler } from './evaluation';
 import { executeRun } from './executor';
@@ -44,8 +45,20 @@ function handlerFor(run: Run): RunHandler {
   }
 }
 
+type StopMode = 'pause' | 'cancel';
+
+/** Carries stop requests to the tab executing a run: a tab's UI reaches only its own worker. */
+const STOP_CHANNEL = 'specalign-run-stop';
+
+interface StopRequest {
+  runId: string;
+  mode: StopMode;
+}
+
 export class RunRunner {
-  #active = new Map<string, { controller: AbortController; mode: 'pause' | 'cancel' }>();
+  #active = new Map<string, { controller: AbortController; mode: StopMode }>();
+  /** Open only while a run executes here, so an idle worker (or a Node test) holds nothing. */
+  #stops: BroadcastChannel | undefined;
 
   constructor(
     private readonly db: SpecAlignDb,
@@ -63,11 +76,13 @@ export class RunRunner {
     if (run.status === 'done' || run.status === 'cancelled') {
       throw new Error(`This run is ${run.status}; start a new one instead.`);
     }
-    const entry = { controller: new AbortController(), mode: 'pause' as 'pause' | 'cancel' };
+    const entry = { controller: new AbortController(), mode: 'pause' as StopMode };
     this.#active.set(runId, entry);
+    this.#listenForStops();
     try {
       return await executeRun(this.db, runId, handlerFor(run), {
         signal: entry.controller.signal,
+        expectedStatus: run.status,
         stopMode: () => entry.mode,
         ...(onProgress ? { onProgress } : {}),
         engineFor: async (role) =>
@@ -75,24 +90,50 @@ export class RunRunner {
       });
     } finally {
       this.#active.delete(runId);
+      if (this.#active.size === 0) {
+        this.#stops?.close();
+        this.#stops = undefined;
+      }
     }
   }
 
-  /** Stops a live run after its current step: 'pause' keeps it resumable, 'cancel' ends it. */
-  async stop(runId: string, mode: 'pause' | 'cancel'): Promise<void> {
+  /** Stops a run after its current step: 'pause' keeps it resumable, 'cancel' ends it. */
+  async stop(runId: string, mode: StopMode): Promise<void> {
+    if (this.#abort(runId, mode)) return;
+    // Executing in another tab: that tab stops it and records the stop itself.
+    if (typeof BroadcastChannel === 'function') {
+      const channel = new BroadcastChannel(STOP_CHANNEL);
+      channel.postMessage({ runId, mode } satisfies StopRequest);
+      channel.close();
+    }
+    // Record the decision for a run nobody executes (e.g. interrupted by a reload). Holding the
+    // run's lock keeps this write from interleaving with an executor's checkpoints: if a tab
+    // executes it, this waits until that tab has stopped.
+    await withRunLock(runId, {}, async () => {
+      const run = await this.db.runs.get(runId);
+      if (run && run.status !== 'done' && run.status !== 'cancelled') {
+        await this.db.runs.update(runId, {
+          status: mode === 'cancel' ? 'cancelled' : 'paused',
+          updatedAt: Date.now(),
+        });
+      }
+    });
+  }
+
+  /** Aborts the run if it executes here; false if it does not. */
+  #abort(runId: string, mode: StopMode): boolean {
     const entry = this.#active.get(runId);
-    if (entry) {
-      entry.mode = mode;
-      entry.controller.abort();
-      return;
-    }
-    // Not live in this tab (e.g. interrupted by a reload): just record the decision.
-    const run = await this.db.runs.get(runId);
-    if (run && run.status !== 'done' && run.status !== 'cancelled') {
-      await this.db.runs.update(runId, {
-        status: mode === 'cancel' ? 'cancelled' : 'paused',
-        updatedAt: Date.now(),
-      });
-    }
+    if (!entry) return false;
+    entry.mode = mode;
+    entry.controller.abort();
+    return true;
+  }
+
+  #listenForStops(): void {
+    if (this.#stops || typeof BroadcastChannel !== 'function') return;
+    this.#stops = new BroadcastChannel(STOP_CHANNEL);
+    this.#stops.onmessage = ({ data }: MessageEvent<StopRequest>) => {
+      this.#abort(data.runId, data.mode);
+    };
   }
 }

@@ -1,77 +1,12 @@
 import { closeTestDbs, openTestDb } from '../../../helpers/db';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidModelOutputError, StorageFullError } from '$lib/core/errors';
-import type { Run, Task } from '$lib/core/records';
-import type { SpecAlignDb } from '$lib/db/database';
-import { executeRun, MAX_TASK_ATTEMPTS, RunLockedError } from '$lib/worker/runs/executor';
-import type { RunHandler, StepOutcome } from '$lib/worker/runs/types';
+import { RunLockedError } from '$lib/db/run-lock';
+import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
+import type { RunHandler } from '$lib/worker/runs/types';
+import { engineFor, seedRun, writingHandler } from './executor-fixtures';
 
 afterEach(closeTestDbs);
-
-async function seedRun(db: SpecAlignDb, taskCount: number): Promise<Run> {
-  const run: Run = {
-    id: 'run-1',
-    projectId: 'p',
-    kind: 'annotate',
-    status: 'queued',
-    config: {},
-    createdAt: 0,
-    updatedAt: 0,
-    progress: { done: 0, failed: 0, total: taskCount },
-    usage: { promptTokens: 0, completionTokens: 0 },
-  };
-  await db.runs.add(run);
-  await db.tasks.bulkAdd(
-    Array.from({ length: taskCount }, (_, i): Task => ({
-      id: `t${i}`,
-      runId: run.id,
-      projectId: 'p',
-      key: `chunk-${i}`,
-      order: i,
-      status: 'pending',
-      attempts: 0,
-      updatedAt: 0,
-    })),
-  );
-  return run;
-}
-
-/** Each task writes one evaluation row named after it, as a stand-in for a real result. */
-function writingHandler(
-  overrides: Partial<Record<string, () => StepOutcome | Promise<StepOutcome>>> = {},
-): RunHandler & { calls: string[] } {
-  const calls: string[] = [];
-  return {
-    kind: 'annotate',
-    calls,
-    async step(task) {
-      calls.push(task.key);
-      const override = overrides[task.key];
-      if (override) return override();
-      return {
-        done: true,
-        step: 'annotated',
-        usage: { promptTokens: 10, completionTokens: 5 },
-        engineMs: 50,
-        tables: ['evaluations'],
-        write: async (db) => {
-          await db.evaluations.add({
-            id: `result-${task.key}`,
-            projectId: 'p',
-            runId: task.runId,
-            target: { kind: 'openai', baseUrl: 'x', model: 'm' },
-            createdAt: 0,
-            results: {},
-          });
-        },
-      };
-    },
-  };
-}
-
-const engineFor = async () => {
-  throw new Error('not used');
-};
 
 describe('executeRun', () => {
   it('runs every task once, checkpoints results with the task, and reports progress', async () => {
@@ -217,6 +152,32 @@ describe('executeRun', () => {
     } finally {
       vi.unstubAllGlobals();
     }
+  });
+
+  it('leaves alone a run another tab paused or finished while this one waited for its lock', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 2);
+    // Read as 'running' (its tab went away); paused by the time the lock is held.
+    await db.runs.update('run-1', { status: 'paused', updatedAt: 5 });
+    const handler = writingHandler();
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      expectedStatus: 'running',
+      engineFor,
+    });
+    expect(final).toMatchObject({ status: 'paused', done: 0 });
+    expect(handler.calls).toEqual([]);
+    expect(await db.runs.get('run-1')).toMatchObject({ status: 'paused', updatedAt: 5 });
+
+    // Left 'running' while the caller read it paused: interrupted, so it is resumed.
+    await db.runs.update('run-1', { status: 'running' });
+    const resumed = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      expectedStatus: 'paused',
+      engineFor,
+    });
+    expect(resumed).toMatchObject({ status: 'done', done: 2 });
+    expect(handler.calls).toEqual(['chunk-0', 'chunk-1']);
   });
 
   it('ends a task at once on a final failure, still applying its write and run patch', async () => {

@@ -556,6 +556,30 @@ describe('synthesis run', () => {
     await expect(runner.start(second.run.id)).rejects.toThrow(/cancelled/);
   });
 
+  it('stops a run from another tab: the tab executing it pauses it and records the pause', async () => {
+    const world = await setup();
+    await setProjectModels(world.db, world.projectId, {
+      defaultModel: { kind: 'openai', baseUrl: 'http://localhost:1/v1', model: 'scripted' },
+    });
+    let stopping: Promise<void> | undefined;
+    const run = await prepare(world, {}, (n) => {
+      // The other tab's runner executes nothing: the request goes through the stop channel.
+      if (n === 30) stopping = otherTab.stop(run.run.id, 'pause');
+    });
+    const engine = new ScriptedEngine((request) => run.dispatcher.reply(request), {
+      id: 'scripted:default',
+    });
+    const executing = new RunRunner(world.db, async () => engine);
+    const otherTab = new RunRunner(world.db, async () => engine);
+
+    const paused = await executing.start(run.run.id);
+    await stopping;
+    expect(paused.status).toBe('paused');
+    expect(paused.done + paused.failed).toBeLessThan(24);
+    expect((await world.db.runs.get(run.run.id))?.status).toBe('paused');
+    expect(executing.isActive(run.run.id)).toBe(false);
+  });
+
   it('estimates a run before it starts, and keeps only the budgeted tasks', async () => {
     const world = await setup();
     const slow = await planSynthesisRun(world.db, world.projectId, input(world), {
