@@ -1,7 +1,8 @@
 /**
- * Dataset exports in the worker: Dexie pages → a core streaming exporter → Blob parts. Only one
- * page of pairs and one output chunk are alive at a time (plus the parts already written, which
- * are the file); the Blob crosses postMessage as a handle, not as bytes.
+ * Dataset exports in the worker: Dexie pages → a core streaming exporter → Blobs. One page of
+ * pairs and at most 8 MB of output chunks live on the JS heap at a time; what is written is
+ * folded into Blobs, whose contents the browser keeps off the heap (see `BlobBuilder`). The Blob
+ * crosses postMessage as a handle, not as bytes.
  */
 import {
   createExportContext,
@@ -77,6 +78,40 @@ function slug(name: string): string {
  * @throws EmptyExportError (before writing anything) when no pair is selected.
  * @throws AbortedError when `signal` fires.
  */
+/** Bytes of chunks kept as loose parts before they are folded into one Blob. */
+const FOLD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Collects the output as Blobs of at most {@link FOLD_BYTES} loose bytes each: the browser keeps
+ * Blob contents outside the JS heap (and may page them to disk), so the worker holds at most one
+ * batch of chunks, never the whole file twice. Strings are encoded to UTF-8 first: as JS strings
+ * they would take two bytes per character once any chunk holds a non-Latin-1 character.
+ */
+class BlobBuilder {
+  readonly #folded: Blob[] = [];
+  #loose: Uint8Array<ArrayBuffer>[] = [];
+  #looseBytes = 0;
+  readonly #encoder = new TextEncoder();
+
+  push(chunk: string | Uint8Array<ArrayBuffer>): void {
+    const bytes = typeof chunk === 'string' ? this.#encoder.encode(chunk) : chunk;
+    this.#loose.push(bytes);
+    this.#looseBytes += bytes.byteLength;
+    if (this.#looseBytes >= FOLD_BYTES) this.#fold();
+  }
+
+  #fold(): void {
+    if (this.#loose.length) this.#folded.push(new Blob(this.#loose));
+    this.#loose = [];
+    this.#looseBytes = 0;
+  }
+
+  build(type: string): Blob {
+    this.#fold();
+    return new Blob(this.#folded, { type });
+  }
+}
+
 export async function exportDataset(
   db: SpecAlignDb,
   projectId: string,
@@ -111,7 +146,7 @@ export async function exportDataset(
     })();
 
   const stem = slug(project.name);
-  const parts: BlobPart[] = [];
+  const parts = new BlobBuilder();
   const common = { context, select, ...(options.signal ? { signal: options.signal } : {}) };
   let blob: Blob;
   let fileName: string;
@@ -123,7 +158,7 @@ export async function exportDataset(
       includeSystem: request.includeSystem,
     }))
       parts.push(chunk);
-    blob = new Blob(parts, { type: 'application/jsonl' });
+    blob = parts.build('application/jsonl');
     fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}.jsonl`;
   } else if (request.kind === 'eval') {
     for await (const chunk of exportEvalSet(source(), {
@@ -131,7 +166,7 @@ export async function exportDataset(
       split: { testFraction: request.testFraction, seed: request.seed },
     }))
       parts.push(chunk);
-    blob = new Blob(parts, { type: 'application/jsonl' });
+    blob = parts.build('application/jsonl');
     fileName = `${stem}-eval.jsonl`;
   } else {
     const version = await db.specVersions
@@ -166,7 +201,7 @@ export async function exportDataset(
       },
     }))
       parts.push(bytes as Uint8Array<ArrayBuffer>);
-    blob = new Blob(parts, { type: 'application/zip' });
+    blob = parts.build('application/zip');
     fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}-dataset.zip`;
   }
   options.onProgress?.({ fraction: 1, detail: `${read.toLocaleString('en')} pairs read` });
