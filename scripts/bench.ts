@@ -293,7 +293,7 @@ async function benchExport(): Promise<void> {
   };
   const why = {
     stream: 'one page of pairs and one chunk at a time; only the id list grows with the pairs',
-    app: 'every chunk is kept as a Blob part (V8 strings for JSONL, 2 bytes per character once a chunk holds any non-Latin-1 one), then all are copied into the Blob',
+    app: 'chunks are UTF-8 encoded and folded into Blobs every 8 MB, so the heap holds one batch; Node counts Blob contents as live memory, a browser keeps them off the JS heap',
   };
   const first = results[0];
   for (const key of ['jsonl:stream', 'jsonl:app', 'hf:stream', 'hf:app']) {
