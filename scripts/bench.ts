@@ -36,7 +36,7 @@ interface Row {
 }
 const rows: Row[] = [];
 const root = path.resolve(import.meta.dirname, '..');
-const corpus = path.resolve(root, '../shared/corpus');
+const corpus = path.resolve(root, 'tests/fixtures/model-spec');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

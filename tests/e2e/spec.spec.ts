@@ -2,7 +2,7 @@ import path from 'node:path';
 import { buildDocx, buildPdf } from '../fixtures/documents';
 import { createProject, expect, test } from './fixtures';
 
-const corpus = path.resolve(process.cwd(), '../shared/corpus');
+const corpus = path.resolve(import.meta.dirname, '../fixtures/model-spec');
 
 test('two Model Spec releases import as versions, and the diff names what the changelog names', async ({
   page,

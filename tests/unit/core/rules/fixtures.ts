@@ -1,6 +1,6 @@
 /**
- * Fixtures for the rule-annotation tests: the real Model Spec corpus (read from
- * `../shared/corpus`, never copied) ingested once, a tiny independent section parser for
+ * Fixtures for the rule-annotation tests: the real Model Spec corpus (copied into
+ * `tests/fixtures/model-spec/`) ingested once, a tiny independent section parser for
  * hand-written texts, and a rule factory.
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { ChunkableSection } from '$lib/core/rules/chunking';
 import { AUTHORITY_LEVELS, type Authority, type Section } from '$lib/core/records';
 import { ingestSpec } from '$lib/core/spec/ingest';
 
-export const CORPUS_DIR = path.resolve(process.cwd(), '../shared/corpus');
+export const CORPUS_DIR = path.resolve(import.meta.dirname, '../../../fixtures/model-spec');
 export const LATEST_SPEC = 'openai-model-spec-2025-12-18.md';
 
 export interface CorpusSpec {

@@ -1,6 +1,6 @@
 /**
- * Test fixtures for spec ingestion: the real corpus (read from `../shared/corpus`, never copied
- * into the project) and hand-built PDF and DOCX files.
+ * Test fixtures for spec ingestion: the real Model Spec releases (copied with their CC0 licence
+ * into `tests/fixtures/model-spec/`) and hand-built PDF and DOCX files.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -17,8 +17,8 @@ function repoRoot(): string {
   return dir;
 }
 
-/** `../shared/corpus`, relative to the repository root. */
-export const CORPUS_DIR = path.resolve(repoRoot(), '../shared/corpus');
+/** The Model Spec releases inside the repository: a clone needs nothing beside it. */
+export const CORPUS_DIR = path.resolve(repoRoot(), 'tests/fixtures/model-spec');
 
 /** Release files `openai-model-spec-YYYY-MM-DD.md`, oldest first. */
 export const MODEL_SPEC_FILES = readdirSync(CORPUS_DIR)
