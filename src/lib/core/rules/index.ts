@@ -26,5 +26,6 @@ export * from './dedupe';
 export * from './locate-quote';
 export * from './normative';
 export * from './prompt';
+export * from './reannotate';
 export * from './rules-file';
 export * from './schema';
