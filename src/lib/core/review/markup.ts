@@ -15,7 +15,13 @@
  * Markdown links to remote hosts are ordinary in helpful replies and are not flagged.
  */
 
-export const MARKUP_KINDS = ['script', 'event-handler', 'script-url', 'remote-image', 'html'] as const;
+export const MARKUP_KINDS = [
+  'script',
+  'event-handler',
+  'script-url',
+  'remote-image',
+  'html',
+] as const;
 export type MarkupKind = (typeof MARKUP_KINDS)[number];
 
 /** Human labels for badges and summaries. */
