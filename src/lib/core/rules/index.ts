@@ -24,6 +24,7 @@ export * from './chunking';
 export * from './coverage';
 export * from './dedupe';
 export * from './locate-quote';
+export * from './manual-source';
 export * from './normative';
 export * from './prompt';
 export * from './reannotate';
