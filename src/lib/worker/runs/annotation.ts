@@ -150,7 +150,7 @@ export function annotationHandler(run: Run): RunHandler {
       );
       const engineMs = Date.now() - started;
       const now = Date.now();
-      const rules: Rule[] = result.rules.map((draft, i) => {
+      const proposed: Rule[] = result.rules.map((draft, i) => {
         const notes = notesFor(result.findings, i);
         return {
           ...draft,
@@ -163,12 +163,20 @@ export function annotationHandler(run: Run): RunHandler {
           ...(notes.length ? { notes } : {}),
         };
       });
+      // Re-annotation: a proposal restating a rule the version already has is never written, so
+      // the list shows no passing copies (finalize repeats the check over the whole run).
+      const existing = (
+        await db.rules.where('specVersionId').equals(config.specVersionId).toArray()
+      ).filter((r) => r.runId !== run.id);
+      const { added } = matchExistingRules(existing, proposed);
+      const rules = added.map((i) => proposed[i] as Rule);
       return {
         done: true,
         step: 'annotated',
         state: {
           chunk,
           rules: rules.length,
+          reproposed: proposed.length - rules.length,
           dropped: result.findings.filter((f) => f.rule < 0).length,
         },
         usage: result.usage,

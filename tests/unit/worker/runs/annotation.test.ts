@@ -215,5 +215,23 @@ describe('annotation of a dense spec, twice', () => {
     const byId = new Map(second.map((r) => [r.id, r]));
     expect(byId.get(accepted?.id ?? '')?.status).toBe('accepted');
     expect(byId.get(edited?.id ?? '')?.statement).toBe('Greet arriving kayakers by name.');
+
+    // Mid-run (paused on the third call, with duty chunks done), the list holds no passing copies.
+    const controller = new AbortController();
+    let calls = 0;
+    const pausing = new ScriptedEngine(
+      (request) => {
+        if (++calls === 3) controller.abort();
+        return dutyScript(request);
+      },
+      { contextWindow: 8192 },
+    );
+    const { run } = await createAnnotationRun(db, project.id, specVersionId, pausing);
+    const paused = await executeRun(db, run.id, annotationHandler(run), {
+      signal: controller.signal,
+      engineFor: async () => pausing,
+    });
+    expect(paused.status).toBe('paused');
+    expect(await db.rules.where('specVersionId').equals(specVersionId).count()).toBe(27);
   });
 });
