@@ -77,3 +77,27 @@ test('an unreachable endpoint and a wrong key get clear messages', async ({
   await page.goto('/#/');
   await expect(page.getByRole('link', { name: 'Bad endpoint', exact: true })).toBeVisible();
 });
+
+test('the endpoint form takes a context size, refusing one that is not a token count', async ({
+  page,
+}) => {
+  const id = await createProject(page, 'Context endpoint');
+  await page.goto(`/#/p/${id}/models`);
+  await page.getByRole('radio', { name: 'OpenAI-compatible endpoint' }).check();
+  await page.getByLabel('Base URL').fill(server.url);
+  await page.getByLabel('Model name').fill('fake-model');
+  await page.getByLabel('API key (optional)').fill(API_KEY);
+  const context = page.getByLabel('Context size in tokens (optional)');
+  const listings = () => server.requests.filter((r) => r.path.endsWith('/models')).length;
+  const before = listings();
+  await expect(context).toHaveAccessibleDescription(/Annotation chunks and estimates are sized/);
+  await context.fill('lots');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await expect(page.getByRole('alert')).toContainText('Context size must be a whole number');
+  await expect(page.getByText('No model is loaded in this tab yet.')).toBeVisible();
+  expect(listings()).toBe(before); // refused before anything was sent
+
+  await context.fill('4k');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await expect(page.getByRole('row', { name: /fake-model/ })).toBeVisible();
+});

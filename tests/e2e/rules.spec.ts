@@ -111,6 +111,19 @@ test('annotation with a scripted endpoint survives a reload, then rules are revi
   await third.getByRole('button', { name: 'Save rule' }).click();
   await expect(page.getByText('The assistant must quote refund limits exactly.')).toBeVisible();
 
+  // Annotating again merges with these rules: no copies, and the decisions above stand.
+  const heading = page.getByRole('heading', { name: /^Rules \(\d+\)/ });
+  const count = await heading.innerText();
+  const annotating = page.getByRole('progressbar', { name: 'Annotating' });
+  await page.getByRole('button', { name: 'Annotate again' }).click();
+  await expect(annotating).toBeVisible();
+  await expect(annotating).toBeHidden({ timeout: 60_000 });
+  await expect(page.getByText(/Last annotation: done/)).toBeVisible();
+  await expect(heading).toHaveText(count);
+  await expect(first.locator('.badge.status')).toHaveText('accepted');
+  await expect(second.locator('.badge.status')).toHaveText('rejected');
+  await expect(page.getByText('The assistant must quote refund limits exactly.')).toHaveCount(1);
+
   // Add by hand.
   await page.getByRole('button', { name: 'Add rule by hand' }).click();
   await page

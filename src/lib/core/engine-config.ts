@@ -28,6 +28,39 @@ export interface OpenAiConfig {
   /** e.g. http://localhost:11434/v1 */
   baseUrl: string;
   model: string;
+  /**
+   * The model's context window in tokens, as the user set it on the server (Ollama `num_ctx`,
+   * llama.cpp `-c`). Wins over what `/models` reports; unset: the reported value, else 8,192.
+   * Chunking and estimates size prompts by it.
+   */
+  contextSize?: number;
+}
+
+/** Bounds of a context size the endpoint form accepts (tokens). */
+export const CONTEXT_SIZE_LIMITS = { min: 512, max: 2_097_152 } as const;
+
+/**
+ * Parses the endpoint form's context-size field: empty means "ask the server" (undefined);
+ * otherwise a whole number of tokens within {@link CONTEXT_SIZE_LIMITS}, `k` suffix allowed
+ * (`32k` = 32,768) and thousands separators ignored.
+ */
+export function parseContextSize(
+  input: string,
+): { ok: true; value: number | undefined } | { ok: false; error: string } {
+  const text = input
+    .trim()
+    .toLowerCase()
+    .replace(/[,_\s]/g, '');
+  if (!text) return { ok: true, value: undefined };
+  const match = /^(\d+)(k?)$/.exec(text);
+  const value = match ? Number(match[1]) * (match[2] ? 1024 : 1) : NaN;
+  const { min, max } = CONTEXT_SIZE_LIMITS;
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    return {
+      ok: false,
+      error: `Context size must be a whole number of tokens from ${min.toLocaleString('en')} to ${max.toLocaleString('en')} (e.g. 8192 or 32k), or empty to use what the server reports. You gave "${input.trim()}".`,
+    };
+  return { ok: true, value };
 }
 
 export type EngineConfig = WebLlmConfig | WllamaConfig | OpenAiConfig;
@@ -64,7 +97,8 @@ export function engineKey(config: EngineConfig): string {
     case 'wllama':
       return `wllama:${config.source.type === 'url' ? config.source.url : `local/${config.source.fileName}`}`;
     case 'openai':
-      return `openai:${config.model}@${config.baseUrl}`;
+      // The context size changes how work is sized, so a different one is a different engine.
+      return `openai:${config.model}@${config.baseUrl}${config.contextSize ? `#ctx=${config.contextSize}` : ''}`;
   }
 }
 

@@ -66,6 +66,8 @@ export async function addRule(
     sectionAnchor: string;
     start: number;
     end: number;
+    /** The located quote or section span (core/rules/manual-source.ts); default: the span, no quote. */
+    source?: Rule['source'];
   },
   edit: RuleEdit,
 ): Promise<Rule> {
@@ -77,7 +79,7 @@ export async function addRule(
     projectId: base.projectId,
     specVersionId: base.specVersionId,
     sectionAnchor: base.sectionAnchor,
-    source: { quote: '', start: base.start, end: base.end, located: false },
+    source: base.source ?? { quote: '', start: base.start, end: base.end, located: false },
     status: 'accepted',
     origin: 'manual',
     createdAt: now,

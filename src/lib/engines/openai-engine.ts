@@ -71,7 +71,10 @@ export async function createOpenAiEngine(
   const availableModels = entries.map((entry) => entry.id);
   const entry = entries.find((candidate) => sameModel(candidate.id, config.model));
   const modelListed = entries.length === 0 || entry !== undefined;
-  const contextWindow = (entry && readContextWindow(entry.raw)) ?? DEFAULT_OPENAI_CONTEXT_WINDOW;
+  // What the user set on the form wins: many servers (Ollama) report the training context, not
+  // the one they allocate.
+  const contextWindow =
+    config.contextSize ?? (entry && readContextWindow(entry.raw)) ?? DEFAULT_OPENAI_CONTEXT_WINDOW;
 
   const host = new URL(baseUrl).host;
   onProgress?.({

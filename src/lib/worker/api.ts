@@ -123,6 +123,14 @@ export interface WorkerApi {
    */
   findPairIds(projectId: string, filter: ReviewFilter): Promise<string[]>;
   /**
+   * How many pairs with the export's statuses (accepted, plus pending when asked) have markup or
+   * script-like payloads in the chosen reply: the export summary's warning.
+   */
+  countChosenMarkup(
+    projectId: string,
+    includePending: boolean,
+  ): Promise<{ flagged: number; pairs: number }>;
+  /**
    * Streams the project's selected pairs through a core exporter into a Blob (JSONL, HF dataset
    * .zip or eval set). Cancellable with `cancel(jobId)`; throws EmptyExportError, and writes no
    * file, when nothing is selected.

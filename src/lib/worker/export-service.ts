@@ -9,19 +9,30 @@ import {
   exportEvalSet,
   exportHfDataset,
   exportPairs,
+  filterPairs,
   FORMAT_INFO,
+  type PairFilter,
   type PairFormat,
   type PairSource,
 } from '$lib/core/export';
 import type { PairStatus } from '$lib/core/records';
 import { serializeRulesFile } from '$lib/core/rules/rules-file';
 import type { SpecAlignDb } from '$lib/db/database';
+import { hasChosenMarkup } from '$lib/core/review/markup';
 import { orderedPairIds, pairsByIds } from './pairs-service';
+
+/** The status selection, minus pairs whose chosen reply carries markup. */
+function withoutMarkup(statuses: readonly PairStatus[]): PairFilter {
+  const selected = filterPairs({ statuses });
+  return (pair) => selected(pair) && !hasChosenMarkup(pair);
+}
 
 /** Options every export kind shares. */
 interface ExportBase {
   /** Also export unreviewed pairs (default: accepted only). */
   includePending: boolean;
+  /** Leave out pairs whose chosen reply carries markup (core/review/markup.ts). */
+  excludeMarkup?: boolean;
 }
 
 /** What the Export screen asks for. */
@@ -128,7 +139,7 @@ export async function exportDataset(
   const statuses: PairStatus[] = request.includePending ? ['accepted', 'pending'] : ['accepted'];
   // Narrow by the status index first (keys only), so unselected rows are never read.
   const ids = await orderedPairIds(db, projectId, statuses);
-  const select = { statuses };
+  const select = request.excludeMarkup ? withoutMarkup(statuses) : { statuses };
   const passes = request.kind === 'hf' ? 3 : 1;
   let read = 0;
   const report = (detail: string) =>

@@ -11,6 +11,7 @@ import {
   type QualityFilter,
   type VerdictFilter,
 } from '$lib/core/review/facets';
+import { hasChosenMarkup } from '$lib/core/review/markup';
 import type { SpecAlignDb } from '$lib/db/database';
 
 /** Rows per `bulkGet`: large enough to amortise IndexedDB round trips, small enough to drop fast. */
@@ -32,6 +33,8 @@ export interface ReviewFilter {
   quality?: QualityFilter;
   /** Case-insensitive substring of the prompt, chosen or rejected text. */
   text?: string;
+  /** Only pairs whose chosen reply carries markup (see core/review/markup.ts). */
+  markup?: boolean;
   /**
    * Scans with the same key supersede each other: a newer call stops an older one at its next
    * page (it rejects with AbortedError), so typing a search over 100,000 pairs doesn't queue a
@@ -127,12 +130,12 @@ export async function findPairIds(
   }
   const caseTypes = filter.caseTypes?.length ? new Set(filter.caseTypes) : undefined;
   const needle = filter.text?.trim().toLowerCase() ?? '';
-  const { ruleId, verdict, quality } = filter;
+  const { ruleId, verdict, quality, markup } = filter;
   const ruleSet =
     filter.family || filter.stage
       ? await ruleIdsOf(db, projectId, filter.family, filter.stage)
       : undefined;
-  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality) return ids;
+  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality && !markup) return ids;
   const kept: string[] = [];
   let seen = 0;
   for await (const pair of pairsByIds(db, ids)) {
@@ -144,8 +147,24 @@ export async function findPairIds(
     if (verdict && !matchesVerdict(pair, verdict)) continue;
     if (quality && !matchesQuality(pair, quality)) continue;
     if (needle && !matchesText(pair, needle)) continue;
+    if (markup && !hasChosenMarkup(pair)) continue;
     kept.push(pair.id);
   }
   if (superseded()) throw new AbortedError('Superseded by a newer filter.');
   return kept;
+}
+
+/**
+ * How many of the project's pairs with one of `statuses` have markup in the chosen reply (the
+ * export summary's count), scanned a page at a time.
+ */
+export async function countChosenMarkup(
+  db: SpecAlignDb,
+  projectId: string,
+  statuses: readonly PairStatus[],
+): Promise<{ flagged: number; pairs: number }> {
+  const ids = await orderedPairIds(db, projectId, statuses);
+  let flagged = 0;
+  for await (const pair of pairsByIds(db, ids)) if (hasChosenMarkup(pair)) flagged++;
+  return { flagged, pairs: ids.length };
 }

@@ -4,6 +4,7 @@
  */
 import * as Comlink from 'comlink';
 import type { EngineConfig } from '$lib/core/engine-config';
+import type { PairStatus } from '$lib/core/records';
 import { InvalidModelFileError } from '$lib/core/errors';
 import { checkModel } from '$lib/core/model-check';
 import { getDb } from '$lib/db/database';
@@ -27,7 +28,7 @@ import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 import { exportDataset } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
-import { findPairIds } from './pairs-service';
+import { countChosenMarkup, findPairIds } from './pairs-service';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -158,6 +159,11 @@ const api: WorkerApi = {
 
   findPairIds(projectId, filter) {
     return findPairIds(getDb(), projectId, filter);
+  },
+
+  countChosenMarkup(projectId, includePending) {
+    const statuses: PairStatus[] = includePending ? ['accepted', 'pending'] : ['accepted'];
+    return countChosenMarkup(getDb(), projectId, statuses);
   },
 
   exportDataset(jobId, projectId, request, onProgress) {

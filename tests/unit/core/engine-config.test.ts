@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_ROLES, engineKey, ROLE_LABELS, type EngineConfig } from '$lib/core/engine-config';
+import {
+  AGENT_ROLES,
+  engineKey,
+  parseContextSize,
+  ROLE_LABELS,
+  type EngineConfig,
+} from '$lib/core/engine-config';
 
 const configs: Record<string, EngineConfig> = {
   webllm: { kind: 'webllm', model: 'Qwen2.5-0.5B-Instruct-q4f16_1-MLC' },
@@ -57,5 +63,35 @@ describe('agent roles', () => {
   it('has a label for every role', () => {
     expect(Object.keys(ROLE_LABELS).sort()).toEqual([...AGENT_ROLES].sort());
     for (const role of AGENT_ROLES) expect(ROLE_LABELS[role].length).toBeGreaterThan(0);
+  });
+});
+
+describe('parseContextSize', () => {
+  it('reads tokens, a k suffix and separators; empty asks the server', () => {
+    expect(parseContextSize('')).toEqual({ ok: true, value: undefined });
+    expect(parseContextSize(' 8192 ')).toEqual({ ok: true, value: 8192 });
+    expect(parseContextSize('32k')).toEqual({ ok: true, value: 32768 });
+    expect(parseContextSize('16,384')).toEqual({ ok: true, value: 16384 });
+  });
+
+  it.each(['abc', '4096.5', '-8192', '100', '9999999', '8 k tokens'])(
+    'refuses %s with the accepted range',
+    (input) => {
+      const result = parseContextSize(input);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.error).toMatch(/from 512 to 2,097,152/);
+    },
+  );
+
+  it('keys an endpoint with a set context size apart from one without', () => {
+    const base = {
+      kind: 'openai',
+      baseUrl: 'http://localhost:11434/v1',
+      model: 'llama3.2',
+    } as const;
+    expect(engineKey({ ...base, contextSize: 4096 })).toBe(
+      'openai:llama3.2@http://localhost:11434/v1#ctx=4096',
+    );
+    expect(engineKey(base)).toBe('openai:llama3.2@http://localhost:11434/v1');
   });
 });

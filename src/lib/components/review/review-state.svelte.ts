@@ -35,6 +35,8 @@ export class ReviewState {
   /** A key of QUALITY_RANGES, or '' for any score. */
   quality = $state<QualityRange | ''>('');
   text = $state('');
+  /** Only pairs whose chosen reply carries markup. */
+  markup = $state(false);
 
   #ids = $state.raw<string[]>([]);
   #index = $state(0);
@@ -67,6 +69,7 @@ export class ReviewState {
       ...(this.verdict ? { verdict: this.verdict } : {}),
       ...(this.quality ? { quality: QUALITY_RANGES[this.quality].filter } : {}),
       ...(this.text.trim() ? { text: this.text.trim() } : {}),
+      ...(this.markup ? { markup: true } : {}),
       queryKey: `review:${this.projectId}`,
     };
   }

@@ -50,6 +50,13 @@ export interface DatasetCardInput extends DatasetCardInfo {
   extraFiles?: string[];
   stats: DatasetStats;
   split: { testFraction: number; seed: number | string };
+  /**
+   * Instances actually written to each data split. With it the card states the held-out share
+   * that is in the files, not the one asked for (an export of one instance has no test split).
+   */
+  splitInstances?: { train: number; test: number };
+  /** Whether an eval set was asked for (default true), to say why none is in the folder. */
+  evalRequested?: boolean;
 }
 
 /** The Hub's `size_categories` bucket for a row count. */
@@ -170,6 +177,39 @@ function describeFeature(feature: Feature): string {
   return `{${feature.struct.map((f) => f.name).join(', ')}}`;
 }
 
+/**
+ * What the Splits section says about the held-out share: computed from the files written, so the
+ * card never claims a test split the folder does not hold.
+ */
+function splitParagraphs(input: DatasetCardInput): string[] {
+  const seed = `seed \`${String(input.split.seed)}\``;
+  const asked = `${Math.round(input.split.testFraction * 100)} %`;
+  const byInstance =
+    'Pairs are split **by instance**: all pairs of a spec instance are in the same split, so no system prompt of the test split was seen in training; the split is a hash of the instance id, so exporting again gives the same split.';
+  const testRows = input.files.find((f) => f.split === 'test')?.numExamples ?? 0;
+  const counts = input.splitInstances;
+  if (testRows === 0) {
+    const total = counts ? counts.train + counts.test : input.stats.instances;
+    const why =
+      input.split.testFraction === 0
+        ? 'the export was asked to hold out no instances'
+        : total < 2
+          ? `the data comes from ${total} spec instance${total === 1 ? '' : 's'}, and a split is by instance: holding it out would leave nothing to train on (${asked} was asked for)`
+          : `none of the instances chosen for it (${asked}, ${seed}) has an exportable pair`;
+    return [
+      `There is **no test split**: ${why}. All ${total} instance${total === 1 ? '' : 's'} are in train.`,
+      '',
+    ];
+  }
+  if (!counts) return [`${byInstance} About ${asked} of the instances are held out (${seed}).`, ''];
+  const total = counts.train + counts.test;
+  const share = total > 0 ? `${((100 * counts.test) / total).toFixed(1)} %` : '–';
+  return [
+    `${byInstance} ${counts.test} of ${total} instances (${share}) are in the test split (${asked} asked for, ${seed}).`,
+    '',
+  ];
+}
+
 /** The full `README.md`: front matter, then the Markdown body. */
 export function renderDatasetCard(input: DatasetCardInput): string {
   const info = FORMAT_INFO[input.format];
@@ -227,13 +267,17 @@ export function renderDatasetCard(input: DatasetCardInput): string {
       `| eval (config \`eval\`) | \`${input.evalFile.path}\` | ${input.evalFile.numExamples} |`,
     );
   body.push('');
-  body.push(
-    `Pairs are split **by instance**: all pairs of a spec instance are in the same split, so no system prompt of the test split was seen in training. About ${Math.round(input.split.testFraction * 100)} % of the instances are held out (seed \`${String(input.split.seed)}\`); the split is a hash of the instance id, so exporting again gives the same split.`,
-    '',
-  );
+  body.push(...splitParagraphs(input));
   if (input.evalFile) {
     body.push(
       'The `eval` config holds the held-out queries (test-split instances and pairs marked for evaluation) with the rules each one tests, for measuring rule compliance: `{instance_id, system, messages, rule_ids, case_type}`.',
+      '',
+    );
+  } else {
+    body.push(
+      input.evalRequested === false
+        ? 'No eval set is included: the export was made without one.'
+        : 'No eval set is included: no pair was held out (no test-split instance and no pair marked for evaluation), so there are no unseen queries to evaluate on.',
       '',
     );
   }

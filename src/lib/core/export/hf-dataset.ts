@@ -212,6 +212,8 @@ export async function* exportHfDataset(
     return e;
   };
   const stats = new DatasetStatsCollector(options.context);
+  /** Instances written per data split, for a card that describes what the zip holds. */
+  const splitInstances = { train: new Set<string>(), test: new Set<string>() };
   const deduper = new EvalDeduper();
   let rows = 0;
   let skipped = 0;
@@ -224,7 +226,10 @@ export async function* exportHfDataset(
   ): boolean => {
     const t = targetsOf(pair);
     // Statistics describe the training data (train + test); eval-only pairs are not in it.
-    if (countStats && t.data) stats.add(pair, t.data);
+    if (countStats && t.data) {
+      stats.add(pair, t.data);
+      splitInstances[t.data].add(pair.instanceId);
+    }
     if (t.data && active.has(t.data)) {
       const e = entry(t.data);
       for (const line of pairLines(pair, format, options.context, rowOptions)) {
@@ -301,6 +306,8 @@ export async function* exportHfDataset(
     ...(rulesFile ? { extraFiles: [HF_PATHS.rules] } : {}),
     stats: stats.result(),
     split: { testFraction, seed },
+    splitInstances: { train: splitInstances.train.size, test: splitInstances.test.size },
+    evalRequested: includeEval,
   });
   addWhole(archive, HF_PATHS.card, card, options, encoder);
   archive.end();

@@ -21,6 +21,11 @@
  *   Spec's `**Example**: …` title) and the code block right below it.
  * - **Chunks tile the sections.** Whitespace between units goes to the earlier chunk, so the
  *   chunks' texts, concatenated, are exactly the sections' texts.
+ * - **Density cap.** With `maxNormativeSentences` set, a chunk also holds at most that many
+ *   normative sentences (as {@link detectNormativeSentences} counts them over the whole text), so a
+ *   dense passage (27 duties in 3 KB) is cut into several chunks whose expected rules fit one reply
+ *   (`MAX_RULES_PER_REPLY`). The cap applies wherever the token budget does (packing and splitting),
+ *   with the same cut preferences.
  * - **Keys** are `anchor[+n][@part/parts]:fnv1a(text)`: deterministic, stable across runs and
  *   across spec versions whose section text did not change, so a resumed or repeated annotation
  *   run skips chunks already done; any change of the text (or of the cut) changes the key.
@@ -28,6 +33,7 @@
 import { SpecAlignError } from '../errors';
 import { estimateTokens } from '../llm';
 import type { Authority, Section } from '../records';
+import { detectNormativeSentences } from './normative';
 import { findNonProseSpans, splitSentences, type Span } from './sentences';
 
 /** What chunking needs of a section (ingest's {@link Section} has all of it). */
@@ -86,6 +92,11 @@ export interface ChunkOptions {
   excludeSpans?: readonly Span[];
   /** Admonition kinds treated as non-prose; default `['meta']`. */
   excludeAdmonitions?: readonly string[];
+  /**
+   * Most normative sentences one chunk may hold (density cap, see the module comment); unset
+   * means no cap. Must be at least 1.
+   */
+  maxNormativeSentences?: number;
 }
 
 /** The context window leaves too little room for spec text. */
@@ -142,7 +153,9 @@ export function chunkSections(
   options: ChunkOptions,
 ): Chunk[] {
   const budget = chunkBudget(options);
-  const fits = (start: number, end: number) => estimateTokens(text.slice(start, end)) <= budget;
+  const dense = densityCheck(text, options);
+  const fits = (start: number, end: number) =>
+    estimateTokens(text.slice(start, end)) <= budget && dense(start, end);
   const pieces: Piece[] = [];
   let group: Piece | undefined;
   let lastEnd = 0;
@@ -160,7 +173,7 @@ export function chunkSections(
     const section = start === original.start ? original : { ...original, start };
     if (!fits(start, end)) {
       flush();
-      pieces.push(...splitSection(section, start, end, text, budget, options));
+      pieces.push(...splitSection(section, start, end, text, budget, options, dense));
       continue;
     }
     if (group && group.end === start && section.level > 1 && fits(group.start, end)) {
@@ -211,6 +224,7 @@ function splitSection(
   text: string,
   budget: number,
   options: ChunkOptions,
+  dense: (start: number, end: number) => boolean,
 ): Piece[] {
   const split = splitSentences(text.slice(start, end), start, {
     ...(options.excludeSpans ? { excludeSpans: options.excludeSpans } : {}),
@@ -249,7 +263,8 @@ function splitSection(
     sorted(sentenceCuts),
     sorted(new Set([...sentenceCuts, ...codeCuts])),
   ];
-  const fits = (from: number, to: number) => estimateTokens(text.slice(from, to)) <= budget;
+  const fits = (from: number, to: number) =>
+    estimateTokens(text.slice(from, to)) <= budget && dense(from, to);
 
   /** Latest cut in `cuts` after `pos` such that [pos, cut) fits; undefined when none. */
   const latestFitting = (cuts: readonly number[], pos: number): number | undefined => {
@@ -301,6 +316,36 @@ function splitSection(
     parts: spans.length,
     cutsSentence: s.cutsSentence || (spans[i - 1]?.cutsSentence ?? false),
   }));
+}
+
+/**
+ * `(start, end) => the range holds no more normative sentences than the cap` (always true without a
+ * cap). A sentence counts for the range holding its start, so monotone in the range: the binary
+ * searches above stay valid.
+ */
+function densityCheck(
+  text: string,
+  options: ChunkOptions,
+): (start: number, end: number) => boolean {
+  const cap = options.maxNormativeSentences;
+  if (cap === undefined) return () => true;
+  if (!(cap >= 1)) throw new RangeError('maxNormativeSentences must be at least 1.');
+  const starts = detectNormativeSentences(text, 0, {
+    ...(options.excludeSpans ? { excludeSpans: options.excludeSpans } : {}),
+    ...(options.excludeAdmonitions ? { excludeAdmonitions: options.excludeAdmonitions } : {}),
+  }).map((s) => s.start);
+  /** Index of the first start ≥ pos. */
+  const lowerBound = (pos: number) => {
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((starts[mid] as number) < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return (start, end) => lowerBound(end) - lowerBound(start) <= cap;
 }
 
 /** Longest prefix length of `text[pos, end)` that fits the budget (binary search on the estimate). */

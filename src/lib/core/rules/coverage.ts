@@ -4,7 +4,10 @@
  *
  * Method choices: a sentence is covered when at least one rule's *located* source span overlaps it
  * by at least one character; rejected rules do not count (a reviewer said no), proposed, accepted
- * and flagged-but-located ones do. Unlocated rules cover nothing: they have no span. A sentence
+ * and flagged-but-located ones do. Unlocated model rules cover nothing: their quote is not in the
+ * spec. A rule written by hand (`origin: 'manual'`) without a quote covers the span it was attached
+ * to (its section's body): the reviewer wrote it for that text, so its norms are not "missing". A
+ * sentence
  * belongs to the section whose `[start, end)` holds its start; with nested ranges the innermost
  * (latest-starting) one wins, so it works both with ingest's tiling sections and with subtree ranges.
  */
@@ -13,7 +16,13 @@ import type { NormativeSentence } from './normative';
 
 /** What coverage needs of a rule. */
 export type CoverageRule = Pick<Rule, 'source' | 'status'> &
-  Partial<Pick<Rule, 'id' | 'sectionAnchor'>>;
+  Partial<Pick<Rule, 'id' | 'sectionAnchor' | 'origin'>>;
+
+/** Whether a rule's source span counts for coverage (see the module comment). */
+export function coversSpan(rule: CoverageRule): boolean {
+  if (rule.status === 'rejected' || !(rule.source.end > rule.source.start)) return false;
+  return rule.source.located || (rule.origin === 'manual' && !rule.source.quote.trim());
+}
 /** What coverage needs of a section. */
 export type CoverageSection = Pick<Section, 'anchor' | 'title' | 'start' | 'end'>;
 
@@ -61,7 +70,7 @@ export function measureCoverage(
 ): CoverageReport {
   const counted = rules
     .map((r, i) => ({ r, i }))
-    .filter(({ r }) => r.status !== 'rejected' && r.source.located && r.source.end > r.source.start)
+    .filter(({ r }) => coversSpan(r))
     .sort((a, b) => a.r.source.start - b.r.source.start || a.i - b.i);
   const byStart = [...sections].sort((a, b) => a.start - b.start || b.end - a.end);
   const sectionAt = (pos: number): CoverageSection | undefined => {

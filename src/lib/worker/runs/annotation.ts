@@ -13,6 +13,8 @@ import {
 import { chunkSections, type Chunk } from '$lib/core/rules/chunking';
 import { applyFamilies, clusterFamilies, dedupeRules } from '$lib/core/rules/dedupe';
 import { annotationPromptOverhead } from '$lib/core/rules/prompt';
+import { matchExistingRules } from '$lib/core/rules/reannotate';
+import { MAX_RULES_PER_REPLY } from '$lib/core/rules/schema';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
 import type { RunHandler } from './types';
@@ -24,6 +26,14 @@ export const FINALIZE_KEY = 'finalize';
  * models extract rules more completely from a few paragraphs than from pages.
  */
 export const MAX_CHUNK_TOKENS = 1200;
+
+/**
+ * Density cap: most normative sentences per chunk. A normative sentence yields about one rule, some
+ * two (a duty and its exception), so 8 keeps the expected rules of a chunk under the
+ * {@link MAX_RULES_PER_REPLY} one reply holds; a dense spec (27 duties on a page) is then split
+ * instead of losing the duties past the twelfth.
+ */
+export const MAX_NORMATIVE_PER_CHUNK = Math.floor((MAX_RULES_PER_REPLY * 2) / 3);
 
 export interface AnnotationRunConfig {
   specVersionId: string;
@@ -59,6 +69,7 @@ export async function createAnnotationRun(
     promptOverheadTokens: annotationPromptOverhead(),
     answerTokens,
     maxChunkTokens: MAX_CHUNK_TOKENS,
+    maxNormativeSentences: MAX_NORMATIVE_PER_CHUNK,
     excludeSpans: version.metaSpans ?? [],
   });
   const now = Date.now();
@@ -139,7 +150,7 @@ export function annotationHandler(run: Run): RunHandler {
       );
       const engineMs = Date.now() - started;
       const now = Date.now();
-      const rules: Rule[] = result.rules.map((draft, i) => {
+      const proposed: Rule[] = result.rules.map((draft, i) => {
         const notes = notesFor(result.findings, i);
         return {
           ...draft,
@@ -152,12 +163,20 @@ export function annotationHandler(run: Run): RunHandler {
           ...(notes.length ? { notes } : {}),
         };
       });
+      // Re-annotation: a proposal restating a rule the version already has is never written, so
+      // the list shows no passing copies (finalize repeats the check over the whole run).
+      const existing = (
+        await db.rules.where('specVersionId').equals(config.specVersionId).toArray()
+      ).filter((r) => r.runId !== run.id);
+      const { added } = matchExistingRules(existing, proposed);
+      const rules = added.map((i) => proposed[i] as Rule);
       return {
         done: true,
         step: 'annotated',
         state: {
           chunk,
           rules: rules.length,
+          reproposed: proposed.length - rules.length,
           dropped: result.findings.filter((f) => f.rule < 0).length,
         },
         usage: result.usage,
@@ -172,16 +191,22 @@ export function annotationHandler(run: Run): RunHandler {
 }
 
 /**
- * Merges near-duplicate proposals of this run (never touching reviewed rules of other runs) and
- * assigns families over every rule of the spec version, so families stay consistent.
+ * Merges near-duplicate proposals of this run, then drops those that restate a rule the version
+ * already has (re-annotation: the existing rule keeps its review status and edits; see
+ * core/rules/reannotate.ts), and assigns families over every rule of the spec version, so
+ * families stay consistent.
  */
 async function finalize(db: SpecAlignDb, run: Run) {
   const config = run.config as AnnotationRunConfig;
   const all = await db.rules.where('specVersionId').equals(config.specVersionId).toArray();
   const mine = all.filter((r) => r.runId === run.id && r.status !== 'rejected');
-  const { rules: kept, merges } = dedupeRules(mine);
+  const others = all.filter((r) => r.runId !== run.id);
+  const { rules: deduped, merges } = dedupeRules(mine);
   const mergedIds = merges.flatMap((m) => m.merged.map((i) => mine[i]?.id ?? ''));
-  const survivors = [...all.filter((r) => r.runId !== run.id), ...kept];
+  const { matches, added } = matchExistingRules(others, deduped);
+  const kept = added.map((i) => deduped[i] as Rule);
+  mergedIds.push(...matches.map((m) => deduped[m.proposed]?.id ?? ''));
+  const survivors = [...others, ...kept];
   const families = clusterFamilies(survivors);
   const updated = applyFamilies(survivors, families).filter(
     (r, i) => r.family !== survivors[i]?.family || r.runId === run.id,
@@ -189,7 +214,12 @@ async function finalize(db: SpecAlignDb, run: Run) {
   return {
     done: true,
     step: 'finalized',
-    state: { merged: mergedIds.length, families: families.families.length },
+    state: {
+      merged: mergedIds.length - matches.length,
+      reproposed: matches.length,
+      added: kept.length,
+      families: families.families.length,
+    },
     tables: ['rules'],
     write: async (d: SpecAlignDb) => {
       await d.rules.bulkDelete(mergedIds);

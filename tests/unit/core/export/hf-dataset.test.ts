@@ -300,3 +300,41 @@ describe.runIf(existsSync(RULES_FILE))('rules.json with the real rules-file seri
     );
   });
 });
+
+describe('the dataset card describes what the zip holds', () => {
+  const bodyOf = (files: Record<string, string>) => splitCard(files['README.md']!).body;
+
+  it('a one-instance export claims no test split and no eval set, and says why', async () => {
+    const one = knownPairs().filter((p) => p.instanceId === INSTANCES[0]!.id);
+    expect(one.length).toBeGreaterThan(0);
+    const files = await archive(one, { testFraction: 0.1 });
+    expect(Object.keys(files).some((f) => f.startsWith('data/test') || f.startsWith('eval/'))).toBe(
+      false,
+    );
+    const body = bodyOf(files);
+    expect(body).not.toMatch(/% of the instances are held out/);
+    expect(body).toContain('There is **no test split**');
+    expect(body).toMatch(/1 spec instance, and a split is by instance/);
+    expect(body).toContain('No eval set is included');
+  });
+
+  it('states the held-out share actually written', async () => {
+    const files = await archive(knownPairs());
+    const rows = (f: string) => parseJsonl(files[f]!).length;
+    expect(rows('data/test.jsonl')).toBeGreaterThan(0);
+    const total = new Set(knownPairs().map((p) => p.instanceId)).size;
+    const test = new Set(
+      knownPairs()
+        .filter((p) => testInstances.has(p.instanceId))
+        .map((p) => p.instanceId),
+    ).size;
+    expect(bodyOf(files)).toContain(`${test} of ${total} instances`);
+    expect(bodyOf(files)).not.toContain('No eval set');
+  });
+
+  it('says an eval set was not asked for', async () => {
+    expect(bodyOf(await archive(knownPairs(), { includeEval: false }))).toContain(
+      'the export was made without one',
+    );
+  });
+});

@@ -5,7 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '$lib/core/llm';
 import type { SpecAlignDb } from '$lib/db/database';
 import { createProject } from '$lib/db/projects';
-import { createAnnotationRun, FINALIZE_KEY, annotationHandler } from '$lib/worker/runs/annotation';
+import { MAX_RULES_PER_REPLY } from '$lib/core/rules/schema';
+import {
+  createAnnotationRun,
+  FINALIZE_KEY,
+  MAX_NORMATIVE_PER_CHUNK,
+  annotationHandler,
+} from '$lib/worker/runs/annotation';
 import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
 import { importSpecVersion } from '$lib/worker/spec-store';
 import { ScriptedEngine } from '../../../helpers/scripted-engine';
@@ -136,5 +142,96 @@ describe('annotation run', () => {
       .map((r) => r.statement)
       .sort();
     expect(after).toEqual(uninterrupted);
+  });
+});
+
+const THINGS = (
+  'anchor awning ballast beacon bilge buoy cabin canopy chart compass deck dinghy engine fender ' +
+  'galley hatch helm hull keel ladder lantern mast mooring oar paddle rudder sail'
+).split(' ');
+const DUTIES = THINGS.map((thing) => `The assistant must inspect the ${thing} for every guest.`);
+
+/** The 27-duty spec of issue 10: one short section, far denser than one reply's 12 rules. */
+const DENSE_SPEC = `# Harbor duties\n\n## Service\n\n${DUTIES.join(' ')}\n`;
+
+/** Plays a thorough annotator: one rule per duty sentence in the chunk, at most a reply's worth. */
+function dutyScript(request: ChatRequest): string {
+  const user = request.messages.find((m) => m.role === 'user')?.content ?? '';
+  const duties = user.match(/The assistant must inspect the \w+ for every guest\./g) ?? [];
+  const rules = duties.slice(0, MAX_RULES_PER_REPLY).map((quote) => ({
+    sourceQuote: quote,
+    statement: quote.replace('The assistant must inspect', 'Inspect'),
+    direction: 'positive',
+    strength: 'must',
+    stage: 'content',
+    domain: 'service',
+    family: 'service',
+    priority: 'unspecified',
+    appliesWhen: [],
+    exceptions: [],
+  }));
+  return JSON.stringify({ rules });
+}
+
+describe('annotation of a dense spec, twice', () => {
+  it('chunks by normative density so every duty gets a rule, and a second run adds no copies', async () => {
+    const db = await openTestDb();
+    const project = await createProject(db, 'Dense');
+    const { specVersionId } = await importSpecVersion(db, project.id, {
+      name: 'duties.md',
+      text: DENSE_SPEC,
+    });
+    const engine = new ScriptedEngine(dutyScript, { contextWindow: 8192 });
+    const annotate = async () => {
+      const { run, chunks } = await createAnnotationRun(db, project.id, specVersionId, engine);
+      const final = await executeRun(db, run.id, annotationHandler(run), {
+        signal: new AbortController().signal,
+        engineFor: async () => engine,
+      });
+      expect(final.status).toBe('done');
+      return chunks;
+    };
+
+    // Far under the token budget, yet split: at most MAX_NORMATIVE_PER_CHUNK duties a chunk
+    // (a reply that saw all 27 would hold only 12 of them).
+    expect(await annotate()).toBeGreaterThanOrEqual(Math.ceil(27 / MAX_NORMATIVE_PER_CHUNK));
+    const first = await db.rules.where('specVersionId').equals(specVersionId).toArray();
+    expect(first).toHaveLength(27);
+    expect(new Set(first.map((r) => r.source.quote)).size).toBe(27);
+
+    // A reviewer accepts one rule and rewrites another past recognition, then annotates again.
+    const accepted = first.find((r) => r.statement.includes(' buoy '));
+    const edited = first.find((r) => r.statement.includes(' keel '));
+    await db.rules.update(accepted?.id ?? '', { status: 'accepted' });
+    await db.rules.update(edited?.id ?? '', {
+      status: 'accepted',
+      statement: 'Greet arriving kayakers by name.',
+    });
+    await annotate();
+
+    const second = await db.rules.where('specVersionId').equals(specVersionId).toArray();
+    expect(second).toHaveLength(27);
+    expect(second.map((r) => r.id).sort()).toEqual(first.map((r) => r.id).sort());
+    const byId = new Map(second.map((r) => [r.id, r]));
+    expect(byId.get(accepted?.id ?? '')?.status).toBe('accepted');
+    expect(byId.get(edited?.id ?? '')?.statement).toBe('Greet arriving kayakers by name.');
+
+    // Mid-run (paused on the third call, with duty chunks done), the list holds no passing copies.
+    const controller = new AbortController();
+    let calls = 0;
+    const pausing = new ScriptedEngine(
+      (request) => {
+        if (++calls === 3) controller.abort();
+        return dutyScript(request);
+      },
+      { contextWindow: 8192 },
+    );
+    const { run } = await createAnnotationRun(db, project.id, specVersionId, pausing);
+    const paused = await executeRun(db, run.id, annotationHandler(run), {
+      signal: controller.signal,
+      engineFor: async () => pausing,
+    });
+    expect(paused.status).toBe('paused');
+    expect(await db.rules.where('specVersionId').equals(specVersionId).count()).toBe(27);
   });
 });
