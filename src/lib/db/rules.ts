@@ -19,9 +19,7 @@ export type RuleEdit = Pick<
   | 'appliesWhen'
 >;
 
-export function rulesOfVersion(db: SpecAlignDb, specVersionId: string): Promise<Rule[]> {
-  return db.rules.where('specVersionId').equals(specVersionId).toArray();
-}
+export { rulesOfVersion } from './queries';
 
 export async function setRuleStatus(
   db: SpecAlignDb,
