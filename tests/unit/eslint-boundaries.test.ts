@@ -102,3 +102,22 @@ describe('ESLint: engines only in the worker, core stays pure', () => {
     expect(await boundaryErrors(CORE, code)).toEqual([]);
   });
 });
+
+describe('db/queries.ts', () => {
+  it('holds only reads: none of the write selectors matches it', async () => {
+    // The config exempts db/ (it holds the write helpers the worker calls); check queries.ts alone.
+    const { dexieWriteSelectors } = await import('../../eslint.config.js');
+    const strict = new ESLint({
+      cwd: process.cwd(),
+      overrideConfig: { rules: { 'no-restricted-syntax': ['error', ...dexieWriteSelectors] } },
+    });
+    const [result] = await strict.lintFiles(['src/lib/db/queries.ts']);
+    expect(result?.messages.filter((m) => m.ruleId === 'no-restricted-syntax')).toEqual([]);
+    // And the selectors do see this file's shape of code: a write added to it would be caught.
+    const [probe] = await strict.lintText(
+      `declare const db: any;\nexport const x = () => db.pairs.put({});\n`,
+      { filePath: 'src/lib/db/queries.ts' },
+    );
+    expect(probe?.messages.map((m) => m.ruleId)).toContain('no-restricted-syntax');
+  });
+});
