@@ -197,18 +197,42 @@ test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL
     await filters.getByLabel(label).selectOption('');
   await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
 
-  // Bulk: reject every borderline pair (q-01, q-04 … q-28), then accept every pending one left.
+  // Bulk: reject every borderline pair (q-01, q-04 … q-28). q-01 is rejected already, so the
+  // action changes 9 pairs and says so before it does.
   await page.getByLabel('Case type').selectOption('borderline');
   await expect(page.getByText(`10 of ${PAIRS} pairs shown`)).toBeVisible();
   await page.getByRole('button', { name: 'Reject all shown' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Reject 10 pairs' }).click();
-  await expect(page.getByText('Marked 10 pairs as rejected.')).toBeVisible();
+  await page.getByRole('dialog').getByRole('button', { name: 'Reject 9 pairs' }).click();
+  await expect(page.getByText('Rejected 9 pairs.')).toBeVisible();
   await page.getByLabel('Case type').selectOption('all');
-  await page.getByLabel('Status').selectOption('pending');
-  await expect(page.getByText(`18 of ${PAIRS} pairs shown`)).toBeVisible();
+  await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
+
+  // "Accept all shown" with every status shown changes only the 18 pending pairs: the hand
+  // decisions (q-01 rejected by keyboard) stay. Including decided pairs would change 28.
+  const include = page.getByLabel('Include decided pairs');
+  await include.check();
+  await page.getByRole('button', { name: 'Accept all shown' }).click();
+  await expect(
+    page.getByRole('dialog').getByRole('button', { name: 'Accept 28 pairs' }),
+  ).toBeVisible();
+  await page.getByRole('dialog').getByRole('button', { name: 'Keep it' }).click();
+  await include.uncheck();
   await page.getByRole('button', { name: 'Accept all shown' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Accept 18 pairs' }).click();
-  await expect(page.getByText('Marked 18 pairs as accepted.')).toBeVisible();
+  await expect(page.getByText('Accepted 18 pairs.')).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 2 of 30: rejected/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 4 of 30: accepted/ })).toBeVisible();
+
+  // Undo restores each pair's previous status; then the action is redone.
+  await expect(page.getByText('Last bulk action: 18 pairs accepted.')).toBeVisible();
+  await page.getByRole('button', { name: 'Undo the last bulk action' }).click();
+  await expect(page.getByText('Undone: 18 pairs have their previous status again.')).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 4 of 30: pending/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 2 of 30: rejected/ })).toBeVisible();
+  await page.getByRole('button', { name: 'Accept all shown' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Accept 18 pairs' }).click();
+  await expect(page.getByText('Accepted 18 pairs.')).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 2 of 30: rejected/ })).toBeVisible();
 
   const accepted = Array.from({ length: PAIRS }, (_, i) => i).filter((i) => i % 3 !== 1);
   const tag = (i: number) => String(i).padStart(2, '0');

@@ -55,6 +55,4 @@ export async function deleteProject(db: SpecAlignDb, id: string): Promise<void> 
   });
 }
 
-export function listProjects(db: SpecAlignDb): Promise<Project[]> {
-  return db.projects.orderBy('updatedAt').reverse().toArray();
-}
+export { listProjects } from './queries';

@@ -1,6 +1,6 @@
 /**
- * A reviewer's edits to rules. These are user actions, not run results, so the UI applies them
- * directly; every change is one transaction and bumps `updatedAt`.
+ * A reviewer's edits to rules, applied by the worker (the database's single writer) on the UI's
+ * request through WorkerApi; every change is one transaction and bumps `updatedAt`.
  */
 import type { Rule, RuleStatus } from '$lib/core/records';
 import type { SpecAlignDb } from './database';
@@ -19,9 +19,7 @@ export type RuleEdit = Pick<
   | 'appliesWhen'
 >;
 
-export function rulesOfVersion(db: SpecAlignDb, specVersionId: string): Promise<Rule[]> {
-  return db.rules.where('specVersionId').equals(specVersionId).toArray();
-}
+export { rulesOfVersion } from './queries';
 
 export async function setRuleStatus(
   db: SpecAlignDb,

@@ -1,6 +1,7 @@
 import { errorMessage, isAbortError } from '$lib/core/errors';
 import type { Run } from '$lib/core/records';
 import { getDb } from '$lib/db/database';
+import { runStatus } from '$lib/db/queries';
 import { isRunLockedError, RunLockedError, withRunLock } from '$lib/db/run-lock';
 import type { RunProgress } from '$lib/worker/runs/types';
 import { pipeline, progressProxy } from '$lib/worker/client';
@@ -116,7 +117,7 @@ export class RunControl {
             if (!executingHere.has(runId)) this.#error = new RunLockedError().message;
           },
         },
-        async () => (await getDb().runs.get(runId))?.status,
+        () => runStatus(getDb(), runId),
       );
     } catch (error) {
       this.#error = isAbortError(error) ? undefined : errorMessage(error);

@@ -1,5 +1,6 @@
 import type { SpecVersion } from '$lib/core/records';
 import { getDb } from '$lib/db/database';
+import { specVersionsOf } from '$lib/db/queries';
 import { LiveQuery } from './live.svelte';
 
 /**
@@ -12,15 +13,7 @@ export class SpecVersions {
 
   constructor(projectId: () => string) {
     const db = getDb();
-    this.#query = new LiveQuery(
-      projectId,
-      (id) =>
-        db.specVersions
-          .where('[projectId+versionNumber]')
-          .between([id, 0], [id, Infinity])
-          .toArray(),
-      [] as SpecVersion[],
-    );
+    this.#query = new LiveQuery(projectId, (id) => specVersionsOf(db, id), [] as SpecVersion[]);
   }
 
   /** Oldest first. */

@@ -20,6 +20,55 @@ import type { ImportSpecResult } from './spec-store';
 import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
 import type { ReviewFilter } from './pairs-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
+import type { PairStatus, Project, Rule, RuleStatus } from '$lib/core/records';
+import type { RuleEdit } from '$lib/db/rules';
+import type { BulkDecision, BulkDecisionResult } from './review-service';
+
+/** Where a hand-written rule is anchored: a section of a spec version (its whole span). */
+export interface NewRuleAnchor {
+  projectId: string;
+  specVersionId: string;
+  sectionAnchor: string;
+  start: number;
+  end: number;
+  /** The located quote (core/rules/manual-source.ts); default: the section span, no quote. */
+  source?: Rule['source'];
+}
+
+/**
+ * The user's edits. The worker is the database's single writer: the UI sends every change here
+ * (and reads with liveQuery), so invariants that span tables and running work hold in one place.
+ */
+export interface EditApi {
+  createProject(name: string): Promise<Project>;
+  renameProject(projectId: string, name: string): Promise<void>;
+  /** Cancels the project's runs (here and in other tabs), waits for them to stop, then deletes it. */
+  deleteProject(projectId: string): Promise<void>;
+  setProjectModels(
+    projectId: string,
+    models: { defaultModel?: EngineConfig; roleModels?: Project['roleModels'] },
+  ): Promise<void>;
+  /** Stores an endpoint's API key in this browser (never exported). */
+  putApiKey(baseUrl: string, apiKey: string): Promise<void>;
+
+  setRuleStatus(ruleIds: string[], status: RuleStatus): Promise<void>;
+  updateRule(ruleId: string, edit: RuleEdit): Promise<void>;
+  addRule(anchor: NewRuleAnchor, edit: RuleEdit): Promise<Rule>;
+  splitRule(ruleId: string, statements: string[]): Promise<string[]>;
+  mergeRules(ruleIds: string[], statement?: string): Promise<string>;
+
+  setInstancePinned(instanceId: string, pinned: boolean): Promise<void>;
+
+  /** Hand decisions on single pairs: always applied, whatever the pair's status. */
+  setPairStatus(pairIds: string[], status: PairStatus): Promise<void>;
+  editPairText(pairId: string, side: 'chosen' | 'rejected', text: string): Promise<void>;
+  /** How many pairs `decidePairs` would change (pending ones only, unless `includeDecided`). */
+  countBulkDecision(decision: BulkDecision): Promise<number>;
+  /** A bulk action; its result's `batchId` undoes it with `undoBulkDecision`. */
+  decidePairs(decision: BulkDecision): Promise<BulkDecisionResult>;
+  /** Restores the statuses a bulk action replaced; returns how many pairs were restored. */
+  undoBulkDecision(batchId: string): Promise<number>;
+}
 
 export interface LoadedModelInfo {
   key: string;
@@ -34,7 +83,7 @@ export interface ModelTestResult extends ModelCheckResult {
 
 export type ProgressCallback = (progress: LoadProgress) => void;
 
-export interface WorkerApi {
+export interface WorkerApi extends EditApi {
   ping(): Promise<'pong'>;
   /** Whether this worker is cross-origin isolated (wllama threads need it). */
   environment(): Promise<{ crossOriginIsolated: boolean; hardwareConcurrency: number }>;

@@ -29,6 +29,13 @@ import { diffStoredVersions, importSpecVersion } from './spec-store';
 import { exportDataset } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
 import { countChosenMarkup, findPairIds } from './pairs-service';
+import { createProject, renameProject, setProjectModels } from '$lib/db/projects';
+import { putApiKey } from '$lib/db/settings';
+import { addRule, mergeRules, setRuleStatus, splitRule, updateRule } from '$lib/db/rules';
+import { editPairText, setPairStatus } from '$lib/db/pairs';
+import { guardStorage } from '$lib/db/errors';
+import { deleteProjectAfterRuns } from './projects-service';
+import { countBulkDecision, ReviewDecisions } from './review-service';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -36,6 +43,7 @@ const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
 );
 
 const runs = new RunRunner(getDb(), (config) => models.ensure(config, {}));
+const decisions = new ReviewDecisions(getDb());
 
 const api: WorkerApi = {
   async ping() {
@@ -218,6 +226,26 @@ const api: WorkerApi = {
   summariseEvaluation(runId) {
     return summariseEvaluation(getDb(), runId);
   },
+
+  // The user's edits (EditApi): thin calls into db/ and the services that keep invariants.
+  createProject: (name) => createProject(getDb(), name),
+  renameProject: (projectId, name) => renameProject(getDb(), projectId, name),
+  deleteProject: (projectId) => deleteProjectAfterRuns(getDb(), runs, projectId),
+  setProjectModels: (projectId, choice) => setProjectModels(getDb(), projectId, choice),
+  putApiKey: (baseUrl, apiKey) => putApiKey(getDb(), baseUrl, apiKey),
+  setRuleStatus: (ruleIds, status) => setRuleStatus(getDb(), ruleIds, status),
+  updateRule: (ruleId, edit) => updateRule(getDb(), ruleId, edit),
+  addRule: (anchor, edit) => addRule(getDb(), anchor, edit),
+  splitRule: (ruleId, statements) => splitRule(getDb(), ruleId, statements),
+  mergeRules: (ruleIds, statement) => mergeRules(getDb(), ruleIds, statement),
+  async setInstancePinned(instanceId, pinned) {
+    await guardStorage(() => getDb().instances.update(instanceId, { pinned }));
+  },
+  setPairStatus: (pairIds, status) => setPairStatus(getDb(), pairIds, status),
+  editPairText: (pairId, side, text) => editPairText(getDb(), pairId, side, text),
+  countBulkDecision: (decision) => countBulkDecision(getDb(), decision),
+  decidePairs: (decision) => decisions.decide(decision),
+  undoBulkDecision: (batchId) => decisions.undo(batchId),
 };
 
 /** The target engine of an evaluation, with the judge loaded too (so a missing judge fails now). */

@@ -6,8 +6,6 @@
 import { isAbortError } from '$lib/core/errors';
 import type { CaseType, PairStatus, RuleStage } from '$lib/core/records';
 import type { QualityFilter, VerdictFilter } from '$lib/core/review/facets';
-import { getDb } from '$lib/db/database';
-import { editPairText, setPairStatus } from '$lib/db/pairs';
 import { notices } from '$lib/state/notices.svelte';
 import { pipeline } from '$lib/worker/client';
 import type { ReviewFilter } from '$lib/worker/pairs-service';
@@ -24,6 +22,20 @@ export const QUALITY_RANGES = {
 
 export type QualityRange = keyof typeof QUALITY_RANGES;
 
+/** The last bulk action, while it can still be undone. */
+export interface LastBulkAction {
+  batchId: string;
+  status: PairStatus;
+  changed: number;
+}
+
+export const BULK_VERB: Record<PairStatus, string> = {
+  accepted: 'Accepted',
+  rejected: 'Rejected',
+  flagged: 'Flagged',
+  pending: 'Reset',
+};
+
 export class ReviewState {
   status = $state<PairStatus | 'all'>('all');
   caseType = $state<CaseType | 'all'>('all');
@@ -37,7 +49,10 @@ export class ReviewState {
   text = $state('');
   /** Only pairs whose chosen reply carries markup. */
   markup = $state(false);
+  /** Bulk actions change only pending pairs unless the reviewer ticks this. */
+  includeDecided = $state(false);
 
+  #lastBulk = $state<LastBulkAction | undefined>();
   #ids = $state.raw<string[]>([]);
   #index = $state(0);
   #loading = $state(true);
@@ -56,6 +71,9 @@ export class ReviewState {
   }
   get currentId(): string | undefined {
     return this.#ids[this.#index];
+  }
+  get lastBulk(): LastBulkAction | undefined {
+    return this.#lastBulk;
   }
 
   get filter(): ReviewFilter {
@@ -110,27 +128,59 @@ export class ReviewState {
     const id = this.currentId;
     if (!id) return;
     try {
-      await setPairStatus(getDb(), [id], status);
+      await pipeline().setPairStatus([id], status);
       this.move(1);
     } catch (error) {
       notices.error(error);
     }
   }
 
-  /** Sets the status of every pair the filters show. */
-  async decideAll(status: PairStatus): Promise<void> {
-    const ids = this.#ids;
+  /** How many of the shown pairs `decideAll(status)` would change; undefined if it cannot tell. */
+  async countBulk(status: PairStatus): Promise<number | undefined> {
     try {
-      await setPairStatus(getDb(), ids, status);
-      notices.info(`Marked ${ids.length.toLocaleString('en')} pairs as ${status}.`);
+      return await pipeline().countBulkDecision(this.#bulk(status));
+    } catch (error) {
+      notices.error(error);
+      return undefined;
+    }
+  }
+
+  /**
+   * Sets the status of the pairs the filters show: the pending ones, or every one when
+   * `includeDecided` is ticked. The action can be undone until the next one.
+   */
+  async decideAll(status: PairStatus): Promise<void> {
+    try {
+      const { batchId, changed } = await pipeline().decidePairs(this.#bulk(status));
+      this.#lastBulk = batchId ? { batchId, status, changed } : undefined;
+      notices.info(`${BULK_VERB[status]} ${changed.toLocaleString('en')} pairs.`);
     } catch (error) {
       notices.error(error);
     }
   }
 
+  /** Restores the statuses the last bulk action replaced. */
+  async undoBulk(): Promise<void> {
+    const last = this.#lastBulk;
+    if (!last) return;
+    this.#lastBulk = undefined;
+    try {
+      const restored = await pipeline().undoBulkDecision(last.batchId);
+      notices.info(
+        `Undone: ${restored.toLocaleString('en')} pairs have their previous status again.`,
+      );
+    } catch (error) {
+      notices.error(error);
+    }
+  }
+
+  #bulk(status: PairStatus) {
+    return { ids: this.#ids, status, includeDecided: this.includeDecided };
+  }
+
   async edit(id: string, side: 'chosen' | 'rejected', text: string): Promise<boolean> {
     try {
-      await editPairText(getDb(), id, side, text);
+      await pipeline().editPairText(id, side, text);
       return true;
     } catch (error) {
       notices.error(error);

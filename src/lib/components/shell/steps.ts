@@ -1,5 +1,5 @@
 import type { Step } from '$lib/state/router.svelte';
-import type { ProjectSummary } from '$lib/state/project-summary';
+import type { ProjectSummary } from '$lib/db/queries';
 
 export interface StepInfo {
   label: string;

@@ -89,7 +89,12 @@ async function executeLocked(
   };
   const saveRun = (patch: Partial<Run>) => {
     Object.assign(run, patch, { updatedAt: now() });
-    return guardStorage(() => db.runs.put(run)).then(() => undefined);
+    return guardStorage(() =>
+      db.transaction('rw', db.runs, async () => {
+        await assertRunExists(db, runId);
+        await db.runs.put(run);
+      }),
+    );
   };
 
   // Another tab paused, cancelled or finished the run while this one waited for its lock.
@@ -148,6 +153,7 @@ async function executeLocked(
         const tables = [db.tasks, db.runs, ...(outcome.tables ?? []).map((t) => db.table(t))];
         await guardStorage(() =>
           db.transaction('rw', tables, async () => {
+            await assertRunExists(db, runId);
             await outcome.write?.(db);
             await db.tasks.put(updated);
             await db.runs.put(next);
@@ -159,7 +165,7 @@ async function executeLocked(
         finished = outcome.done;
       } catch (error) {
         if (isAbortError(error) || options.signal.aborted) throw error;
-        if (error instanceof StorageFullError) throw error;
+        if (error instanceof StorageFullError || error instanceof RunDeletedError) throw error;
         // Tokens spent on a failed attempt (e.g. output that stayed invalid after repair) count.
         const spent = chargeOf(error);
         const next = charged(run, spent.usage, spent.usageByRole);
@@ -169,6 +175,7 @@ async function executeLocked(
         next.updatedAt = now();
         await guardStorage(() =>
           db.transaction('rw', [db.tasks, db.runs], async () => {
+            await assertRunExists(db, runId);
             await db.tasks.put({
               ...task,
               attempts,
@@ -191,6 +198,12 @@ async function executeLocked(
     options.onProgress?.(final);
     return final;
   } catch (error) {
+    // Its project was deleted: there is nothing left to record the stop on, and nothing may be recreated.
+    if (error instanceof RunDeletedError) {
+      const gone = progress('cancelled', undefined, error.message);
+      options.onProgress?.(gone);
+      return gone;
+    }
     const stopped = isAbortError(error) || options.signal.aborted;
     const status = !stopped ? 'failed' : options.stopMode?.() === 'cancel' ? 'cancelled' : 'paused';
     const message = stopped ? undefined : errorMessage(error);
@@ -278,6 +291,22 @@ function isUsage(value: unknown): value is TokenUsage {
     typeof completionTokens === 'number' &&
     Number.isFinite(completionTokens)
   );
+}
+
+/** The run row vanished mid-run: its project was deleted while a step was in flight. */
+export class RunDeletedError extends Error {
+  constructor() {
+    super('This run was deleted with its project; its last step was discarded.');
+    this.name = 'RunDeletedError';
+  }
+}
+
+/**
+ * Called first inside every checkpoint transaction: a step that finishes after its project was
+ * deleted must not write its rows (they would be orphans, or recreate the run row with `put`).
+ */
+async function assertRunExists(db: SpecAlignDb, runId: string): Promise<void> {
+  if ((await db.runs.get(runId)) === undefined) throw new RunDeletedError();
 }
 
 /** The first unfinished task in queue order; tasks left 'running' by a crash resume from their step. */

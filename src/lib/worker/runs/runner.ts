@@ -56,13 +56,18 @@ interface StopRequest {
 }
 
 export class RunRunner {
-  #active = new Map<string, { controller: AbortController; mode: StopMode }>();
+  #active = new Map<
+    string,
+    { controller: AbortController; mode: StopMode; finished?: Promise<unknown> }
+  >();
   /** Open only while a run executes here, so an idle worker (or a Node test) holds nothing. */
   #stops: BroadcastChannel | undefined;
 
   constructor(
     private readonly db: SpecAlignDb,
     private readonly loadEngine: EngineLoader,
+    /** Which handler executes a run (tests pass a scripted one). */
+    private readonly handlers: (run: Run) => RunHandler = handlerFor,
   ) {}
 
   isActive(runId: string): boolean {
@@ -76,11 +81,14 @@ export class RunRunner {
     if (run.status === 'done' || run.status === 'cancelled') {
       throw new Error(`This run is ${run.status}; start a new one instead.`);
     }
-    const entry = { controller: new AbortController(), mode: 'pause' as StopMode };
+    const entry: { controller: AbortController; mode: StopMode; finished?: Promise<unknown> } = {
+      controller: new AbortController(),
+      mode: 'pause',
+    };
     this.#active.set(runId, entry);
     this.#listenForStops();
     try {
-      return await executeRun(this.db, runId, handlerFor(run), {
+      const execution = executeRun(this.db, runId, this.handlers(run), {
         signal: entry.controller.signal,
         expectedStatus: run.status,
         stopMode: () => entry.mode,
@@ -88,6 +96,8 @@ export class RunRunner {
         engineFor: async (role) =>
           this.loadEngine(await configForRole(this.db, run.projectId, role)),
       });
+      entry.finished = execution.catch(() => undefined);
+      return await execution;
     } finally {
       this.#active.delete(runId);
       if (this.#active.size === 0) {
@@ -118,6 +128,23 @@ export class RunRunner {
         });
       }
     });
+  }
+
+  /**
+   * Cancels every unfinished run of a project and waits until none executes any more: here (its
+   * executor returned) or in another tab (its run lock was released). Deleting a project calls
+   * this first, so no step is in flight when its rows go.
+   */
+  async stopProjectRuns(projectId: string): Promise<void> {
+    const runs = await this.db.runs.where('projectId').equals(projectId).toArray();
+    const open = runs.filter((r) => r.status !== 'done' && r.status !== 'cancelled');
+    await Promise.all(
+      open.map(async (r) => {
+        const finished = this.#active.get(r.id)?.finished;
+        await this.stop(r.id, 'cancel');
+        await finished;
+      }),
+    );
   }
 
   /** Aborts the run if it executes here; false if it does not. */

@@ -1,6 +1,7 @@
 import { closeTestDbs, openTestDb } from '../../../helpers/db';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidModelOutputError, StorageFullError } from '$lib/core/errors';
+import { deleteProject } from '$lib/db/projects';
 import { RunLockedError } from '$lib/db/run-lock';
 import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
 import type { RunHandler } from '$lib/worker/runs/types';
@@ -337,5 +338,60 @@ describe('executeRun', () => {
     });
     expect(final).toMatchObject({ status: 'done', done: 4 });
     expect((await db.runs.get('run-1'))?.error).toBeUndefined();
+  });
+});
+
+describe('executeRun after its project was deleted', () => {
+  it('recreates nothing when the project vanishes while a step is in flight', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 3);
+    const handler = writingHandler({
+      'chunk-1': async () => {
+        // The user deletes the project while this step waits on the model.
+        await deleteProject(db, 'p');
+        return {
+          done: true,
+          step: 'annotated',
+          tables: ['evaluations'],
+          write: async (d) => {
+            await d.evaluations.add({
+              id: 'late-result',
+              projectId: 'p',
+              runId: 'run-1',
+              target: { kind: 'openai', baseUrl: 'x', model: 'm' },
+              createdAt: 0,
+              results: {},
+            });
+          },
+        };
+      },
+    });
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    expect(final.status).toBe('cancelled');
+    expect(handler.calls).toEqual(['chunk-0', 'chunk-1']);
+    expect(await db.runs.count()).toBe(0);
+    expect(await db.tasks.count()).toBe(0);
+    expect(await db.evaluations.count()).toBe(0);
+  });
+
+  it('recreates nothing when a failing step’s retry bookkeeping runs after the deletion', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 2);
+    const handler = writingHandler({
+      'chunk-0': async () => {
+        await deleteProject(db, 'p');
+        throw new Error('model output was not JSON');
+      },
+    });
+    const final = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+    });
+    expect(final.status).toBe('cancelled');
+    expect(await db.runs.count()).toBe(0);
+    expect(await db.tasks.count()).toBe(0);
   });
 });
