@@ -319,9 +319,10 @@ function checkIds(data: ProjectFileData): void {
 }
 
 /**
- * References that the app never breaks (spec versions and runs are never deleted), so a
- * dangling one means a damaged or hand-edited file. Rules and instances can be deleted after
- * pairs cite them, so those links are not checked.
+ * References whose target is part of what the referring row means: a section or example is
+ * offsets into its spec version's text, a task or evaluation is a step of its run. A dangling one
+ * means a damaged or hand-edited file. Rules, instances and pairs stand on their own (rules and
+ * instances can be deleted after pairs cite them; hand-made files ship pairs without their run).
  */
 function checkReferences(data: ProjectFileData): void {
   const ids = (table: ProjectFileTable) => new Set((data.tables[table] ?? []).map((r) => r.id));
@@ -331,10 +332,7 @@ function checkReferences(data: ProjectFileData): void {
     ['specVersions', 'previousVersionId', specVersions, 'spec version'],
     ['sections', 'specVersionId', specVersions, 'spec version'],
     ['specExamples', 'specVersionId', specVersions, 'spec version'],
-    ['rules', 'specVersionId', specVersions, 'spec version'],
-    ['instances', 'specVersionId', specVersions, 'spec version'],
     ['tasks', 'runId', runs, 'run'],
-    ['pairs', 'runId', runs, 'run'],
     ['evaluations', 'runId', runs, 'run'],
   ];
   for (const [table, field, targets, noun] of links) {

@@ -466,9 +466,9 @@ describe('project file import', () => {
         /tables\.sections\[0\]\.specVersionId points at spec version "nowhere", which is not in the file/,
       ],
       [
-        'a pair of a run that is not in the file',
-        (f) => withRow(f, 'pairs', { runId: 'gone' }),
-        /tables\.pairs\[0\]\.runId points at run "gone"/,
+        'a task of a run that is not in the file',
+        (f) => withRow(f, 'tasks', { runId: 'gone' }),
+        /tables\.tasks\[0\]\.runId points at run "gone"/,
       ],
     );
 
