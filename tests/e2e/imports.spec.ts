@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
+import { deeplyNestedList, hugeParagraph, manySections } from '../fixtures/pathological-specs';
 import { createProject, expect, test } from './fixtures';
 
 /**
@@ -84,4 +85,32 @@ test('refused project files say what is wrong and where, and change nothing', as
   await expect(links).toHaveCount(2);
   await links.nth(0).getByRole('link').first().click();
   await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+});
+
+test('pathological specs import in the worker and leave the page responsive', async ({ page }) => {
+  await createProject(page, 'Pathological');
+  const specs: [string, string, RegExp | undefined][] = [
+    ['nested.md', deeplyNestedList(3000), /nest about 2,999 levels deep/],
+    ['paragraph.md', hugeParagraph(), /larger than the 256 KB/],
+    ['sections.md', manySections(3000), undefined],
+  ];
+  for (const [i, [name, text, plainNotice]] of specs.entries()) {
+    if (i > 0) await page.getByRole('button', { name: 'Import new version…' }).click();
+    await page
+      .getByLabel('Spec file', { exact: true })
+      .setInputFiles({ name, mimeType: 'text/markdown', buffer: Buffer.from(text) });
+    await expect(page.getByText(`Imported version ${i + 1}:`)).toBeVisible({ timeout: 60_000 });
+    // The page answers and a control still responds.
+    expect(await page.evaluate(() => document.title.length >= 0)).toBe(true);
+    const filter = page.getByLabel('Filter sections');
+    await filter.fill('Section 1');
+    await filter.fill('');
+    if (plainNotice) {
+      await page
+        .getByRole('button', { name: /Nested policy|One paragraph/ })
+        .first()
+        .click();
+      await expect(page.getByRole('status').filter({ hasText: plainNotice })).toBeVisible();
+    }
+  }
 });
