@@ -15,7 +15,7 @@ export const MAX_RENDER_CHARS = 256 * 1024;
  * per line, the leading indentation in list steps (two columns, tabs to four) plus the number of
  * `>` markers. It can overestimate (indented code), which only means plain-text display.
  */
-export function markdownNestingDepth(text: string): number {
+export function markdownNestingDepth(text: string, stopAbove = Infinity): number {
   let max = 0;
   let i = 0;
   const n = text.length;
@@ -31,6 +31,7 @@ export function markdownNestingDepth(text: string): number {
     }
     const depth = Math.floor(columns / 2) + quotes;
     if (depth > max) max = depth;
+    if (max > stopAbove) return max; // the answer is already "too deep": skip the rest
     const next = text.indexOf('\n', i);
     i = next === -1 ? n : next + 1;
   }
@@ -39,9 +40,8 @@ export function markdownNestingDepth(text: string): number {
 
 /** Why `text` is shown as plain text instead of formatted Markdown, or undefined to render it. */
 export function plainTextReason(text: string): string | undefined {
-  const depth = markdownNestingDepth(text);
-  if (depth > MAX_RENDER_DEPTH) {
-    return `This section is shown as plain text: its lists or quotes nest about ${depth.toLocaleString('en-US')} levels deep, more than the ${MAX_RENDER_DEPTH} the formatted view renders.`;
+  if (markdownNestingDepth(text, MAX_RENDER_DEPTH) > MAX_RENDER_DEPTH) {
+    return `This section is shown as plain text: its lists or quotes nest more than ${MAX_RENDER_DEPTH} levels deep, deeper than the formatted view renders.`;
   }
   if (text.length > MAX_RENDER_CHARS) {
     return `This section is shown as plain text: at ${Math.round(text.length / 1024).toLocaleString('en-US')} KB it is larger than the ${MAX_RENDER_CHARS / 1024} KB the formatted view renders.`;
