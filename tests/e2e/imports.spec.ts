@@ -114,3 +114,57 @@ test('pathological specs import in the worker and leave the page responsive', as
     }
   }
 });
+
+test('refused rules files say what is wrong and where, and add no rule', async ({ page }) => {
+  const id = await createProject(page, 'Rules import');
+  await page.getByLabel('…or paste the text').fill('# Policy\n\nThe assistant must be kind.\n');
+  await page.getByRole('button', { name: 'Import pasted text' }).click();
+  await expect(page.getByText(/Imported version 1/)).toBeVisible();
+  await page.goto(`/#/p/${id}/rules`);
+  const rule = {
+    id: 'r1',
+    specVersionId: 'v',
+    sectionAnchor: 'policy',
+    statement: 'Be kind.',
+    direction: 'positive',
+    stage: 'style',
+    domain: 'support',
+    family: 'tone',
+    priority: 4,
+    strength: 'must',
+    exceptions: [],
+    appliesWhen: [],
+    source: { quote: 'must be kind', start: 0, end: 12, located: true },
+    status: 'accepted',
+    origin: 'model',
+    createdAt: 1,
+    updatedAt: 1,
+  };
+  const file = { format: 'specalign-rules', version: 1, rules: [rule] };
+  const cases: [string, string, RegExp][] = [
+    [
+      'cut.json',
+      JSON.stringify(file).slice(0, 90),
+      /not a complete rules file\. The file ends early \(truncated at byte 90\)/,
+    ],
+    [
+      'types.json',
+      JSON.stringify({ ...file, rules: [{ ...rule, statement: 7 }] }),
+      /rules\[0\]\.statement: expected a string, got a number/,
+    ],
+    [
+      'future.json',
+      JSON.stringify({ ...file, version: 9 }),
+      /rules file version 9; this app reads up to 1/,
+    ],
+  ];
+  for (const [name, text, message] of cases) {
+    await page.getByLabel('Rules file to import').setInputFiles({
+      name,
+      mimeType: 'application/json',
+      buffer: Buffer.from(text),
+    });
+    await expect(page.getByRole('alert').filter({ hasText: name })).toContainText(message);
+    await expect(page.getByText('No rules yet.')).toBeVisible();
+  }
+});
