@@ -146,6 +146,8 @@ export function parseRulesFile(text: string, fileName = 'The rules file'): Rules
   try {
     data = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
+    if (!text.trim())
+      throw new InvalidFileError(`${quoteName(fileName)} is empty: it holds no rules.`);
     const truncated = describeTruncation(text);
     throw new InvalidFileError(
       truncated
