@@ -14,6 +14,12 @@ import { chunkSections } from '../src/lib/core/rules/chunking';
 import { detectNormativeSentences } from '../src/lib/core/rules/normative';
 import { annotationPromptOverhead } from '../src/lib/core/rules/prompt';
 import { ingestSpec } from '../src/lib/core/spec/ingest';
+import { plainTextReason } from '../src/lib/core/spec/markdown-limits';
+import {
+  deeplyNestedList,
+  hugeParagraph,
+  manySections,
+} from '../tests/fixtures/pathological-specs';
 import { openDatabase } from '../src/lib/db/database';
 import { exportProjectFile, importProjectFile } from '../src/lib/db/project-file';
 import { createProject } from '../src/lib/db/projects';
@@ -114,6 +120,31 @@ async function benchRules(): Promise<void> {
     value: `${detectMs.toFixed(1)} ms / ${chunkMs.toFixed(1)} ms`,
     note: `${detect().length} normative sentences; ${chunks.length} chunks for a 4096-token window`,
   });
+}
+
+/**
+ * Pathological specs (issue 15): ingestion (scan, sections, examples, hashing) plus the Spec
+ * view's render-limit check, which decides plain text over marked. Both are linear; the rows
+ * show the input size so the rate can be compared with the 270 KB Model Spec row.
+ */
+async function benchPathologicalSpecs(): Promise<void> {
+  const specs: [string, string][] = [
+    ['3,000-deep nested list', deeplyNestedList(3000)],
+    ['2 MB single paragraph', hugeParagraph()],
+    ['3,000 sections', manySections(3000)],
+  ];
+  for (const [label, text] of specs) {
+    const bytes = new TextEncoder().encode(text);
+    const ids = { specVersionId: 'bench', projectId: 'bench' };
+    const ingestMs = await time(() => ingestSpec({ name: 'spec.md', bytes }, ids), 3);
+    const { sections } = await ingestSpec({ name: 'spec.md', bytes }, ids);
+    const checkMs = await time(async () => plainTextReason(text), 3);
+    rows.push({
+      metric: `Parse pathological spec: ${label} (Node)`,
+      value: `${ingestMs.toFixed(0)} ms`,
+      note: `${(bytes.length / 1e6).toFixed(1)} MB, ${sections.length} sections; render-limit check ${checkMs.toFixed(1)} ms (${plainTextReason(text) ? 'shown as plain text' : 'rendered'}); linear, in the worker`,
+    });
+  }
 }
 
 async function benchDexie(): Promise<void> {
@@ -328,6 +359,7 @@ function machine(): string {
 await benchBundle();
 await benchIngest();
 await benchRules();
+await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
 try {

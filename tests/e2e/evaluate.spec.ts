@@ -325,6 +325,25 @@ test('an eval set downloaded from Export and imported on Evaluate gives the know
     '“broken.jsonl” cannot be evaluated: Line 2 is not valid JSON.',
   );
   await expect(start).toBeDisabled();
+  // A file cut short says where it ends; one with a wrong type names the field.
+  const cut = [lines[0], lines[1]?.slice(0, 40)].join('\n');
+  await file.setInputFiles({
+    name: 'cut.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(cut),
+  });
+  await expect(form.getByRole('alert')).toHaveText(
+    `“cut.jsonl” cannot be evaluated: Line 2 is cut short: the file ends early (truncated at byte ${Buffer.byteLength(cut)}). Export the eval set again, or use the complete copy.`,
+  );
+  await file.setInputFiles({
+    name: 'types.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(JSON.stringify({ ...rows[0], messages: [{ role: 'user', content: 3 }] })),
+  });
+  await expect(form.getByRole('alert')).toContainText(
+    '(messages[0].content: expected a string, got a number)',
+  );
+  await expect(start).toBeDisabled();
   // The project file's own rule ids were replaced on import: its original ids are foreign here.
   await file.setInputFiles({
     name: 'other-project.jsonl',

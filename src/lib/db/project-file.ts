@@ -5,8 +5,14 @@
  * key-like field is scrubbed as a second line of defence.
  */
 import type { Table } from 'dexie';
-import { z } from 'zod';
 import { InvalidFileError } from '$lib/core/errors';
+import {
+  parseProjectFile,
+  PROJECT_FILE_FORMAT,
+  PROJECT_FILE_VERSION,
+  ProjectFileProblem,
+  type ProjectFileData,
+} from '$lib/core/project-file-schema';
 import type { Project } from '$lib/core/records';
 import type { SpecAlignDb } from './database';
 import { guardStorage } from './errors';
@@ -14,23 +20,12 @@ import { guardStorage } from './errors';
 export { projectFileName } from './project-file-name';
 import { PROJECT_TABLES, SCHEMA_VERSIONS } from './schema';
 
-export const PROJECT_FILE_FORMAT = 'specalign-project';
-export const PROJECT_FILE_VERSION = 1;
+export { PROJECT_FILE_FORMAT, PROJECT_FILE_VERSION };
 
 const EXPORT_PAGE = 2000;
 const SECRET_FIELD = /^(api_?key|authorization|secret|token|password)$/i;
 
-const rowSchema = z.looseObject({ id: z.string().min(1) });
 const LATEST_SCHEMA = SCHEMA_VERSIONS[SCHEMA_VERSIONS.length - 1]?.version ?? 1;
-
-const projectFileSchema = z.object({
-  format: z.literal(PROJECT_FILE_FORMAT),
-  formatVersion: z.number().int().min(1),
-  schemaVersion: z.number().int().min(1),
-  exportedAt: z.string(),
-  project: z.looseObject({ id: z.string().min(1), name: z.string().min(1) }),
-  tables: z.partialRecord(z.enum(PROJECT_TABLES), z.array(rowSchema)),
-});
 
 function scrub(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(scrub);
@@ -95,36 +90,13 @@ export async function importProjectFile(
   db: SpecAlignDb,
   file: Blob,
 ): Promise<{ projectId: string; name: string }> {
-  let raw: unknown;
+  let data: ProjectFileData;
   try {
-    raw = JSON.parse(await file.text());
-  } catch {
-    throw new InvalidFileError('This file is not a SpecAlign project: it is not valid JSON.');
-  }
-  const parsed = projectFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.join('.') || 'the file';
-    throw new InvalidFileError(
-      `This file is not a SpecAlign project file this version can read (${where}: ${issue?.message ?? 'invalid'}).`,
-    );
-  }
-  const data = parsed.data;
-  if (data.formatVersion > PROJECT_FILE_VERSION || data.schemaVersion > LATEST_SCHEMA) {
-    throw new InvalidFileError(
-      'This project file was made by a newer version of SpecAlign Studio. Update the app (reload the page) and import it again.',
-    );
-  }
-  const seen = new Set<string>();
-  for (const [table, rows] of Object.entries(data.tables)) {
-    for (const row of rows ?? []) {
-      if (seen.has(row.id)) {
-        throw new InvalidFileError(
-          `This project file is damaged: the id "${row.id}" appears twice (in ${table}). Nothing was imported.`,
-        );
-      }
-      seen.add(row.id);
-    }
+    // The whole file is checked (shape, versions, ids, references) before the first write.
+    data = parseProjectFile(await file.text(), LATEST_SCHEMA);
+  } catch (error) {
+    if (error instanceof ProjectFileProblem) throw new InvalidFileError(error.message);
+    throw error;
   }
   const ids = new Map<string, string>();
   ids.set(data.project.id, crypto.randomUUID());
@@ -146,7 +118,7 @@ export async function importProjectFile(
       for (const table of PROJECT_TABLES) {
         const rows = data.tables[table];
         if (!rows?.length) continue;
-        // Rows are validated loosely; their shape is the exporting app's, same schema family.
+        // Rows were checked against their table's shape by parseProjectFile.
         // Every row belongs to the new project, whatever the file claimed.
         const fresh = rows.map((r) => ({ ...(remap(r, ids) as object), projectId: project.id }));
         await (db.table(table) as Table<unknown, string>).bulkAdd(fresh);

@@ -367,12 +367,17 @@ describe('project file import', () => {
     }
 
     const cases: [string, (file: Record<string, unknown>) => unknown, RegExp][] = [
-      ['not JSON', () => '{"format": "specalign-project", ', /it is not valid JSON/],
+      ['not JSON', () => '{"format": specalign-project }', /it is not valid JSON/],
+      [
+        'a truncated file',
+        () => '{"format": "specalign-project", ',
+        /ends early \(truncated at byte 32\): it is not a complete project file/,
+      ],
       ['not an object', () => '[1, 2, 3]', /not a SpecAlign project file/],
       [
         'a wrong format marker',
         (f) => ({ ...f, format: 'some-other-app' }),
-        /\(format: .*specalign-project/,
+        /its format is "some-other-app", expected "specalign-project"/,
       ],
       [
         'no project',
@@ -380,13 +385,17 @@ describe('project file import', () => {
           const { project: _project, ...rest } = f;
           return rest;
         },
-        /\(project: /,
+        /damaged and was not imported: project: missing \(expected an object\)/,
       ],
-      ['a project without a name', (f) => ({ ...f, project: { id: 'p1' } }), /\(project\.name: /],
+      [
+        'a project without a name',
+        (f) => ({ ...f, project: { id: 'p1' } }),
+        /project\.name: missing \(expected a string\)/,
+      ],
       [
         'a table that is not an array',
         (f) => ({ ...f, tables: { ...(f.tables as object), rules: { id: 'r1' } } }),
-        /\(tables\.rules: .*array/,
+        /tables\.rules: expected a list, got an object/,
       ],
       [
         'a row without an id',
@@ -394,7 +403,7 @@ describe('project file import', () => {
           const tables = f.tables as Dump;
           return { ...f, tables: { ...tables, rules: [{ ...tables.rules[0], id: undefined }] } };
         },
-        /\(tables\.rules\.0\.id: /,
+        /tables\.rules\[0\]\.id: missing/,
       ],
       [
         'a row with an empty id',
@@ -402,7 +411,7 @@ describe('project file import', () => {
           const tables = f.tables as Dump;
           return { ...f, tables: { ...tables, pairs: [{ ...tables.pairs[0], id: '' }] } };
         },
-        /\(tables\.pairs\.0\.id: /,
+        /tables\.pairs\[0\]\.id: expected a non-empty string/,
       ],
       [
         'a table that is not a project table (settings could carry secrets)',
@@ -410,14 +419,58 @@ describe('project file import', () => {
           ...f,
           tables: { ...(f.tables as object), settings: [{ id: 'x', key: 'secret:apiKey:x' }] },
         }),
-        /\(tables: Unrecognized key: "settings"/,
+        /tables: unexpected "settings"/,
       ],
       [
         'a future formatVersion',
         (f) => ({ ...f, formatVersion: PROJECT_FILE_VERSION + 1 }),
-        /made by a newer version of SpecAlign Studio/,
+        /format version 2 is newer than this app reads \(version 1\)/,
       ],
     ];
+
+    const withRow = (f: Record<string, unknown>, table: ProjectTableName, patch: Row) => {
+      const tables = f.tables as Dump;
+      const rows = [...tables[table]];
+      rows[0] = { ...rows[0], ...patch };
+      return { ...f, tables: { ...tables, [table]: rows } };
+    };
+    cases.push(
+      [
+        'a spec text that is a number (the "t.text.slice is not a function" file)',
+        (f) => withRow(f, 'specVersions', { text: 42 }),
+        /tables\.specVersions\[0\]\.text: expected a string, got a number/,
+      ],
+      [
+        'a rule statement that is a list',
+        (f) => withRow(f, 'rules', { statement: ['x'] }),
+        /tables\.rules\[0\]\.statement: expected a string, got a list/,
+      ],
+      [
+        'a pair status outside its set',
+        (f) => withRow(f, 'pairs', { status: 'maybe' }),
+        /tables\.pairs\[0\]\.status: expected "pending" or "accepted" or "rejected" or "flagged", got "maybe"/,
+      ],
+      [
+        'a pair prompt message without content',
+        (f) => withRow(f, 'pairs', { prompt: [{ role: 'user' }] }),
+        /tables\.pairs\[0\]\.prompt\[0\]\.content: missing \(expected a string\)/,
+      ],
+      [
+        'a future database schema version',
+        (f) => ({ ...f, schemaVersion: 99 }),
+        /database schema version 99 is newer than this app reads/,
+      ],
+      [
+        'a section of a spec version that is not in the file',
+        (f) => withRow(f, 'sections', { specVersionId: 'nowhere' }),
+        /tables\.sections\[0\]\.specVersionId points at spec version "nowhere", which is not in the file/,
+      ],
+      [
+        'a task of a run that is not in the file',
+        (f) => withRow(f, 'tasks', { runId: 'gone' }),
+        /tables\.tasks\[0\]\.runId points at run "gone"/,
+      ],
+    );
 
     it.each(cases)('%s', async (_label, corrupt, message) => {
       const db = await openTestDb();
@@ -429,9 +482,23 @@ describe('project file import', () => {
       expect(await countAllRows(db)).toBe(rowsBefore);
     });
 
+    it('a real export cut short anywhere: a truncation message naming the byte', async () => {
+      const db = await openTestDb();
+      const text = JSON.stringify(await validFile(db));
+      const rowsBefore = await countAllRows(db);
+      for (const cut of [1, 100, Math.floor(text.length / 2), text.length - 1]) {
+        const error = await importProjectFile(db, jsonFile(text.slice(0, cut))).catch(
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(InvalidFileError);
+        expect((error as Error).message).toMatch(/ends early \(truncated at byte [\d,]+\)/);
+      }
+      expect(await countAllRows(db)).toBe(rowsBefore);
+    });
+
     it('an empty file', async () => {
       const db = await openTestDb();
-      await expect(importProjectFile(db, new Blob([]))).rejects.toThrow(/not valid JSON/);
+      await expect(importProjectFile(db, new Blob([]))).rejects.toThrow(/The file is empty/);
       expect(await countAllRows(db)).toBe(0);
     });
   });
@@ -447,7 +514,9 @@ describe('project file import', () => {
     const rowsBefore = await countAllRows(db);
     const error = await importProjectFile(db, jsonFile(file)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidFileError);
-    expect((error as Error).message).toMatch(/appears twice \(in evaluations\)/);
+    expect((error as Error).message).toMatch(
+      /tables\.evaluations\[1\]\.id: the id .* is already used at tables\.evaluations\[0\]\.id/,
+    );
     expect(await countAllRows(db)).toBe(rowsBefore);
   });
 

@@ -34,7 +34,8 @@ describe('importRulesFile', () => {
     };
     delete partly.rules[1]?.statement;
     const cases: [string, RegExp][] = [
-      ['', /^"bad\.json" is not valid JSON/],
+      ['', /^"bad\.json" is empty: it holds no rules\./],
+      ['{"format": "specalign-rules", "rules": [', /^"bad\.json" is not a complete rules file/],
       ['{"format": "specalign-project"}', /^"bad\.json" is not a SpecAlign rules file/],
       [JSON.stringify(partly), /^"bad\.json" has invalid content: rules\[1\]\.statement/],
     ];

@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import { InvalidFileError } from '../errors';
+import { describeIssue, describeTruncation } from '../validation-messages';
 import type { CaseType } from '../records';
 import { evalItemKey, type EvalItem } from './items';
 
@@ -87,9 +88,10 @@ export function parseEvalSet(text: string, context: EvalSetContext): ImportedEva
   const rules = new Set<string>();
   let duplicates = 0;
   let foreignItems = 0;
-  for (const [n, line] of linesOf(text.replace(/^\uFEFF/, ''))) {
+  const body = text.replace(/^\uFEFF/, '');
+  for (const [n, line, start] of linesOf(body)) {
     if (!line.trim()) continue;
-    const item = parseLine(line, n, context);
+    const item = parseLine(line, n, context, () => cutShort(body, line, start));
     if (seen.has(item.key)) {
       duplicates++;
       continue;
@@ -107,23 +109,41 @@ export function parseEvalSet(text: string, context: EvalSetContext): ImportedEva
   };
 }
 
-/** The lines of `text` with their 1-based numbers, one at a time (no array of a whole file). */
-function* linesOf(text: string): Generator<[number, string]> {
+/** The lines of `text` with their 1-based numbers and start offsets, one at a time. */
+function* linesOf(text: string): Generator<[number, string, number]> {
   let n = 0;
   for (let start = 0; start <= text.length;) {
     const end = text.indexOf('\n', start);
     const stop = end === -1 ? text.length : end;
-    yield [++n, text.slice(start, text[stop - 1] === '\r' ? stop - 1 : stop)];
+    yield [++n, text.slice(start, text[stop - 1] === '\r' ? stop - 1 : stop), start];
     start = stop + 1;
   }
 }
 
-function parseLine(line: string, n: number, context: EvalSetContext): EvalItem {
+/** For a last line that stops mid-row: where the file ends, in bytes; else undefined. */
+function cutShort(text: string, line: string, start: number): string | undefined {
+  if (start + line.length < text.trimEnd().length) return undefined;
+  if (!describeTruncation(line)) return undefined;
+  const bytes = new TextEncoder().encode(text).byteLength;
+  return `the file ends early (truncated at byte ${bytes.toLocaleString('en-US')})`;
+}
+
+function parseLine(
+  line: string,
+  n: number,
+  context: EvalSetContext,
+  truncation: () => string | undefined,
+): EvalItem {
   let data: unknown;
   try {
     data = JSON.parse(line);
   } catch {
-    throw new InvalidFileError(`Line ${n} is not valid JSON.`);
+    const truncated = truncation();
+    throw new InvalidFileError(
+      truncated
+        ? `Line ${n} is cut short: ${truncated}. Export the eval set again, or use the complete copy.`
+        : `Line ${n} is not valid JSON.`,
+    );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data))
     throw new InvalidFileError(
@@ -135,7 +155,10 @@ function parseLine(line: string, n: number, context: EvalSetContext): EvalItem {
     const problems = (Object.keys(FIELD_PROBLEMS) as RowField[])
       .filter((field) => fields.has(field))
       .map((field) => FIELD_PROBLEMS[field]);
-    throw new InvalidFileError(`Line ${n}: ${problems.join('; ')}.`);
+    // A field's own message says what it must be; inside a field, also say where it broke.
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 1 ? ` (${describeIssue(first, data)})` : '';
+    throw new InvalidFileError(`Line ${n}: ${problems.join('; ')}${where}.`);
   }
   const row = parsed.data;
   if (row.messages.at(-1)?.role !== 'user')

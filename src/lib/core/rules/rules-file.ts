@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { InvalidFileError } from '../errors';
+import { describeIssue, describeTruncation, formatPath } from '../validation-messages';
 import { AUTHORITY_LEVELS, type Rule } from '../records';
 import { RULE_DIRECTIONS, RULE_STAGES, RULE_STRENGTHS } from './schema';
 
@@ -145,8 +146,13 @@ export function parseRulesFile(text: string, fileName = 'The rules file'): Rules
   try {
     data = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
+    if (!text.trim())
+      throw new InvalidFileError(`${quoteName(fileName)} is empty: it holds no rules.`);
+    const truncated = describeTruncation(text);
     throw new InvalidFileError(
-      `${quoteName(fileName)} is not valid JSON (${(error as Error).message}). Export the rules again from SpecAlign.`,
+      truncated
+        ? `${quoteName(fileName)} is not a complete rules file. ${truncated}. Export the rules again from SpecAlign.`
+        : `${quoteName(fileName)} is not valid JSON (${(error as Error).message}). Export the rules again from SpecAlign.`,
     );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
@@ -169,7 +175,11 @@ export function parseRulesFile(text: string, fileName = 'The rules file'): Rules
   if (!parsed.success) {
     const problems = parsed.error.issues
       .slice(0, 5)
-      .map((issue) => `${formatPath(issue.path)}: ${issue.message}`)
+      .map((issue) =>
+        issue.code === 'custom'
+          ? `${formatPath(issue.path) || 'the file'}: ${issue.message}`
+          : describeIssue(issue, data),
+      )
       .join('; ');
     const more =
       parsed.error.issues.length > 5 ? ` (and ${parsed.error.issues.length - 5} more)` : '';
@@ -210,13 +220,6 @@ export function importRules(
     createdAt: target.now,
     updatedAt: target.now,
   }));
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  if (!path.length) return '(file)';
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`))
-    .join('');
 }
 
 function quoteName(name: string): string {

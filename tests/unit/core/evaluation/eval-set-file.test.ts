@@ -94,11 +94,28 @@ describe('parseEvalSet', () => {
   });
 
   it('names the line that is not JSON, or not a row object', () => {
-    expect(parseError([row(), row(), '{"instance_id": "i1",'].join('\n'))).toBe(
+    expect(parseError([row(), row(), '{"instance_id": i1}'].join('\n'))).toBe(
       'Line 3 is not valid JSON.',
     );
     expect(parseError([row(), '', '[1, 2]'].join('\n'))).toBe(
       'Line 3 is not an eval set row: expected a JSON object with instance_id, system, messages, rule_ids and case_type.',
+    );
+  });
+
+  it('says where a file cut short ends, and nothing is returned', () => {
+    const text = [row(), row(), '{"instance_id": "i1",'].join('\n');
+    expect(parseError(text)).toBe(
+      `Line 3 is cut short: the file ends early (truncated at byte ${new TextEncoder().encode(text).byteLength}). Export the eval set again, or use the complete copy.`,
+    );
+    // A broken line in the middle is not a truncation.
+    expect(parseError([row(), '{"instance_id": "i1",', row()].join('\n'))).toBe(
+      'Line 2 is not valid JSON.',
+    );
+  });
+
+  it('names the place inside a field whose type is wrong', () => {
+    expect(parseError(row({ messages: [{ role: 'user', content: 5 }] }))).toMatch(
+      /^Line 1: messages must be .* \(messages\[0\]\.content: expected a string, got a number\)\.$/,
     );
   });
 
@@ -118,7 +135,7 @@ describe('parseEvalSet', () => {
       'Line 3: case_type must be one of violation, borderline, benign.',
     );
     expect(at3(row({ messages: [{ role: 'system', content: 'x' }] }))).toBe(
-      'Line 3: messages must be a non-empty array of {"role": "user" or "assistant", "content": text} turns.',
+      'Line 3: messages must be a non-empty array of {"role": "user" or "assistant", "content": text} turns (messages[0].role: expected "user" or "assistant", got "system").',
     );
     // Several fields: every one, in the row's order.
     expect(at3(row({ case_type: 1, instance_id: 2 }))).toBe(

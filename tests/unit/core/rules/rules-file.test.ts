@@ -94,12 +94,32 @@ describe('rules file', () => {
   });
 
   it('rejects text that is not JSON, or not a rules file', () => {
-    expect(parseError('{"format": ')).toMatch(/^"rules\.json" is not valid JSON/);
+    expect(parseError('{"format": nope}')).toMatch(/^"rules\.json" is not valid JSON/);
     expect(parseError('[1, 2]')).toMatch(/expected a JSON object/);
     expect(parseError('{"format": "specalign-project", "version": 1, "rules": []}')).toMatch(
       /is not a SpecAlign rules file \(its "format" is "specalign-project"/,
     );
     expect(parseError('{"rules": []}')).toMatch(/its "format" is null/);
+  });
+
+  it('says where a cut-short file ends, before anything is returned', () => {
+    const text = serializeRulesFile(rules);
+    for (const cut of [11, Math.floor(text.length / 2), text.length - 3]) {
+      expect(parseError(text.slice(0, cut))).toMatch(
+        /^"rules\.json" is not a complete rules file\. The file ends early \(truncated at byte [\d,]+\)/,
+      );
+    }
+  });
+
+  it('names the place, the expected type and the type found', () => {
+    const wrong = fileObject();
+    (wrong.rules[1] as Record<string, unknown>).statement = 12;
+    expect(parseError(JSON.stringify(wrong))).toContain(
+      'rules[1].statement: expected a string, got a number',
+    );
+    expect(parseError(JSON.stringify({ ...fileObject(), rules: { a: 1 } }))).toContain(
+      'rules: expected a list, got an object',
+    );
   });
 
   it('rejects a newer version with a message that says what to do', () => {
