@@ -8,6 +8,7 @@ import type { ChatEngine } from '$lib/core/llm';
 import type { Run } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { withRunLock } from '$lib/db/run-lock';
+import { sampleStorage } from '$lib/db/storage-quota';
 import { annotationHandler } from './annotation';
 import { evaluationHandler } from './evaluation';
 import { executeRun } from './executor';
@@ -84,6 +85,7 @@ export class RunRunner {
         signal: entry.controller.signal,
         expectedStatus: run.status,
         stopMode: () => entry.mode,
+        checkStorage: sampleStorage,
         ...(onProgress ? { onProgress } : {}),
         engineFor: async (role) =>
           this.loadEngine(await configForRole(this.db, run.projectId, role)),
