@@ -20,6 +20,7 @@ import type { ImportSpecResult } from './spec-store';
 import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
 import type { ReviewFilter } from './pairs-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
+import type { SnapshotInfo } from './snapshots/snapshot-store';
 
 export interface LoadedModelInfo {
   key: string;
@@ -177,4 +178,19 @@ export interface WorkerApi {
   ): Promise<{ runId: string; items: number; unmapped: number }>;
   /** The stored results of an evaluation or calibration run, recomputed from its items. */
   summariseEvaluation(runId: string): Promise<EvaluationResults | undefined>;
+
+  /**
+   * Start-up check: when the database holds no project (new, or deleted by the browser as
+   * corrupt) but snapshots exist outside it, the newest snapshot of each project; else [].
+   */
+  snapshotRestoreOffer(): Promise<SnapshotInfo[]>;
+  /** Rolling snapshots (newest first) of one project, or of all. */
+  listSnapshots(projectId?: string): Promise<SnapshotInfo[]>;
+  /**
+   * Restores a snapshot as a project; interrupted runs resume when their screen opens, redoing
+   * only the steps after the snapshot. Throws InvalidFileError if the snapshot is damaged.
+   */
+  restoreSnapshot(snapshotId: string): Promise<{ projectId: string; name: string }>;
+  /** Deletes a project's snapshots (the user declined to restore it). */
+  forgetSnapshots(projectId: string): Promise<void>;
 }

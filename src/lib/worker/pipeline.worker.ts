@@ -28,13 +28,23 @@ import { diffStoredVersions, importSpecVersion } from './spec-store';
 import { exportDataset } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
 import { findPairIds } from './pairs-service';
+import { SnapshotService } from './snapshots/snapshot-service';
+import { opfsSnapshotDir, SnapshotStore } from './snapshots/snapshot-store';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
   config.kind === 'openai' ? (await getApiKey(getDb(), config.baseUrl)) || undefined : undefined,
 );
 
-const runs = new RunRunner(getDb(), (config) => models.ensure(config, {}));
+const snapshots = new SnapshotService(getDb(), new SnapshotStore(opfsSnapshotDir));
+const runs = new RunRunner(
+  getDb(),
+  (config) => models.ensure(config, {}),
+  (projectId, progress) => {
+    if (progress.status !== 'running') void snapshots.snapshot(projectId);
+    else if (progress.current) void snapshots.noteStep(projectId);
+  },
+);
 
 const api: WorkerApi = {
   async ping() {
@@ -212,7 +222,44 @@ const api: WorkerApi = {
   summariseEvaluation(runId) {
     return summariseEvaluation(getDb(), runId);
   },
+
+  snapshotRestoreOffer() {
+    return snapshots.restoreOffer();
+  },
+
+  listSnapshots(projectId) {
+    return snapshots.list(projectId);
+  },
+
+  restoreSnapshot(snapshotId) {
+    return snapshots.restore(snapshotId);
+  },
+
+  forgetSnapshots(projectId) {
+    return snapshots.forget(projectId);
+  },
 };
+
+/** Calls that change a project (their first argument is its id): each schedules a snapshot. */
+const PROJECT_EDITS = [
+  'importSpec',
+  'importRules',
+  'sampleInstances',
+  'createAnnotationRun',
+  'createSynthesisRun',
+  'createEvaluationRun',
+] as const satisfies readonly (keyof WorkerApi)[];
+for (const name of PROJECT_EDITS) {
+  const call = api[name] as (projectId: string, ...rest: unknown[]) => Promise<unknown>;
+  (api as unknown as Record<string, unknown>)[name] = async (
+    projectId: string,
+    ...rest: unknown[]
+  ) => {
+    const result = await call(projectId, ...rest);
+    snapshots.noteEdit(projectId);
+    return result;
+  };
+}
 
 /** The target engine of an evaluation, with the judge loaded too (so a missing judge fails now). */
 async function evaluationTarget(projectId: string) {

@@ -64,6 +64,8 @@ export class RunRunner {
   constructor(
     private readonly db: SpecAlignDb,
     private readonly loadEngine: EngineLoader,
+    /** Sees every progress report of every run (the snapshot service's trigger). */
+    private readonly observe?: (projectId: string, progress: RunProgress) => void,
   ) {}
 
   isActive(runId: string): boolean {
@@ -86,7 +88,10 @@ export class RunRunner {
         expectedStatus: run.status,
         stopMode: () => entry.mode,
         checkStorage: sampleStorage,
-        ...(onProgress ? { onProgress } : {}),
+        onProgress: (progress) => {
+          onProgress?.(progress);
+          this.observe?.(run.projectId, progress);
+        },
         engineFor: async (role) =>
           this.loadEngine(await configForRole(this.db, run.projectId, role)),
       });

@@ -1,0 +1,125 @@
+/**
+ * Keeps rolling snapshots of each project outside IndexedDB (see SnapshotStore) and restores
+ * them. Runs snapshot every {@link SNAPSHOT_EVERY_STEPS} steps or {@link SNAPSHOT_EVERY_MS},
+ * whichever comes first, and when they stop; edits snapshot debounced. Snapshots are a safety
+ * net: one that fails (e.g. on a full disk) is skipped and never stops a run.
+ */
+import type { SpecAlignDb } from '$lib/db/database';
+import { exportProjectFile, importProjectFile } from '$lib/db/project-file';
+import type { SnapshotInfo, SnapshotStore } from './snapshot-store';
+
+export const SNAPSHOT_EVERY_STEPS = 10;
+export const SNAPSHOT_EVERY_MS = 120_000;
+/** Quiet time after an edit before the project is snapshotted. */
+export const EDIT_DEBOUNCE_MS = 5_000;
+
+export class SnapshotService {
+  #since = new Map<string, { steps: number; at: number }>();
+  #edits = new Map<string, ReturnType<typeof setTimeout>>();
+  /** One snapshot at a time: exports are heavy and two writes to one project must not race. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: SpecAlignDb,
+    private readonly store: SnapshotStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Snapshots the project now (after any snapshot in progress); undefined if that failed. */
+  snapshot(projectId: string): Promise<SnapshotInfo | undefined> {
+    const next = this.#queue.then(() => this.#take(projectId)).catch(() => undefined);
+    this.#queue = next;
+    return next;
+  }
+
+  async #take(projectId: string): Promise<SnapshotInfo | undefined> {
+    this.#since.set(projectId, { steps: 0, at: this.now() });
+    const project = await this.db.projects.get(projectId);
+    if (!project) return undefined;
+    const [runs, pairs, rules, interruptedRuns] = await Promise.all([
+      this.db.runs.where('projectId').equals(projectId).count(),
+      this.db.pairs.where('projectId').equals(projectId).count(),
+      this.db.rules.where('projectId').equals(projectId).count(),
+      this.db.runs
+        .where('projectId')
+        .equals(projectId)
+        .filter((r) => r.status === 'running')
+        .count(),
+    ]);
+    const file = await exportProjectFile(this.db, projectId);
+    return this.store.write(
+      {
+        projectId,
+        projectName: project.name,
+        savedAt: this.now(),
+        counts: { runs, pairs, rules, interruptedRuns },
+      },
+      file,
+    );
+  }
+
+  /** A run checkpointed a step of this project: snapshots when enough steps or time passed. */
+  noteStep(projectId: string): Promise<SnapshotInfo | undefined> | undefined {
+    const since = this.#since.get(projectId);
+    if (!since) {
+      // First step seen: start counting from here (the run's start is already in the last snapshot).
+      this.#since.set(projectId, { steps: 1, at: this.now() });
+      return undefined;
+    }
+    since.steps++;
+    if (since.steps < SNAPSHOT_EVERY_STEPS && this.now() - since.at < SNAPSHOT_EVERY_MS) {
+      return undefined;
+    }
+    return this.snapshot(projectId);
+  }
+
+  /** The user changed the project: snapshot once the edits settle. */
+  noteEdit(projectId: string): void {
+    clearTimeout(this.#edits.get(projectId));
+    this.#edits.set(
+      projectId,
+      setTimeout(() => {
+        this.#edits.delete(projectId);
+        void this.snapshot(projectId);
+      }, EDIT_DEBOUNCE_MS),
+    );
+  }
+
+  list(projectId?: string): Promise<SnapshotInfo[]> {
+    return this.store.list(projectId);
+  }
+
+  /**
+   * The newest snapshot of each project when the database holds no project at all (new, or
+   * deleted by the browser) while snapshots exist: what to offer at start-up.
+   */
+  async restoreOffer(): Promise<SnapshotInfo[]> {
+    if ((await this.db.projects.count()) > 0) return [];
+    const newest = new Map<string, SnapshotInfo>();
+    for (const s of await this.list().catch(() => [])) {
+      if (!newest.has(s.projectId)) newest.set(s.projectId, s);
+    }
+    return [...newest.values()];
+  }
+
+  /**
+   * Imports a snapshot as a project (through the project-file import, which validates it). Runs
+   * that were running stay so, and resume when their screen opens, redoing only the steps after
+   * the snapshot. The restored project is snapshotted under its new id and the old id's
+   * snapshots are then dropped, so the same project is not offered twice.
+   */
+  async restore(snapshotId: string): Promise<{ projectId: string; name: string }> {
+    const restored = await importProjectFile(this.db, await this.store.read(snapshotId));
+    const oldProjectId = snapshotId.split('/')[0] ?? '';
+    if (await this.snapshot(restored.projectId)) {
+      await this.store.removeProject(oldProjectId);
+    }
+    return restored;
+  }
+
+  /** Drops the snapshots of a project the user deleted (or chose not to restore). */
+  forget(projectId: string): Promise<void> {
+    this.#since.delete(projectId);
+    return this.store.removeProject(projectId);
+  }
+}
