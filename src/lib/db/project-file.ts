@@ -91,9 +91,18 @@ function remap(value: unknown, ids: Map<string, string>): unknown {
   return value;
 }
 
+export interface ImportOptions {
+  /**
+   * Keep the file's ids when its project id is free (a restore into a database that lost the
+   * project): rows, links and run state come back exactly as saved. Otherwise ids are fresh.
+   */
+  keepIds?: boolean;
+}
+
 export async function importProjectFile(
   db: SpecAlignDb,
   file: Blob,
+  options: ImportOptions = {},
 ): Promise<{ projectId: string; name: string }> {
   let raw: unknown;
   try {
@@ -115,8 +124,9 @@ export async function importProjectFile(
       'This project file was made by a newer version of SpecAlign Studio. Update the app (reload the page) and import it again.',
     );
   }
-  const seen = new Set<string>();
   for (const [table, rows] of Object.entries(data.tables)) {
+    // Per table: a synthesis task and its pair share an id by design (both remap alike).
+    const seen = new Set<string>();
     for (const row of rows ?? []) {
       if (seen.has(row.id)) {
         throw new InvalidFileError(
@@ -127,8 +137,9 @@ export async function importProjectFile(
     }
   }
   const ids = new Map<string, string>();
-  ids.set(data.project.id, crypto.randomUUID());
-  for (const rows of Object.values(data.tables)) {
+  const keep = options.keepIds === true && !(await db.projects.get(data.project.id));
+  if (!keep) ids.set(data.project.id, crypto.randomUUID());
+  for (const rows of keep ? [] : Object.values(data.tables)) {
     for (const row of rows ?? []) {
       if (!row.id.includes('#')) ids.set(row.id, crypto.randomUUID());
     }

@@ -42,7 +42,7 @@ const runs = new RunRunner(
   (config) => models.ensure(config, {}),
   (projectId, progress) => {
     if (progress.status !== 'running') void snapshots.snapshot(projectId);
-    else if (progress.current) void snapshots.noteStep(projectId);
+    else void snapshots.noteStep(projectId);
   },
 );
 

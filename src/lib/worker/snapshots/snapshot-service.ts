@@ -105,15 +105,15 @@ export class SnapshotService {
   /**
    * Imports a snapshot as a project (through the project-file import, which validates it). Runs
    * that were running stay so, and resume when their screen opens, redoing only the steps after
-   * the snapshot. The restored project is snapshotted under its new id and the old id's
-   * snapshots are then dropped, so the same project is not offered twice.
+   * the snapshot. Ids are kept when the project is gone (links, URLs and run state stay exact);
+   * a copy restored next to the original gets fresh ids and its own snapshots.
    */
   async restore(snapshotId: string): Promise<{ projectId: string; name: string }> {
-    const restored = await importProjectFile(this.db, await this.store.read(snapshotId));
+    const file = await this.store.read(snapshotId);
+    const restored = await importProjectFile(this.db, file, { keepIds: true });
     const oldProjectId = snapshotId.split('/')[0] ?? '';
-    if (await this.snapshot(restored.projectId)) {
-      await this.store.removeProject(oldProjectId);
-    }
+    // A copy next to the original (fresh ids) gets snapshots of its own.
+    if (restored.projectId !== oldProjectId) await this.snapshot(restored.projectId);
     return restored;
   }
 

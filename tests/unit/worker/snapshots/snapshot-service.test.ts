@@ -90,7 +90,7 @@ describe('SnapshotService', () => {
     expect(await service.list()).toEqual([]);
   });
 
-  it('offers a restore only when the database has no project, and restores every row', async () => {
+  it('offers a restore only when the database has no project, and restores every row as it was', async () => {
     const { db, service } = await setUp();
     const rows = await seedProject(db, buildProjectRows('Kept'));
     const before = await readProjectRows(db, rows.project.id);
@@ -102,14 +102,18 @@ describe('SnapshotService', () => {
     const offer = await service.restoreOffer();
     expect(offer.map((s) => s.projectName)).toEqual(['Kept']);
 
+    // Same ids, same rows: links between rows and the state of interrupted runs are exact.
     const restored = await service.restore(offer[0]!.id);
-    expect(restored.name).toBe('Kept');
-    const after = await readProjectRows(db, restored.projectId);
-    expect(content(after)).toEqual(content(before));
-    // Runs keep their state (a running run resumes when its screen opens).
-    expect(after.runs.map((r) => r.status).sort()).toEqual(before.runs.map((r) => r.status).sort());
-    // The restored project is now snapshotted under its new id, the old id's snapshots gone.
-    expect((await service.list()).map((s) => s.projectId)).toEqual([restored.projectId]);
+    expect(restored).toEqual({ projectId: rows.project.id, name: 'Kept' });
+    expect(await readProjectRows(db, restored.projectId)).toEqual(before);
     expect(await service.restoreOffer()).toEqual([]);
+
+    // Restoring it again next to the original makes a copy with fresh ids and its own snapshots.
+    const copy = await service.restore(offer[0]!.id);
+    expect(copy.projectId).not.toBe(rows.project.id);
+    expect(content(await readProjectRows(db, copy.projectId))).toEqual(content(before));
+    expect((await service.list()).map((s) => s.projectId).sort()).toEqual(
+      [copy.projectId, rows.project.id].sort(),
+    );
   });
 });
