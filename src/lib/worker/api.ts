@@ -193,4 +193,16 @@ export interface WorkerApi {
   restoreSnapshot(snapshotId: string): Promise<{ projectId: string; name: string }>;
   /** Deletes a project's snapshots (the user declined to restore it). */
   forgetSnapshots(projectId: string): Promise<void>;
+  /**
+   * Copies every snapshot to a folder the user picked (File System Access API; the UI asks for
+   * write permission first) and backs up every project now; returns how many. undefined stops.
+   */
+  setBackupFolder(folder: FileSystemDirectoryHandle | undefined): Promise<number>;
+  /** The backups in a folder (newest first); restore one with `restoreBackup`. */
+  listBackups(folder: FileSystemDirectoryHandle): Promise<SnapshotInfo[]>;
+  /** Restores a backup from a folder, like `restoreSnapshot`. */
+  restoreBackup(
+    folder: FileSystemDirectoryHandle,
+    snapshotId: string,
+  ): Promise<{ projectId: string; name: string }>;
 }

@@ -8,7 +8,7 @@ import { InvalidModelFileError } from '$lib/core/errors';
 import { checkModel } from '$lib/core/model-check';
 import { getDb } from '$lib/db/database';
 import { exportProjectFile, importProjectFile } from '$lib/db/project-file';
-import { getApiKey } from '$lib/db/settings';
+import { getApiKey, getSetting, putSetting } from '$lib/db/settings';
 import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
@@ -238,7 +238,36 @@ const api: WorkerApi = {
   forgetSnapshots(projectId) {
     return snapshots.forget(projectId);
   },
+
+  async setBackupFolder(folder) {
+    // Remembered (a handle can be stored in IndexedDB) so backups go on after a reload.
+    await putSetting(getDb(), BACKUP_FOLDER_SETTING, folder ?? null);
+    return snapshots.setBackupFolder(folder && new SnapshotStore(async () => folder));
+  },
+
+  listBackups(folder) {
+    return new SnapshotStore(async () => folder).list();
+  },
+
+  restoreBackup(folder, snapshotId) {
+    return snapshots.restore(snapshotId, new SnapshotStore(async () => folder));
+  },
 };
+
+/** The remembered backup folder, used again while the browser still grants write access. */
+const BACKUP_FOLDER_SETTING = 'backupFolder';
+void getSetting<FileSystemDirectoryHandle | null>(getDb(), BACKUP_FOLDER_SETTING, null)
+  .then(async (folder) => {
+    const permission = await (
+      folder as unknown as {
+        queryPermission?: (d: { mode: string }) => Promise<PermissionState>;
+      } | null
+    )?.queryPermission?.({ mode: 'readwrite' });
+    if (folder && permission === 'granted') {
+      await snapshots.setBackupFolder(new SnapshotStore(async () => folder), false);
+    }
+  })
+  .catch(() => undefined);
 
 /** Calls that change a project (their first argument is its id): each schedules a snapshot. */
 const PROJECT_EDITS = [

@@ -18,6 +18,8 @@ export class SnapshotService {
   #edits = new Map<string, ReturnType<typeof setTimeout>>();
   /** One snapshot at a time: exports are heavy and two writes to one project must not race. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** A folder the user picked, outside the browser's storage: every snapshot is copied there. */
+  #backup: SnapshotStore | undefined;
 
   constructor(
     private readonly db: SpecAlignDb,
@@ -47,15 +49,24 @@ export class SnapshotService {
         .count(),
     ]);
     const file = await exportProjectFile(this.db, projectId);
-    return this.store.write(
-      {
-        projectId,
-        projectName: project.name,
-        savedAt: this.now(),
-        counts: { runs, pairs, rules, interruptedRuns },
-      },
-      file,
-    );
+    const info = {
+      projectId,
+      projectName: project.name,
+      savedAt: this.now(),
+      counts: { runs, pairs, rules, interruptedRuns },
+    };
+    // The backup folder first: it survives what OPFS does not (site data cleared, eviction).
+    await this.#backup?.write(info, file).catch(() => undefined);
+    return this.store.write(info, file);
+  }
+
+  /** Copies every later snapshot to `folder` too (undefined: stop), and backs up every project now. */
+  async setBackupFolder(folder: SnapshotStore | undefined, backUpNow = true): Promise<number> {
+    this.#backup = folder;
+    if (!folder || !backUpNow) return 0;
+    const ids = (await this.db.projects.toCollection().primaryKeys()) as string[];
+    const written = await Promise.all(ids.map((id) => this.snapshot(id)));
+    return written.filter(Boolean).length;
   }
 
   /** A run checkpointed a step of this project: snapshots when enough steps or time passed. */
@@ -108,8 +119,11 @@ export class SnapshotService {
    * the snapshot. Ids are kept when the project is gone (links, URLs and run state stay exact);
    * a copy restored next to the original gets fresh ids and its own snapshots.
    */
-  async restore(snapshotId: string): Promise<{ projectId: string; name: string }> {
-    const file = await this.store.read(snapshotId);
+  async restore(
+    snapshotId: string,
+    from: SnapshotStore = this.store,
+  ): Promise<{ projectId: string; name: string }> {
+    const file = await from.read(snapshotId);
     const restored = await importProjectFile(this.db, file, { keepIds: true });
     const oldProjectId = snapshotId.split('/')[0] ?? '';
     // A copy next to the original (fresh ids) gets snapshots of its own.

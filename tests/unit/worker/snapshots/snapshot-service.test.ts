@@ -116,4 +116,24 @@ describe('SnapshotService', () => {
       [copy.projectId, rows.project.id].sort(),
     );
   });
+
+  it('copies snapshots to a backup folder, which restores a project once the browser lost it all', async () => {
+    const { db, dir, service, tick } = await setUp();
+    const rows = await seedProject(db, buildProjectRows('Backed up'));
+    const before = await readProjectRows(db, rows.project.id);
+    const folder = new MemoryDirectory('backups');
+    const backups = new SnapshotStore(async () => folder.asHandle());
+    expect(await service.setBackupFolder(backups)).toBe(1);
+    tick();
+    await service.snapshot(rows.project.id);
+    expect(await backups.list()).toHaveLength(2);
+
+    // Site data cleared: the database and the origin's snapshots are gone, the folder is not.
+    await deleteProject(db, rows.project.id);
+    dir.entries.clear();
+    const [newest] = await backups.list();
+    const restored = await service.restore(newest!.id, backups);
+    expect(restored.projectId).toBe(rows.project.id);
+    expect(await readProjectRows(db, rows.project.id)).toEqual(before);
+  });
 });
