@@ -4,7 +4,7 @@
  *   new tab (which resumes the run by itself); the pairs equal an uninterrupted run's and every
  *   engine request beyond the uninterrupted run's is a redo of the step that was in flight;
  * - the browser's storage quota runs out mid-run (the browser's QuotaExceededError, injected into
- *   the worker: see quotaPrelude): the run stops with the "storage is full" message, what was
+ *   the worker: see quotaPrelude): the run pauses with the "storage is full" message, what was
  *   stored is intact and consistent, and once space is back the run resumes and ends with the
  *   pairs of an uninterrupted run, none duplicated;
  * - the same when the disk refuses every write, the record of the failure included: the message
