@@ -4,7 +4,7 @@
  *   new tab (which resumes the run by itself); the pairs equal an uninterrupted run's and every
  *   engine request beyond the uninterrupted run's is a redo of the step that was in flight;
  * - the browser's storage quota runs out mid-run (the browser's QuotaExceededError, injected into
- *   the worker: see quotaPrelude): the run stops with the "storage is full" message, what was
+ *   the worker: see quotaPrelude): the run pauses with the "storage is full" message, what was
  *   stored is intact and consistent, and once space is back the run resumes and ends with the
  *   pairs of an uninterrupted run, none duplicated;
  * - the same when the disk refuses every write, the record of the failure included: the message
@@ -168,7 +168,7 @@ test.describe('a full disk', () => {
   // The offline service worker would serve the module from its cache, past the route.
   test.use({ serviceWorkers: 'block' });
 
-  test('stops the run with a clear message, keeps what was stored, and the run resumes once space is freed', async ({
+  test('pauses the run with a clear message, keeps what was stored, and the run resumes once space is freed', async ({
     page,
     context,
     consoleErrors,
@@ -188,7 +188,7 @@ test.describe('a full disk', () => {
     await setDisk(page, 'pairs');
     gate.release();
     await expect(page.getByRole('alert')).toContainText('storage is full', { timeout: 30_000 });
-    await expect(page.getByRole('heading', { name: /^Run of .* — failed$/ })).toBeVisible();
+    await expect(page.getByRole('heading', { name: /^Run of .* — paused$/ })).toBeVisible();
 
     // Space is back: what was stored before the failure is intact and consistent.
     await setDisk(page, 'free');
@@ -237,7 +237,7 @@ test.describe('a full disk', () => {
     gate.release();
     const alert = page.getByRole('alert');
     await expect(alert).toContainText('storage is full', { timeout: 30_000 });
-    await expect(alert).toContainText('could not be marked failed');
+    await expect(alert).toContainText('could not be marked paused');
     // Its row could not be changed: it reads 'running', so it counts as interrupted.
     await expect(page.getByRole('heading', { name: /^Run of .* — running$/ })).toBeVisible();
     await expect(page.getByRole('button', { name: 'Resume generation' })).toBeVisible();

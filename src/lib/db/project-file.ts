@@ -86,9 +86,18 @@ function remap(value: unknown, ids: Map<string, string>): unknown {
   return value;
 }
 
+export interface ImportOptions {
+  /**
+   * Keep the file's ids when its project id is free (a restore into a database that lost the
+   * project): rows, links and run state come back exactly as saved. Otherwise ids are fresh.
+   */
+  keepIds?: boolean;
+}
+
 export async function importProjectFile(
   db: SpecAlignDb,
   file: Blob,
+  options: ImportOptions = {},
 ): Promise<{ projectId: string; name: string }> {
   let data: ProjectFileData;
   try {
@@ -99,8 +108,9 @@ export async function importProjectFile(
     throw error;
   }
   const ids = new Map<string, string>();
-  ids.set(data.project.id, crypto.randomUUID());
-  for (const rows of Object.values(data.tables)) {
+  const keep = options.keepIds === true && !(await db.projects.get(data.project.id));
+  if (!keep) ids.set(data.project.id, crypto.randomUUID());
+  for (const rows of keep ? [] : Object.values(data.tables)) {
     for (const row of rows ?? []) {
       if (!row.id.includes('#')) ids.set(row.id, crypto.randomUUID());
     }

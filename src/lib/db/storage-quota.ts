@@ -1,3 +1,5 @@
+import type { StorageSample } from '$lib/core/storage-headroom';
+
 /** Persistent storage and usage, for the storage indicator. Browser-only (navigator.storage). */
 export interface StorageReport {
   persisted: boolean;
@@ -16,4 +18,11 @@ export async function readStorageReport(): Promise<StorageReport> {
   const estimate = (await navigator.storage?.estimate?.()) ?? {};
   const persisted = (await navigator.storage?.persisted?.()) ?? false;
   return { persisted, usageBytes: estimate.usage ?? 0, quotaBytes: estimate.quota ?? 0 };
+}
+
+/** Usage and quota for a run's free-space check; undefined where the browser cannot say. */
+export async function sampleStorage(): Promise<StorageSample | undefined> {
+  if (typeof navigator === 'undefined' || !navigator.storage?.estimate) return undefined;
+  const { usage, quota } = await navigator.storage.estimate();
+  return { usageBytes: usage ?? 0, quotaBytes: quota ?? 0 };
 }

@@ -69,6 +69,7 @@ export interface EditApi {
   /** Restores the statuses a bulk action replaced; returns how many pairs were restored. */
   undoBulkDecision(batchId: string): Promise<number>;
 }
+import type { SnapshotInfo } from './snapshots/snapshot-store';
 
 export interface LoadedModelInfo {
   key: string;
@@ -234,4 +235,31 @@ export interface WorkerApi extends EditApi {
   ): Promise<{ runId: string; items: number; unmapped: number }>;
   /** The stored results of an evaluation or calibration run, recomputed from its items. */
   summariseEvaluation(runId: string): Promise<EvaluationResults | undefined>;
+
+  /**
+   * Start-up check: when the database holds no project (new, or deleted by the browser as
+   * corrupt) but snapshots exist outside it, the newest snapshot of each project; else [].
+   */
+  snapshotRestoreOffer(): Promise<SnapshotInfo[]>;
+  /** Rolling snapshots (newest first) of one project, or of all. */
+  listSnapshots(projectId?: string): Promise<SnapshotInfo[]>;
+  /**
+   * Restores a snapshot as a project; interrupted runs resume when their screen opens, redoing
+   * only the steps after the snapshot. Throws InvalidFileError if the snapshot is damaged.
+   */
+  restoreSnapshot(snapshotId: string): Promise<{ projectId: string; name: string }>;
+  /** Deletes a project's snapshots (the user declined to restore it). */
+  forgetSnapshots(projectId: string): Promise<void>;
+  /**
+   * Copies every snapshot to a folder the user picked (File System Access API; the UI asks for
+   * write permission first) and backs up every project now; returns how many. undefined stops.
+   */
+  setBackupFolder(folder: FileSystemDirectoryHandle | undefined): Promise<number>;
+  /** The backups in a folder (newest first); restore one with `restoreBackup`. */
+  listBackups(folder: FileSystemDirectoryHandle): Promise<SnapshotInfo[]>;
+  /** Restores a backup from a folder, like `restoreSnapshot`. */
+  restoreBackup(
+    folder: FileSystemDirectoryHandle,
+    snapshotId: string,
+  ): Promise<{ projectId: string; name: string }>;
 }

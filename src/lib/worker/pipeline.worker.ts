@@ -9,7 +9,7 @@ import { InvalidModelFileError } from '$lib/core/errors';
 import { checkModel } from '$lib/core/model-check';
 import { getDb } from '$lib/db/database';
 import { exportProjectFile, importProjectFile } from '$lib/db/project-file';
-import { getApiKey } from '$lib/db/settings';
+import { getApiKey, getSetting, putSetting } from '$lib/db/settings';
 import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
@@ -36,14 +36,25 @@ import { editPairText, setPairStatus } from '$lib/db/pairs';
 import { guardStorage } from '$lib/db/errors';
 import { deleteProjectAfterRuns } from './projects-service';
 import { countBulkDecision, ReviewDecisions } from './review-service';
+import { SnapshotService } from './snapshots/snapshot-service';
+import { opfsSnapshotDir, SnapshotStore } from './snapshots/snapshot-store';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
   config.kind === 'openai' ? (await getApiKey(getDb(), config.baseUrl)) || undefined : undefined,
 );
 
-const runs = new RunRunner(getDb(), (config) => models.ensure(config, {}));
 const decisions = new ReviewDecisions(getDb());
+const snapshots = new SnapshotService(getDb(), new SnapshotStore(opfsSnapshotDir));
+const runs = new RunRunner(
+  getDb(),
+  (config) => models.ensure(config, {}),
+  undefined,
+  (projectId, progress) => {
+    if (progress.status !== 'running') void snapshots.snapshot(projectId);
+    else void snapshots.noteStep(projectId);
+  },
+);
 
 const api: WorkerApi = {
   async ping() {
@@ -246,7 +257,73 @@ const api: WorkerApi = {
   countBulkDecision: (decision) => countBulkDecision(getDb(), decision),
   decidePairs: (decision) => decisions.decide(decision),
   undoBulkDecision: (batchId) => decisions.undo(batchId),
+
+  snapshotRestoreOffer() {
+    return snapshots.restoreOffer();
+  },
+
+  listSnapshots(projectId) {
+    return snapshots.list(projectId);
+  },
+
+  restoreSnapshot(snapshotId) {
+    return snapshots.restore(snapshotId);
+  },
+
+  forgetSnapshots(projectId) {
+    return snapshots.forget(projectId);
+  },
+
+  async setBackupFolder(folder) {
+    // Remembered (a handle can be stored in IndexedDB) so backups go on after a reload.
+    await putSetting(getDb(), BACKUP_FOLDER_SETTING, folder ?? null);
+    return snapshots.setBackupFolder(folder && new SnapshotStore(async () => folder));
+  },
+
+  listBackups(folder) {
+    return new SnapshotStore(async () => folder).list();
+  },
+
+  restoreBackup(folder, snapshotId) {
+    return snapshots.restore(snapshotId, new SnapshotStore(async () => folder));
+  },
 };
+
+/** The remembered backup folder, used again while the browser still grants write access. */
+const BACKUP_FOLDER_SETTING = 'backupFolder';
+void getSetting<FileSystemDirectoryHandle | null>(getDb(), BACKUP_FOLDER_SETTING, null)
+  .then(async (folder) => {
+    const permission = await (
+      folder as unknown as {
+        queryPermission?: (d: { mode: string }) => Promise<PermissionState>;
+      } | null
+    )?.queryPermission?.({ mode: 'readwrite' });
+    if (folder && permission === 'granted') {
+      await snapshots.setBackupFolder(new SnapshotStore(async () => folder), false);
+    }
+  })
+  .catch(() => undefined);
+
+/** Calls that change a project (their first argument is its id): each schedules a snapshot. */
+const PROJECT_EDITS = [
+  'importSpec',
+  'importRules',
+  'sampleInstances',
+  'createAnnotationRun',
+  'createSynthesisRun',
+  'createEvaluationRun',
+] as const satisfies readonly (keyof WorkerApi)[];
+for (const name of PROJECT_EDITS) {
+  const call = api[name] as (projectId: string, ...rest: unknown[]) => Promise<unknown>;
+  (api as unknown as Record<string, unknown>)[name] = async (
+    projectId: string,
+    ...rest: unknown[]
+  ) => {
+    const result = await call(projectId, ...rest);
+    snapshots.noteEdit(projectId);
+    return result;
+  };
+}
 
 /** The target engine of an evaluation, with the judge loaded too (so a missing judge fails now). */
 async function evaluationTarget(projectId: string) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StorageFullError } from '$lib/core/errors';
-import { guardStorage, isQuotaError } from '$lib/db/errors';
+import { guardStorage, isQuotaError, isStorageWriteFailure } from '$lib/db/errors';
 
 const quota = () => new DOMException('The quota has been exceeded.', 'QuotaExceededError');
 
@@ -79,5 +79,46 @@ describe('guardStorage', () => {
       throw quota();
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageFullError);
+  });
+});
+
+describe('isStorageWriteFailure (what a really full disk gives)', () => {
+  it('recognises an aborted transaction, a BulkError of aborted requests and UnknownError', () => {
+    expect(
+      isStorageWriteFailure({
+        name: 'AbortError',
+        message: 'The transaction was aborted, so the request cannot be fulfilled.',
+      }),
+    ).toBe(true);
+    expect(
+      isStorageWriteFailure({
+        name: 'BulkError',
+        message:
+          'tasks.bulkAdd(): 3 of 24 operations failed. Errors: AbortError: The transaction was aborted, so the request cannot be fulfilled.',
+        failures: [{ name: 'AbortError', message: 'The transaction was aborted' }],
+      }),
+    ).toBe(true);
+    expect(
+      isStorageWriteFailure(new DOMException('Internal error committing', 'UnknownError')),
+    ).toBe(true);
+  });
+
+  it('is not fooled by our own bad writes or a user abort', () => {
+    expect(
+      isStorageWriteFailure({
+        name: 'AbortError',
+        message: 'Transaction aborted',
+        inner: { name: 'ConstraintError' },
+      }),
+    ).toBe(false);
+    expect(isStorageWriteFailure(new DOMException('The user aborted.', 'AbortError'))).toBe(false);
+    expect(isStorageWriteFailure(new Error('network down'))).toBe(false);
+  });
+
+  it('is mapped by guardStorage to the one human message', async () => {
+    const raw = { name: 'AbortError', message: 'The transaction was aborted.' };
+    const error = await guardStorage(() => Promise.reject(raw)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageFullError);
+    expect((error as Error).message).not.toMatch(/AbortError|transaction/);
   });
 });

@@ -503,6 +503,19 @@ describe('project file import', () => {
     });
   });
 
+  it('imports a project whose task and pair share an id (as synthesis makes them), keeping them linked', async () => {
+    const db = await openTestDb();
+    const rows = buildProjectRows();
+    const shared = `${rows.runs[0]!.id}:shared-key`;
+    rows.tasks[0]!.id = shared;
+    rows.pairs[0]!.id = shared;
+    await seedProject(db, rows);
+    const { projectId } = await roundTrip(db, rows.project.id);
+    const [task] = await db.tasks.where('projectId').equals(projectId).toArray();
+    const pairs = await db.pairs.where('projectId').equals(projectId).toArray();
+    expect(pairs.map((p) => p.id)).toContain(task!.id);
+  });
+
   it('reports duplicate row ids as a damaged file and adds nothing', async () => {
     const db = await openTestDb();
     const { project } = await seedProject(db);
@@ -532,7 +545,8 @@ describe('project file import', () => {
       .mockRejectedValue(Object.assign(new Error('disk on fire'), { name: 'UnknownError' }));
     const error = await importProjectFile(db, blob).catch((e: unknown) => e);
     spy.mockRestore();
-    expect((error as Error).message).toMatch(/disk on fire/);
+    // IndexedDB's UnknownError is its backing store failing (a full or failing disk).
+    expect((error as Error).message).toMatch(/storage is full/);
     expect(await countAllRows(db)).toBe(rowsBefore);
     expect(await db.projects.count()).toBe(1);
   });

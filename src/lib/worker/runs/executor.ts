@@ -13,12 +13,15 @@ import { AbortedError, errorMessage, isAbortError, StorageFullError } from '$lib
 import type { TokenUsage } from '$lib/core/llm';
 import type { Run, Task } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { guardStorage, isQuotaError } from '$lib/db/errors';
+import { storageShortfall, type StorageSample } from '$lib/core/storage-headroom';
+import { guardStorage, isStorageWriteFailure, STORAGE_FULL_MESSAGE } from '$lib/db/errors';
 import { withRunLockIfFree } from '$lib/db/run-lock';
 import type { ChargedFailure, RunHandler, RunProgress, StepContext } from './types';
 
 /** Attempts per task before it is marked failed and the run moves on. */
 export const MAX_TASK_ATTEMPTS = 3;
+/** Finished steps between two free-space checks (`checkStorage`). */
+export const STORAGE_CHECK_STEPS = 5;
 
 export interface ExecuteOptions {
   signal: AbortSignal;
@@ -33,6 +36,12 @@ export interface ExecuteOptions {
   onProgress?: (progress: RunProgress) => void;
   engineFor: StepContext['engineFor'];
   now?: () => number;
+  /**
+   * Samples storage use and quota (`navigator.storage.estimate()`), checked before the run starts
+   * and every {@link STORAGE_CHECK_STEPS} steps: the run pauses while enough space remains to
+   * save the pause (see `storageShortfall`).
+   */
+  checkStorage?: () => Promise<StorageSample | undefined>;
 }
 
 /**
@@ -110,7 +119,26 @@ async function executeLocked(
     engineFor: options.engineFor,
     now,
   };
+  let lastSample: StorageSample | undefined;
+  let stepsSinceCheck = 0;
+  /** Pauses the run (and returns its progress) when free space runs low. */
+  const pauseIfLowOnSpace = async (): Promise<RunProgress | undefined> => {
+    if (!options.checkStorage) return undefined;
+    stepsSinceCheck = 0;
+    const sample = await options.checkStorage().catch(() => undefined);
+    if (!sample) return undefined;
+    const shortfall = storageShortfall(sample, lastSample);
+    lastSample = sample;
+    if (!shortfall) return undefined;
+    await saveRun({ status: 'paused', error: shortfall });
+    const paused = progress('paused', undefined, shortfall);
+    options.onProgress?.(paused);
+    return paused;
+  };
+
   try {
+    const low = await pauseIfLowOnSpace();
+    if (low) return low;
     // A previous stop's reason (e.g. a spent budget) no longer applies once the run resumes.
     // Inside the try: on a disk that is still full this first write fails before any engine work.
     delete run.error;
@@ -164,8 +192,9 @@ async function executeLocked(
         sessionEngineMs += outcome.engineMs ?? 0;
         finished = outcome.done;
       } catch (error) {
+        if (error instanceof StorageFullError || isStorageWriteFailure(error)) throw error;
         if (isAbortError(error) || options.signal.aborted) throw error;
-        if (error instanceof StorageFullError || error instanceof RunDeletedError) throw error;
+        if (error instanceof RunDeletedError) throw error;
         // Tokens spent on a failed attempt (e.g. output that stayed invalid after repair) count.
         const spent = chargeOf(error);
         const next = charged(run, spent.usage, spent.usageByRole);
@@ -192,6 +221,10 @@ async function executeLocked(
         finished = failed;
       }
       if (finished) sessionDone++;
+      if (++stepsSinceCheck >= STORAGE_CHECK_STEPS) {
+        const low = await pauseIfLowOnSpace();
+        if (low) return low;
+      }
     }
     await saveRun({ status: 'done' });
     const final = progress('done');
@@ -204,9 +237,25 @@ async function executeLocked(
       options.onProgress?.(gone);
       return gone;
     }
-    const stopped = isAbortError(error) || options.signal.aborted;
-    const status = !stopped ? 'failed' : options.stopMode?.() === 'cancel' ? 'cancelled' : 'paused';
-    const message = stopped ? undefined : errorMessage(error);
+    // A refused write pauses: the run resumes where it stopped once space is freed. (Checked
+    // first: a really full disk aborts Dexie's transaction with an error named AbortError.)
+    const full =
+      !options.signal.aborted &&
+      (error instanceof StorageFullError || isStorageWriteFailure(error));
+    const stopped = !full && (isAbortError(error) || options.signal.aborted);
+    const status =
+      full || (stopped && options.stopMode?.() !== 'cancel')
+        ? 'paused'
+        : stopped
+          ? 'cancelled'
+          : 'failed';
+    const message = full
+      ? error instanceof StorageFullError
+        ? error.message
+        : STORAGE_FULL_MESSAGE
+      : stopped
+        ? undefined
+        : errorMessage(error);
     const unsaved = await recordStatus(db, runId, status, message, now);
     const final = progress(status, undefined, [message, unsaved].filter(Boolean).join(' '));
     options.onProgress?.(final);
@@ -236,7 +285,7 @@ async function recordStatus(
       await db.runs.update(runId, { status, updatedAt: now() });
       return undefined;
     } catch (error) {
-      const cause = isQuotaError(error) ? 'storage is full' : errorMessage(error);
+      const cause = isStorageWriteFailure(error) ? 'storage is full' : errorMessage(error);
       return `The run could not be marked ${status} (${cause}), so it still counts as running: it resumes by itself when its screen next opens.`;
     }
   }

@@ -8,6 +8,7 @@ import type { ChatEngine } from '$lib/core/llm';
 import type { Run } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { withRunLock } from '$lib/db/run-lock';
+import { sampleStorage } from '$lib/db/storage-quota';
 import { annotationHandler } from './annotation';
 import { evaluationHandler } from './evaluation';
 import { executeRun } from './executor';
@@ -68,6 +69,8 @@ export class RunRunner {
     private readonly loadEngine: EngineLoader,
     /** Which handler executes a run (tests pass a scripted one). */
     private readonly handlers: (run: Run) => RunHandler = handlerFor,
+    /** Sees every progress report of every run (the snapshot service's trigger). */
+    private readonly observe?: (projectId: string, progress: RunProgress) => void,
   ) {}
 
   isActive(runId: string): boolean {
@@ -92,7 +95,11 @@ export class RunRunner {
         signal: entry.controller.signal,
         expectedStatus: run.status,
         stopMode: () => entry.mode,
-        ...(onProgress ? { onProgress } : {}),
+        checkStorage: sampleStorage,
+        onProgress: (progress) => {
+          onProgress?.(progress);
+          this.observe?.(run.projectId, progress);
+        },
         engineFor: async (role) =>
           this.loadEngine(await configForRole(this.db, run.projectId, role)),
       });

@@ -109,7 +109,7 @@ describe('executeRun', () => {
     expect(steps).toEqual(['plan:null', 'attack:{"after":"plan"}', 'judge:{"after":"attack"}']);
   });
 
-  it('stops the run with a clear message when storage is full, keeping what was stored', async () => {
+  it('pauses the run with a clear message when storage is full, keeping what was stored', async () => {
     const db = await openTestDb();
     await seedRun(db, 3);
     const handler = writingHandler({
@@ -126,13 +126,13 @@ describe('executeRun', () => {
       signal: new AbortController().signal,
       engineFor,
     });
-    expect(final.status).toBe('failed');
+    expect(final.status).toBe('paused');
     expect(final.error).toMatch(/storage is full/);
     expect(handler.calls).toEqual(['chunk-0', 'chunk-1']);
     expect(await db.evaluations.count()).toBe(1);
     expect((await db.tasks.get('t1'))?.status).toBe('pending');
     const run = await db.runs.get('run-1');
-    expect(run).toMatchObject({ status: 'failed', progress: { done: 1 } });
+    expect(run).toMatchObject({ status: 'paused', progress: { done: 1 } });
     expect(new StorageFullError('x')).toBeInstanceOf(Error);
   });
 

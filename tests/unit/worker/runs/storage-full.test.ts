@@ -7,7 +7,7 @@ import { closeTestDbs, openTestDb } from '../../../helpers/db';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Task } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { executeRun } from '$lib/worker/runs/executor';
+import { executeRun, STORAGE_CHECK_STEPS } from '$lib/worker/runs/executor';
 import type { RunHandler } from '$lib/worker/runs/types';
 import { engineFor, seedRun, writingHandler } from './executor-fixtures';
 
@@ -60,8 +60,94 @@ function handlerWith(onStep: (task: Task) => void): RunHandler & { calls: string
 const run = (db: SpecAlignDb, handler: RunHandler) =>
   executeRun(db, 'run-1', handler, { signal: new AbortController().signal, engineFor });
 
+/**
+ * What a really full disk does in Chromium: the write is accepted, then the backing store fails
+ * and the transaction aborts ("AbortError: The transaction was aborted…", no QuotaExceededError).
+ */
+function abortingDisk() {
+  const disk = { full: false, aborted: 0 };
+  const proto = IDBObjectStore.prototype;
+  const { put, add } = proto;
+  const abortAfter = (store: IDBObjectStore, request: IDBRequest) => {
+    if (disk.full) {
+      disk.aborted++;
+      store.transaction.abort();
+    }
+    return request;
+  };
+  vi.spyOn(proto, 'put').mockImplementation(function (this: IDBObjectStore, value, key) {
+    return abortAfter(this, put.call(this, value, key));
+  });
+  vi.spyOn(proto, 'add').mockImplementation(function (this: IDBObjectStore, value, key) {
+    return abortAfter(this, add.call(this, value, key));
+  });
+  return disk;
+}
+
+describe('a really full disk (aborted transactions) and the free-space check', () => {
+  it('pauses with the human message, never a raw Dexie error, and resumes to the full result', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 3);
+    const disk = abortingDisk();
+    let fills = 1;
+    const handler = handlerWith((task) => {
+      if (task.key === 'chunk-1' && fills-- > 0) disk.full = true;
+    });
+    const paused = await run(db, handler);
+    expect(disk.aborted).toBeGreaterThan(0);
+    expect(paused.status).toBe('paused');
+    expect(paused.error).toMatch(/storage is full/);
+    expect(paused.error).not.toMatch(/AbortError|transaction|operations failed/i);
+    disk.full = false;
+    expect(await db.evaluations.count()).toBe(1);
+    const done = await run(db, handler);
+    expect(done).toMatchObject({ status: 'done', done: 3, failed: 0 });
+    expect(await db.evaluations.count()).toBe(3);
+  });
+
+  it('pauses before any engine work when free space is already below the headroom', async () => {
+    const db = await openTestDb();
+    await seedRun(db, 2);
+    const handler = writingHandler();
+    const checkStorage = async () => ({ usageBytes: 990_000_000, quotaBytes: 1_000_000_000 });
+    const paused = await executeRun(db, 'run-1', handler, {
+      signal: new AbortController().signal,
+      engineFor,
+      checkStorage,
+    });
+    expect(paused.status).toBe('paused');
+    expect(paused.error).toMatch(/storage is almost full.*delete cached models/s);
+    expect(handler.calls).toEqual([]);
+    expect(await db.runs.get('run-1')).toMatchObject({ status: 'paused' });
+  });
+
+  it('checks again every few steps and pauses mid-run, leaving the rest resumable', async () => {
+    const db = await openTestDb();
+    await seedRun(db, STORAGE_CHECK_STEPS * 3);
+    const handler = writingHandler();
+    let usage = 0;
+    // Plenty of room at first; after the first interval the disk is nearly full.
+    const checkStorage = async () => {
+      const sample = { usageBytes: usage, quotaBytes: 1_000_000_000 };
+      usage = 980_000_000;
+      return sample;
+    };
+    const options = { signal: new AbortController().signal, engineFor, checkStorage };
+    const paused = await executeRun(db, 'run-1', handler, options);
+    expect(paused).toMatchObject({ status: 'paused', done: STORAGE_CHECK_STEPS });
+    expect(paused.error).toMatch(/Free [\d.]+ [MG]B or more/);
+    usage = 0;
+    const done = await executeRun(db, 'run-1', handler, {
+      ...options,
+      checkStorage: async () => ({ usageBytes: 0, quotaBytes: 1_000_000_000 }),
+    });
+    expect(done).toMatchObject({ status: 'done', done: STORAGE_CHECK_STEPS * 3 });
+    expect(await db.evaluations.count()).toBe(STORAGE_CHECK_STEPS * 3);
+  });
+});
+
 describe('a full disk', () => {
-  it('that refuses even the failure record: reports it, keeps the run resumable and consistent, and does not retry in a loop', async () => {
+  it('that refuses even the pause record: pauses, reports it, keeps the run resumable and consistent, and does not retry in a loop', async () => {
     const db = await openTestDb();
     await seedRun(db, 3);
     const disk = fillableDisk();
@@ -71,10 +157,10 @@ describe('a full disk', () => {
       if (task.key === 'chunk-1' && fills-- > 0) disk.full = true;
     });
 
-    const failed = await run(db, handler);
-    expect(failed.status).toBe('failed');
-    expect(failed.error).toMatch(/storage is full/);
-    expect(failed.error).toMatch(/could not be marked failed/);
+    const paused = await run(db, handler);
+    expect(paused.status).toBe('paused');
+    expect(paused.error).toMatch(/storage is full/);
+    expect(paused.error).toMatch(/could not be marked paused/);
     expect(handler.calls).toEqual(['chunk-0', 'chunk-1']);
     // The checkpoint and both attempts to record the failure were refused.
     expect(disk.refused).toBe(3);
@@ -91,7 +177,7 @@ describe('a full disk', () => {
     disk.full = true;
     disk.refused = 0;
     const again = await run(db, handler);
-    expect(again.status).toBe('failed');
+    expect(again.status).toBe('paused');
     expect(again.error).toMatch(/storage is full/);
     expect(handler.calls).toEqual(['chunk-0', 'chunk-1']);
     expect(disk.refused).toBe(3);
@@ -106,7 +192,7 @@ describe('a full disk', () => {
     expect(await db.runs.get('run-1')).toMatchObject({ status: 'done', progress: { done: 3 } });
   });
 
-  it('records the failure without its message when only that is too much for the disk', async () => {
+  it('records the pause without its message when only that is too much for the disk', async () => {
     const db = await openTestDb();
     await seedRun(db, 2);
     const disk = fillableDisk();
@@ -114,13 +200,13 @@ describe('a full disk', () => {
     const handler = handlerWith((task) => {
       if (task.key === 'chunk-1') disk.refuseNext = 2;
     });
-    const failed = await run(db, handler);
-    expect(failed.status).toBe('failed');
-    expect(failed.error).toMatch(/storage is full/);
-    expect(failed.error).not.toMatch(/could not be marked/);
+    const paused = await run(db, handler);
+    expect(paused.status).toBe('paused');
+    expect(paused.error).toMatch(/storage is full/);
+    expect(paused.error).not.toMatch(/could not be marked/);
     expect(disk.refused).toBe(2);
     const stored = await db.runs.get('run-1');
-    expect(stored).toMatchObject({ status: 'failed', progress: { done: 1 } });
+    expect(stored).toMatchObject({ status: 'paused', progress: { done: 1 } });
     expect(stored?.error).toBeUndefined();
   });
 

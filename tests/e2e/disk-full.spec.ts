@@ -1,0 +1,139 @@
+/**
+ * A really full disk, not a simulated QuotaExceededError: the browser profile lives on a small
+ * tmpfs this test mounts (and unmounts), and a ballast file fills it to a few KB while a
+ * synthesis run writes. The run stops with the human storage-full message (never a raw
+ * Dexie/IndexedDB error); after the ballast is deleted and the browser restarted nothing stored
+ * is lost, and resuming ends with the pairs of an uninterrupted run. Needs root (mount), as in
+ * CI; fails with a clear message otherwise, never skips.
+ *
+ * Measured with Chromium here: `navigator.storage.estimate()` reported a quota of ~1.08 GB on
+ * the 400 MB tmpfs, before and after the ballast, so the run's free-space check (unit-tested in
+ * storage-full.test.ts) cannot see this disk fill; this test covers the write that the full
+ * disk refuses.
+ */
+import { chromium, type BrowserContext } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, rmdir, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
+import { chromiumArgs } from '../../playwright.config';
+import { expect, test } from './fixtures';
+import {
+  agentRequests,
+  expectConsistentRun,
+  exportProject,
+  multisetMinus,
+  openTab,
+  pairContent,
+  RequestGate,
+  setUpProject,
+  startGeneration,
+  startSocietyServer,
+  synthesisRuns,
+  waitForDone,
+} from './run-helpers';
+
+const TASKS = 24;
+const DISK = '400m';
+/** Free space the ballast leaves: a few writes' worth, so the disk really runs full. */
+const LEFT_FREE = 64_000;
+
+let server: FakeOpenAiServer;
+const gate = new RequestGate();
+test.beforeAll(async () => {
+  server = await startSocietyServer(gate.beforeAgentReply);
+});
+test.afterAll(async () => {
+  await server.close();
+});
+
+function mountTmpfs(dir: string): void {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(
+      `disk-full.spec needs to mount a small tmpfs for the browser profile (run as root, as CI does): ${String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  } catch {
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' }); // a lingering browser process
+  }
+}
+
+test('a run on a disk that fills up pauses with a human message, loses nothing, and resumes to the uninterrupted result', async ({
+  baseURL,
+}, testInfo) => {
+  test.setTimeout(300_000);
+  const mountPoint = await mkdtemp(join(tmpdir(), 'specalign-disk-'));
+  mountTmpfs(mountPoint);
+  const profile = join(mountPoint, 'profile');
+  const ballast = join(mountPoint, 'ballast');
+  const launch = (): Promise<BrowserContext> =>
+    chromium.launchPersistentContext(profile, {
+      executablePath: testInfo.project.use.launchOptions?.executablePath,
+      args: chromiumArgs,
+      baseURL,
+      serviceWorkers: 'block',
+    });
+  let context: BrowserContext | undefined;
+  const errors: string[] = [];
+  try {
+    context = await launch();
+    let page = await openTab(context, errors, '/');
+    const name = 'Full tmpfs';
+    const id = await setUpProject(page, server, name);
+    await startGeneration(page, id, TASKS);
+    await waitForDone(page);
+    const calls = agentRequests(server).length;
+
+    // The second run: the disk fills up while a request ~30% in is in flight.
+    const held = gate.next(calls + Math.floor(calls * 0.3), true);
+    await startGeneration(page, id, TASKS);
+    await held;
+    const { bavail, bsize } = await statfs(mountPoint);
+    const fill = Math.max(0, bavail * bsize - LEFT_FREE);
+    execFileSync('fallocate', ['-l', String(fill), ballast]);
+    gate.release();
+
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText(/storage is (almost )?full/, { timeout: 60_000 });
+    await expect(alert).toContainText(/delet(e|ing) cached models/);
+    await expect(alert).not.toContainText(/AbortError|operations failed|QuotaExceeded/);
+    // Paused; or, when the full disk refused even that record, still 'running' (interrupted),
+    // which resumes by itself on the next visit.
+    await expect(
+      page.getByRole('heading', { name: /^Run of .* — (paused|running)$/ }),
+    ).toBeVisible();
+    const paused = await page.getByRole('heading', { name: /— paused$/ }).count();
+
+    // Free the space and restart the browser: everything stored is there, the run resumes.
+    await context.close();
+    await rm(ballast);
+    context = await launch();
+    page = await openTab(context, errors, `/#/p/${id}/generate`);
+    console.log(`disk-full: the run stopped ${paused ? 'paused' : 'with its row still running'}`);
+    if (paused) await page.getByRole('button', { name: 'Resume generation' }).click();
+    await waitForDone(page);
+    const data = await exportProject(page, name);
+    const [first, second] = synthesisRuns(data);
+    for (const run of [first!, second!]) expectConsistentRun(data, run.id);
+    const expected = pairContent(data.pairs, first!.id);
+    const actual = pairContent(data.pairs, second!.id);
+    expect(new Set(actual).size).toBe(actual.length);
+    expect(actual).toEqual(expected);
+    expect(multisetMinus(actual, expected)).toEqual([]);
+    expect(errors).toEqual([]);
+  } finally {
+    await context?.close().catch(() => undefined);
+    await rm(ballast, { force: true });
+    unmount(mountPoint);
+    await rmdir(mountPoint);
+  }
+});
