@@ -36,7 +36,7 @@ import {
   type RuleCheck,
   type RuleMeta,
 } from '$lib/core/evaluation';
-import { hashString } from '$lib/core/export/hash';
+import { hashString } from '$lib/core/hash';
 import { labelInstanceRules } from '$lib/core/instances/render';
 import type { ChatEngine, TokenUsage } from '$lib/core/llm';
 import type { Evaluation, Rule, Run, Task } from '$lib/core/records';

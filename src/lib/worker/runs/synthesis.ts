@@ -19,7 +19,7 @@
  *   remaining tasks with a reason instead of silently mixing two versions into one dataset.
  */
 import { SpecAlignError } from '$lib/core/errors';
-import { hashString } from '$lib/core/instances/random';
+import { hashString } from '$lib/core/hash';
 import { labelInstanceRules } from '$lib/core/instances/render';
 import type { TokenUsage } from '$lib/core/llm';
 import type {

@@ -3,12 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRole } from '$lib/core/engine-config';
-import {
-  labelInstanceRules,
-  materializeInstance,
-  mulberry32,
-  sampleInstances,
-} from '$lib/core/instances';
+import { labelInstanceRules, materializeInstance, sampleInstances } from '$lib/core/instances';
+import { mulberry32 } from '$lib/core/hash';
 import type { ChatRequest, TokenUsage } from '$lib/core/llm';
 import type { CaseType, Rule, SpecInstance, Task } from '$lib/core/records';
 import {
