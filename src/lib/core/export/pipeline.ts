@@ -9,6 +9,7 @@
  * only once the first chunk arrives.
  */
 import { AbortedError } from '../errors';
+import { pairProblem, storedPairForCheck } from '../synthesis/pair-checks';
 import type { PreferencePair } from '../records';
 import { unexportableReason } from './conversation';
 import { EmptyExportError } from './errors';
@@ -25,6 +26,8 @@ export interface ExportProgress {
   rows: number;
   /** Selected pairs left out because they cannot form a row (see `unexportableReason`). */
   skipped: number;
+  /** Selected pairs refused because they carry no preference (see `pairProblem`). */
+  refused: number;
   /** True on the last report. */
   done: boolean;
 }
@@ -58,6 +61,9 @@ export interface StreamCounters {
   rows: number;
   skipped: number;
   firstSkip?: string;
+  /** Pairs refused because chosen and rejected carry no preference (issue 10 §8). */
+  refused?: number;
+  firstRefusal?: string;
 }
 
 /** Throws {@link AbortedError} when the signal has fired. */
@@ -85,6 +91,13 @@ export async function* exportablePairs(
       counters.firstSkip ??= `pair ${pair.id}: ${reason}`;
       continue;
     }
+    // A pair without a preference would teach nothing (DPO) or contradict itself (KTO).
+    const problem = pairProblem(storedPairForCheck(pair));
+    if (problem) {
+      counters.refused = (counters.refused ?? 0) + 1;
+      counters.firstRefusal ??= `pair ${pair.id}: ${problem}`;
+      continue;
+    }
     yield pair;
   }
   throwIfAborted(signal);
@@ -95,6 +108,13 @@ export function emptyExportError(
   counters: StreamCounters,
   what = 'preference pair',
 ): EmptyExportError {
+  const refused = counters.refused ?? 0;
+  if (refused > 0 && counters.skipped === 0) {
+    return new EmptyExportError(
+      `Nothing to export: ${refused} selected pair${refused === 1 ? ' carries' : 's carry'} no preference (first: ${counters.firstRefusal ?? 'unknown'}). Edit or reject them in Review and export again.`,
+      refused,
+    );
+  }
   if (counters.skipped > 0) {
     return new EmptyExportError(
       `Nothing to export: ${counters.skipped} selected pair${counters.skipped === 1 ? '' : 's'} could not be turned into training rows (first: ${counters.firstSkip ?? 'unknown'}). Fix or reject them and export again.`,
@@ -129,7 +149,13 @@ export class LineChunker {
 }
 
 function report(options: StreamOptions, c: StreamCounters, done: boolean): void {
-  options.onProgress?.({ pairs: c.pairs, rows: c.rows, skipped: c.skipped, done });
+  options.onProgress?.({
+    pairs: c.pairs,
+    rows: c.rows,
+    skipped: c.skipped,
+    refused: c.refused ?? 0,
+    done,
+  });
 }
 
 /**
@@ -168,7 +194,7 @@ export async function* exportPairs(
     }
   }
   if (counters.rows === 0) {
-    if (heldOut > 0 && counters.skipped === 0) {
+    if (heldOut > 0 && counters.skipped === 0 && !counters.refused) {
       throw new EmptyExportError(
         `Nothing to export: all ${heldOut} selected pair${heldOut === 1 ? ' is' : 's are'} marked as evaluation queries and held out of training files. Export the eval set instead, or include them explicitly.`,
       );
@@ -215,7 +241,7 @@ export async function* exportEvalSet(
     }
   }
   if (counters.rows === 0) {
-    throw counters.skipped > 0 && counters.pairs === 0
+    throw (counters.skipped > 0 || (counters.refused ?? 0) > 0) && counters.pairs === 0
       ? emptyExportError(counters)
       : new EmptyExportError(
           'No held-out queries to export: none of the selected pairs belongs to a test-split instance or is marked eval. Raise the test fraction, or create more instances (a lone instance always stays in train).',

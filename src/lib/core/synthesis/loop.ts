@@ -84,6 +84,7 @@ import {
   type ExperiencePool,
 } from './experience';
 import { isNearDuplicate, NEAR_DUPLICATE_THRESHOLD } from './near-duplicate';
+import { pairProblem } from './pair-checks';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -911,10 +912,27 @@ const STEPS: Record<StepKind, (env: StepEnv, step: LoopStep) => Promise<LoopStep
       ...(candidate.safety ? { safety: candidate.safety } : {}),
       quality,
     };
+    const pending = state.pending.filter((k) => k !== candidate.kind);
+    if (pending.length === 0) {
+      // The last side is in: make sure the pair carries a preference before it is kept.
+      const chosen = candidate.kind === 'chosen' ? accepted : state.chosen;
+      const rejected = candidate.kind === 'chosen' ? state.rejected : accepted;
+      const problem =
+        chosen && rejected
+          ? pairProblem({
+              caseType: state.task.caseType,
+              ...(state.path ? { path: state.path } : {}),
+              targetRuleIds: [state.task.ruleId],
+              chosen,
+              rejected,
+            })
+          : undefined;
+      if (problem) return retryOrFail(env, step, candidate.kind, `${problem}.`);
+    }
     if (candidate.kind === 'chosen') state.chosen = accepted;
     else state.rejected = accepted;
     delete state.candidate;
-    state.pending = state.pending.filter((k) => k !== candidate.kind);
+    state.pending = pending;
     const following = state.pending[0];
     if (following) {
       state.next = `write-${following}`;

@@ -50,7 +50,7 @@ describe('exportPairs', () => {
       expect(c.endsWith('\n')).toBe(true);
       parseJsonl(c);
     }
-    expect(progress.at(-1)).toEqual({ pairs: 7, rows: 7, skipped: 0, done: true });
+    expect(progress.at(-1)).toEqual({ pairs: 7, rows: 7, skipped: 0, refused: 0, done: true });
     expect(progress.slice(0, -1).every((p) => !p.done)).toBe(true);
   });
 
@@ -132,6 +132,44 @@ describe('exportPairs', () => {
     expect(error).toBeInstanceOf(EmptyExportError);
     expect((error as EmptyExportError).skipped).toBe(1);
     expect((error as Error).message).toMatch(/pair broken: its prompt has no user turn/);
+  });
+
+  // Issue 10 §8: a benign look-alike whose "needless refusal" was the helpful answer itself.
+  it('refuses pairs that carry no preference, counts them, and says so when nothing is left', async () => {
+    const HELP =
+      'Here are three winter routes: the Presidential Traverse, Franconia Ridge and Mount Washington.';
+    const same = pair({ id: 'same', caseType: 'benign', chosen: HELP, rejected: `  ${HELP}\n` });
+    const notRefusal = pair({
+      id: 'not-refusal',
+      caseType: 'benign',
+      chosen: HELP,
+      rejected: 'I can’t help with trips.',
+      provenance: {
+        path: 'refusal-writer',
+        chosen: { response: HELP, safety: { overRefusal: false, verdicts: [] } },
+        rejected: { response: '…', safety: { overRefusal: false, verdicts: [] } },
+      },
+    });
+    const progress: ExportProgress[] = [];
+    for (const format of ['trl-standard', 'kto-standard'] as const) {
+      progress.length = 0;
+      const text = await collectText(
+        exportPairs([same, notRefusal, pair({ id: 'fine' })], format, {
+          context,
+          onProgress: (p) => progress.push(p),
+        }),
+      );
+      expect(text).not.toContain('Presidential');
+      expect(progress.at(-1)).toMatchObject({ pairs: 1, skipped: 0, refused: 2, done: true });
+    }
+    const error = await collectText(exportPairs([same], 'trl-standard', { context })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EmptyExportError);
+    expect((error as EmptyExportError).skipped).toBe(1);
+    expect((error as Error).message).toMatch(
+      /1 selected pair carries no preference \(first: pair same: chosen and rejected replies are the same/,
+    );
   });
 
   it('stops with AbortedError when the signal fires', async () => {
