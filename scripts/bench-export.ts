@@ -23,7 +23,8 @@ import {
   exportPairs,
   type PairSource,
 } from '../src/lib/core/export';
-import { materializeInstance, mulberry32, sampleInstances } from '../src/lib/core/instances';
+import { mulberry32 } from '../src/lib/core/hash';
+import { materializeInstance, sampleInstances } from '../src/lib/core/instances';
 import type { CaseType, PreferencePair, Rule, SpecInstance } from '../src/lib/core/records';
 import type { JudgementRecord, PairProvenance } from '../src/lib/core/synthesis/loop';
 import { serializeRulesFile } from '../src/lib/core/rules/rules-file';

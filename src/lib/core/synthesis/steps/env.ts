@@ -11,13 +11,13 @@ import type { SpecExample } from '../../records';
 import {
   AGENT_ROLE,
   callQualityJudge,
-  callSafetyJudge,
-  checkSafetyVerdict,
+  judgeWithRejudge,
   MAX_JUDGED_RULES,
   normaliseRuleLabel,
   type AgentCallOptions,
   type AgentCallResult,
   type AgentName,
+  type JudgementOutcome,
   type QualityJudgeOutput,
   type SafetyJudgeOutput,
   type TargetRule,
@@ -154,8 +154,10 @@ export class StepEnv {
     | { rejudge: LoopStepResult }
   > {
     const feedback = this.state.rejudge;
-    const { value } = await this.call('safetyJudge', (engine, options) =>
-      callSafetyJudge(
+    // Set inside the call: `call` returns only the value, the outcome travels beside it.
+    let outcome = { kind: 'verdict' } as JudgementOutcome;
+    const { value } = await this.call('safetyJudge', async (engine, options) => {
+      const judged = await judgeWithRejudge(
         engine,
         {
           instancePrompt: this.instancePrompt,
@@ -166,16 +168,14 @@ export class StepEnv {
           contextWindow: engine.contextWindow,
           ...(feedback ? { feedback } : {}),
         },
+        { targetLabel: this.target.label, judgedLabels: this.judged.map((j) => j.label) },
         options,
-      ),
-    );
-    const problem = checkSafetyVerdict(
-      value,
-      this.target.label,
-      reply,
-      this.judged.map((j) => j.label),
-    );
-    if (problem) {
+      );
+      outcome = judged.outcome;
+      return judged;
+    });
+    if (outcome.kind !== 'verdict') {
+      const problem = outcome.kind === 'rejudge' ? outcome.feedback : outcome.problem;
       this.state.judgements.push({
         subject: subjectOf(step),
         judge: 'safety',
@@ -184,7 +184,7 @@ export class StepEnv {
         safety: this.summarise(value),
         contradiction: problem,
       });
-      if (feedback) {
+      if (outcome.kind === 'contradiction') {
         delete this.state.rejudge;
         return { failed: this.fail(step, `judge contradiction: ${problem}`) };
       }
