@@ -207,6 +207,7 @@ function provenanceOf(
   const engine = 'webllm:Qwen2.5-1.5B-Instruct-q4f16_1-MLC';
   const startedAt = 1_750_000_000_000 + i * 30_000;
   return {
+    v: 1,
     method: 'specalign-adversarial/1',
     specVersionId: instance.specVersionId,
     instanceId: instance.id,

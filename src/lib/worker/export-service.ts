@@ -61,6 +61,8 @@ export interface ExportResult {
   skipped: number;
   /** Selected pairs refused because chosen and rejected carry no preference. */
   refused: number;
+  /** Selected pairs skipped because their stored record is corrupt. */
+  corrupt: number;
 }
 
 /** How often (in pairs read) progress is reported: often enough for a bar, rarely enough to be cheap. */
@@ -135,9 +137,9 @@ export async function exportDataset(
   const select = { statuses };
   const passes = request.kind === 'hf' ? 3 : 1;
   let read = 0;
-  const left = { skipped: 0, refused: 0 };
-  const tally = (p: { skipped: number; refused: number; done: boolean }) => {
-    if (p.done) Object.assign(left, { skipped: p.skipped, refused: p.refused });
+  const left = { skipped: 0, refused: 0, corrupt: 0 };
+  const tally = (p: { skipped: number; refused: number; corrupt: number; done: boolean }) => {
+    if (p.done) Object.assign(left, { skipped: p.skipped, refused: p.refused, corrupt: p.corrupt });
   };
   const report = (detail: string) =>
     options.onProgress?.({

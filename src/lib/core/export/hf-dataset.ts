@@ -73,6 +73,8 @@ export interface HfExportProgress {
   skipped: number;
   /** Selected pairs refused because they carry no preference (see `pairProblem`). */
   refused: number;
+  /** Selected pairs skipped because their stored provenance is corrupt. */
+  corrupt: number;
   done: boolean;
 }
 
@@ -218,6 +220,7 @@ export async function* exportHfDataset(
   let rows = 0;
   let skipped = 0;
   let refused = 0;
+  let corrupt = 0;
 
   /** Writes one pair to the active targets' files; true when it belongs to any file at all. */
   const write = (
@@ -261,6 +264,7 @@ export async function* exportHfDataset(
         rows,
         skipped,
         refused,
+        corrupt,
         done,
       });
     const counters: StreamCounters = { pairs: 0, rows: 0, skipped: 0 };
@@ -280,6 +284,7 @@ export async function* exportHfDataset(
     if (pass === 0) {
       skipped = counters.skipped;
       refused = counters.refused ?? 0;
+      corrupt = counters.corrupt ?? 0;
       // Nothing has been yielded yet when no pair belongs to any file: no archive at all.
       if (exportable === 0) throw emptyExportError(counters);
       options.onStats?.(stats.result());
@@ -326,6 +331,7 @@ export async function* exportHfDataset(
     rows,
     skipped,
     refused,
+    corrupt,
     done: true,
   });
 }

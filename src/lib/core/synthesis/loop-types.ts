@@ -161,6 +161,8 @@ export type LoopState = {
 
 /** Provenance of a pair (METHOD.md §3): plain JSON. */
 export type PairProvenance = {
+  /** Shape version (see core/stored/pair-provenance.ts); rows without it are version 1. */
+  v: 1;
   method: 'specalign-adversarial/1';
   specVersionId: string;
   instanceId: string;

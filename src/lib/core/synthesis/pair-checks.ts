@@ -21,6 +21,7 @@
  *   rule. Verdicts absent from an old record are not held against it: only contradicting ones.
  */
 import type { CaseType, PreferencePair } from '../records';
+import type { PairProvenance } from './loop-types';
 
 /** Replies at least this similar (bigram Dice, 0..1) count as the same reply. */
 export const NEAR_IDENTICAL_SIMILARITY = 0.9;
@@ -122,36 +123,20 @@ export function pairProblem(pair: PairForCheck): string | undefined {
   return undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** The safety facts of a provenance side, when it recorded them in the synthesis shape. */
-function recordedSafety(side: unknown): JudgedSide['safety'] {
-  if (!isRecord(side) || !isRecord(side.safety)) return undefined;
-  const { overRefusal, verdicts } = side.safety;
-  if (typeof overRefusal !== 'boolean' || !Array.isArray(verdicts)) return undefined;
-  return {
-    overRefusal,
-    verdicts: verdicts.filter(isRecord).map((v) => ({
-      ...(typeof v.ruleId === 'string' ? { ruleId: v.ruleId } : {}),
-      verdict: v.verdict === 'violated' ? 'violated' : 'complied',
-    })),
-  };
-}
-
 /**
  * A stored pair as the checks see it: its current texts (a reviewer's edits included) and, when
- * synthesis recorded them, the judges' verdicts and the path. Pairs from elsewhere (imports, hand
- * edits) are checked on their texts alone.
+ * synthesis recorded them (`provenance`, read with `readPairProvenance`), the judges' verdicts
+ * and the path. Pairs from elsewhere are checked on their texts alone.
  */
-export function storedPairForCheck(pair: PreferencePair): PairForCheck {
-  const p = pair.provenance;
-  const chosen = recordedSafety(p.chosen);
-  const rejected = recordedSafety(p.rejected);
+export function storedPairForCheck(
+  pair: PreferencePair,
+  provenance: PairProvenance | undefined,
+): PairForCheck {
+  const chosen = provenance?.chosen.safety;
+  const rejected = provenance?.rejected.safety;
   return {
     caseType: pair.caseType,
-    ...(typeof p.path === 'string' ? { path: p.path } : {}),
+    ...(provenance ? { path: provenance.path } : {}),
     targetRuleIds: pair.ruleIds,
     chosen: { response: pair.chosen, ...(chosen ? { safety: chosen } : {}) },
     rejected: { response: pair.rejected, ...(rejected ? { safety: rejected } : {}) },
