@@ -26,6 +26,8 @@ import { callTarget } from './target';
 
 /** The checkpointed state of one RCS task: plain JSON. */
 export interface RcsTaskState {
+  /** Shape version (core/stored/evaluation.ts); states stored without it are version 1. */
+  v: 1;
   item: EvalItem;
   reply?: string;
   checks: RuleCheck[];
@@ -37,6 +39,8 @@ export interface RcsTaskState {
 
 /** The checkpointed state of one calibration task: plain JSON. */
 export interface CalibrationTaskState {
+  /** Shape version (core/stored/evaluation.ts); states stored without it are version 1. */
+  v: 1;
   item: CalibrationItem;
   group: number;
   violated: boolean;

@@ -38,6 +38,13 @@ import {
 import { labelInstanceRules } from '$lib/core/instances/render';
 import type { ChatEngine, TokenUsage } from '$lib/core/llm';
 import type { Evaluation, Rule, Run, Task } from '$lib/core/records';
+import {
+  calibrationTaskStateSchema,
+  evaluationRunConfigSchema,
+  rcsTaskStateSchema,
+  readEvaluationResults,
+  readRecord,
+} from '$lib/core/stored';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
 import type { RunHandler, StepContext, StepOutcome } from './types';
@@ -58,12 +65,15 @@ export interface ImportedEvalSetRequest extends EvalSetSummary {
 }
 
 export interface RcsRunConfig {
+  /** Shape version (core/stored/runs.ts); configs stored without it are version 1. */
+  v: 1;
   mode: 'rcs';
   evaluationId: string;
   request: EvaluationRequest | ImportedEvalSetRequest;
   targetEngineId: string;
 }
 export interface CalibrationRunConfig {
+  v: 1;
   mode: 'calibration';
   evaluationId: string;
   specVersionId: string;
@@ -73,20 +83,26 @@ export type EvaluationRunConfig = RcsRunConfig | CalibrationRunConfig;
 
 /** `Evaluation.results` of an RCS run. */
 export interface RcsResults {
+  /** Shape version (core/stored/evaluation.ts); results stored without it are version 1. */
+  v: 1;
   mode: 'rcs';
   label: string;
   /** Rules as they were when the run was planned (the summary must not move if one is edited). */
   rules: Record<string, RuleMeta>;
   items: Record<string, EvalItemResult & { judge: string }>;
   summary: RcsSummary;
+  /** Items that failed their schema when read (messages); they count nowhere. */
+  corrupt?: string[];
 }
 /** `Evaluation.results` of a calibration run. */
 export interface CalibrationResults {
+  v: 1;
   mode: 'calibration';
   label: string;
   unmapped: number;
   items: Record<string, CalibrationResult & { title: string }>;
   summary: CalibrationSummary;
+  corrupt?: string[];
 }
 export type EvaluationResults = RcsResults | CalibrationResults;
 
@@ -199,6 +215,7 @@ export async function storeRcsRun(
   const id = crypto.randomUUID();
   const now = Date.now();
   const config: RcsRunConfig = {
+    v: 1,
     mode: 'rcs',
     evaluationId: evaluationIdOf(id),
     request,
@@ -207,6 +224,7 @@ export async function storeRcsRun(
   const run = newRun(projectId, config, items.length, now);
   const from = request.source === 'imported' ? ` · ${request.fileName}` : '';
   const results: RcsResults = {
+    v: 1,
     mode: 'rcs',
     label: `${target.config.model}${from} · ${new Date(now).toLocaleString()}`,
     rules,
@@ -226,7 +244,7 @@ export async function storeRcsRun(
     },
     items.map((item) => ({
       key: item.key,
-      state: { item, checks: [], overRefusal: false } satisfies RcsTaskState,
+      state: { v: 1, item, checks: [], overRefusal: false } satisfies RcsTaskState,
     })),
   );
   return { run, items: items.length };
@@ -256,6 +274,7 @@ export async function createCalibrationRun(
   const id = crypto.randomUUID();
   const now = Date.now();
   const config: CalibrationRunConfig = {
+    v: 1,
     mode: 'calibration',
     evaluationId: evaluationIdOf(id),
     specVersionId,
@@ -263,6 +282,7 @@ export async function createCalibrationRun(
   };
   const run = newRun(projectId, config, plan.items.length, now);
   const results: CalibrationResults = {
+    v: 1,
     mode: 'calibration',
     label: `${judge.config.model} · ${new Date(now).toLocaleString()}`,
     unmapped: plan.unmapped,
@@ -282,7 +302,7 @@ export async function createCalibrationRun(
     },
     plan.items.map((item) => ({
       key: item.key,
-      state: { item, group: 0, violated: false } satisfies CalibrationTaskState,
+      state: { v: 1, item, group: 0, violated: false } satisfies CalibrationTaskState,
     })),
   );
   return { run, items: plan.items.length, unmapped: plan.unmapped };
@@ -304,7 +324,13 @@ function writeItem(evaluationId: string, apply: (results: EvaluationResults) => 
 }
 
 export function evaluationHandler(run: Run): RunHandler {
-  const config = run.config as EvaluationRunConfig;
+  const read = readRecord(evaluationRunConfigSchema, run.config, {
+    table: 'runs.config',
+    id: run.id,
+  });
+  // A corrupt config fails the run with a message naming the field.
+  if (!read.ok) throw read.error;
+  const config = read.value as EvaluationRunConfig;
   return config.mode === 'calibration' ? calibrationHandler(config) : rcsHandler(config);
 }
 
@@ -376,9 +402,19 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
 
   return {
     kind: 'evaluate',
-    describe: (task) => describeEvalState('rcs', task.state, task.key),
+    describe: (task) =>
+      rcsTaskStateSchema.safeParse(task.state).success
+        ? describeEvalState('rcs', task.state, task.key)
+        : task.key,
     async step(task, { db, signal, engineFor }: StepContext): Promise<StepOutcome> {
-      const state = task.state as RcsTaskState;
+      const read = readRecord(rcsTaskStateSchema, task.state, {
+        table: 'tasks.state',
+        id: task.id,
+      });
+      // A corrupt checkpoint cannot be retried into shape: fail this item, the run goes on.
+      if (!read.ok)
+        return { done: true, step: task.step ?? 'corrupt', failure: read.error.message };
+      const state = read.value as RcsTaskState;
       const { item } = state;
       const context =
         item.system === undefined
@@ -396,9 +432,18 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
 function calibrationHandler(config: CalibrationRunConfig): RunHandler {
   return {
     kind: 'evaluate',
-    describe: (task) => describeEvalState('calibration', task.state, task.key),
+    describe: (task) =>
+      calibrationTaskStateSchema.safeParse(task.state).success
+        ? describeEvalState('calibration', task.state, task.key)
+        : task.key,
     async step(task, { db, signal, engineFor }: StepContext): Promise<StepOutcome> {
-      const state = task.state as CalibrationTaskState;
+      const read = readRecord(calibrationTaskStateSchema, task.state, {
+        table: 'tasks.state',
+        id: task.id,
+      });
+      if (!read.ok)
+        return { done: true, step: task.step ?? 'corrupt', failure: read.error.message };
+      const state = read.value as CalibrationTaskState;
       const group = state.item.groups[state.group] ?? [];
       const groupRules = await db.rules.bulkGet(group.map((g) => g.ruleId));
       const result = await nextEvalStep(
@@ -418,7 +463,10 @@ export async function summariseEvaluation(
   // By run id, not by the derived row id: an imported project gets fresh ids for both.
   const row = await db.evaluations.where('runId').equals(runId).first();
   if (!row) return undefined;
-  const results = row.results as unknown as EvaluationResults;
+  // Items are checked one by one: a corrupt item is listed in `corrupt` and counts nowhere.
+  const read = readEvaluationResults(row.results, { table: 'evaluations.results', id: row.id });
+  if (!read.ok) throw read.error;
+  const results = read.value as unknown as EvaluationResults & { corrupt: string[] };
   return results.mode === 'rcs'
     ? { ...results, summary: computeRcs(Object.values(results.items), results.rules) }
     : { ...results, summary: summariseCalibration(Object.values(results.items)) };

@@ -29,6 +29,7 @@ const contradiction = verdict('violated', 'I hiked it myself');
 
 function rcsState(): RcsTaskState {
   return {
+    v: 1,
     item: {
       key: 'q1',
       instanceId: 'i1',
@@ -121,6 +122,7 @@ describe('nextEvalStep', () => {
 
   it('calibration: one judge call per group, re-judged once, scored against the gold label', async () => {
     const state: CalibrationTaskState = {
+      v: 1,
       item: {
         key: 'ex1:bad',
         exampleId: 'ex1',
