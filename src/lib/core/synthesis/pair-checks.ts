@@ -36,15 +36,41 @@ export function normaliseReply(text: string): string {
     .trim();
 }
 
-function bigramCounts(words: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
+/** Bigram count of a reply of `words` words (a one-word reply counts its word). */
+const bigramTotal = (words: number) => (words === 1 ? 1 : Math.max(0, words - 1));
+
+/**
+ * Word-bigram multiset counts, keyed by numbers: each word gets an id from `ids` (shared by the
+ * two replies), a bigram is `id1 * 2^21 + id2`. Numeric keys avoid building a string per bigram:
+ * the check runs on every pair of an export.
+ */
+function bigramCounts(words: readonly string[], ids: Map<string, number>): Map<number, number> {
+  const id = (w: string) => {
+    let n = ids.get(w);
+    if (n === undefined) ids.set(w, (n = ids.size));
+    return n;
+  };
+  const counts = new Map<number, number>();
   // A one-word reply has no bigram: compare its single word instead.
-  if (words.length === 1) counts.set(words[0] as string, 1);
+  if (words.length === 1) counts.set(id(words[0] as string), 1);
+  let previous = words.length > 1 ? id(words[0] as string) : 0;
   for (let i = 1; i < words.length; i++) {
-    const key = `${words[i - 1] as string} ${words[i] as string}`;
+    const current = id(words[i] as string);
+    const key = previous * 0x20_0000 + current;
     counts.set(key, (counts.get(key) ?? 0) + 1);
+    previous = current;
   }
   return counts;
+}
+
+function diceOfWords(a: readonly string[], b: readonly string[]): number {
+  const ids = new Map<string, number>();
+  const ca = bigramCounts(a, ids);
+  const cb = bigramCounts(b, ids);
+  let shared = 0;
+  for (const [key, n] of cb) shared += Math.min(n, ca.get(key) ?? 0);
+  const total = bigramTotal(a.length) + bigramTotal(b.length);
+  return total === 0 ? 0 : (2 * shared) / total;
 }
 
 /** Dice similarity (0..1) of two replies' word-bigram multisets after normalisation. */
@@ -53,21 +79,22 @@ export function replySimilarity(a: string, b: string): number {
   const nb = normaliseReply(b);
   if (na === nb) return 1;
   if (!na || !nb) return 0;
-  const ca = bigramCounts(na.split(' '));
-  const cb = bigramCounts(nb.split(' '));
-  let total = 0;
-  let shared = 0;
-  for (const n of ca.values()) total += n;
-  for (const [key, n] of cb) {
-    total += n;
-    shared += Math.min(n, ca.get(key) ?? 0);
-  }
-  return total === 0 ? 0 : (2 * shared) / total;
+  return diceOfWords(na.split(' '), nb.split(' '));
 }
 
 /** True when chosen and rejected differ in more than whitespace, case, punctuation or a few words. */
 export function pairsDifferMeaningfully(chosen: string, rejected: string): boolean {
-  return replySimilarity(chosen, rejected) < NEAR_IDENTICAL_SIMILARITY;
+  const na = normaliseReply(chosen);
+  const nb = normaliseReply(rejected);
+  if (na === nb) return false;
+  if (!na || !nb) return true;
+  const a = na.split(' ');
+  const b = nb.split(' ');
+  // Shared bigrams cannot exceed the smaller side: replies of very different lengths differ.
+  const ta = bigramTotal(a.length);
+  const tb = bigramTotal(b.length);
+  if ((2 * Math.min(ta, tb)) / (ta + tb) < NEAR_IDENTICAL_SIMILARITY) return true;
+  return diceOfWords(a, b) < NEAR_IDENTICAL_SIMILARITY;
 }
 
 /** The judged facts about one side of a pair that the case-type check needs. */
