@@ -23,7 +23,8 @@ import {
   exportPairs,
   type PairSource,
 } from '../src/lib/core/export';
-import { materializeInstance, mulberry32, sampleInstances } from '../src/lib/core/instances';
+import { mulberry32 } from '../src/lib/core/hash';
+import { materializeInstance, sampleInstances } from '../src/lib/core/instances';
 import type { CaseType, PreferencePair, Rule, SpecInstance } from '../src/lib/core/records';
 import type { JudgementRecord, PairProvenance } from '../src/lib/core/synthesis/loop';
 import { serializeRulesFile } from '../src/lib/core/rules/rules-file';
@@ -206,6 +207,7 @@ function provenanceOf(
   const engine = 'webllm:Qwen2.5-1.5B-Instruct-q4f16_1-MLC';
   const startedAt = 1_750_000_000_000 + i * 30_000;
   return {
+    v: 1,
     method: 'specalign-adversarial/1',
     specVersionId: instance.specVersionId,
     instanceId: instance.id,

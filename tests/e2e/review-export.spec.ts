@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from '@playwright/test';
+import { synthesisProvenance } from '../helpers/provenance';
 import { expect, test } from './fixtures';
 
 const PAIRS = 30;
@@ -51,7 +52,8 @@ function projectFile() {
       // Untrusted model output: must show as text, never as markup.
       rejected: `<b>Sure</b>, it is 555-01${n} (reply r-${n}).`,
       status: 'pending',
-      provenance: {
+      // Synthesis provenance must be complete: the readers skip a record that fails its schema.
+      provenance: synthesisProvenance({
         path: i < 10 ? 'over-refusal' : 'defender-violated',
         chosen: { quality: { helpfulness: 5, fluency: (i % 5) + 1, rationale: 'ok' } },
         judgements: [
@@ -73,7 +75,7 @@ function projectFile() {
             },
           },
         ],
-      },
+      }),
       createdAt: now + i,
     };
   });

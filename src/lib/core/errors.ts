@@ -1,8 +1,9 @@
 import type { TokenUsage } from './llm';
 
 /**
- * Named errors with messages a user can act on. They cross the worker boundary by name and
- * message (see worker/errors.ts), so keep messages self-contained.
+ * Named errors with messages a user can act on. They cross the worker boundary through
+ * Comlink's built-in `throw` transfer handler, which keeps `name`, `message` and `stack` but not
+ * the class, so the UI matches on `name` and messages must be self-contained.
  */
 
 export class SpecAlignError extends Error {

@@ -68,6 +68,12 @@ export interface ExportResult {
   fileName: string;
   /** Pairs read from the database (selected or not). */
   pairsRead: number;
+  /** Selected pairs left out because they cannot form a row (no user turn, empty reply). */
+  skipped: number;
+  /** Selected pairs refused because chosen and rejected carry no preference. */
+  refused: number;
+  /** Selected pairs skipped because their stored record is corrupt. */
+  corrupt: number;
 }
 
 /** How often (in pairs read) progress is reported: often enough for a bar, rarely enough to be cheap. */
@@ -142,6 +148,10 @@ export async function exportDataset(
   const select = request.excludeMarkup ? withoutMarkup(statuses) : { statuses };
   const passes = request.kind === 'hf' ? 3 : 1;
   let read = 0;
+  const left = { skipped: 0, refused: 0, corrupt: 0 };
+  const tally = (p: { skipped: number; refused: number; corrupt: number; done: boolean }) => {
+    if (p.done) Object.assign(left, { skipped: p.skipped, refused: p.refused, corrupt: p.corrupt });
+  };
   const report = (detail: string) =>
     options.onProgress?.({
       fraction: ids.length === 0 ? 1 : Math.min(1, read / (ids.length * passes)),
@@ -167,6 +177,7 @@ export async function exportDataset(
       ...common,
       provenance: request.provenance,
       includeSystem: request.includeSystem,
+      onProgress: tally,
     }))
       parts.push(chunk);
     blob = parts.build('application/jsonl');
@@ -175,6 +186,7 @@ export async function exportDataset(
     for await (const chunk of exportEvalSet(source(), {
       ...common,
       split: { testFraction: request.testFraction, seed: request.seed },
+      onProgress: tally,
     }))
       parts.push(chunk);
     blob = parts.build('application/jsonl');
@@ -191,6 +203,7 @@ export async function exportDataset(
       includeSystem: request.includeSystem,
       testFraction: request.testFraction,
       seed: request.seed,
+      onProgress: tally,
       rulesFile: {
         serialize: (list) => serializeRulesFile(list),
         rules: rules.filter((r) => r.status === 'accepted'),
@@ -216,5 +229,5 @@ export async function exportDataset(
     fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}-dataset.zip`;
   }
   options.onProgress?.({ fraction: 1, detail: `${read.toLocaleString('en')} pairs read` });
-  return { blob, fileName, pairsRead: read };
+  return { blob, fileName, pairsRead: read, ...left };
 }

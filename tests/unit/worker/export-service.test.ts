@@ -109,6 +109,25 @@ describe('exportDataset', () => {
     expect(JSON.parse(strFromU8(files['rules.json']!)).rules).toHaveLength(2);
   });
 
+  it('refuses pairs whose chosen and rejected replies are the same, and reports the count', async () => {
+    const { db, projectId } = await seeded(3);
+    await db.pairs.update('pair-0001', { chosen: 'Same reply.', rejected: ' same reply ' });
+    const result = await exportDataset(db, projectId, trlStandard);
+    expect(await result.blob.text()).not.toContain('q1');
+    expect(result).toMatchObject({ pairsRead: 3, refused: 1, skipped: 0 });
+    const zip = await exportDataset(db, projectId, {
+      kind: 'hf',
+      format: 'kto-standard',
+      includePending: false,
+      provenance: false,
+      includeSystem: false,
+      testFraction: 0,
+      seed: 1,
+      license: '',
+    });
+    expect(zip.refused).toBe(1);
+  });
+
   it('stops with AbortedError when cancelled', async () => {
     const { db, projectId } = await seeded(3);
     const controller = new AbortController();

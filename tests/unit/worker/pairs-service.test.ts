@@ -6,6 +6,7 @@ import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { findPairIds, PAIR_PAGE } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
+import { synthesisProvenance } from '../../helpers/provenance';
 
 afterEach(closeTestDbs);
 
@@ -38,17 +39,17 @@ async function seeded(
     chosen: `good ${i}`,
     rejected: `bad ${i}`,
     status: statuses[i % statuses.length]!,
-    provenance: {
-      path: PATHS[i % 4],
+    provenance: synthesisProvenance({
+      path: PATHS[i % 4]!,
       chosen: { quality: { helpfulness: 5, fluency: (i % 5) + 1, rationale: '' } },
       judgements: [
         { subject: 'defender', judge: 'safety', attempt: 1, passed: i % 4 !== 0 },
         ...(i % 3 === 0
-          ? [{ subject: 'chosen', judge: 'quality', attempt: 1, passed: false }]
+          ? [{ subject: 'chosen', judge: 'quality', attempt: 1, passed: false } as const]
           : []),
         { subject: 'chosen', judge: 'quality', attempt: 2, passed: true },
       ],
-    },
+    }),
     // Reverse insertion order: results must follow createdAt, not the id or insertion order.
     createdAt: 1_000 + i,
   }));

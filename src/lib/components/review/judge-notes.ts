@@ -1,8 +1,12 @@
 /**
- * The judges' rationale from a pair's free-form provenance, as short plain-text notes for the
- * Review screen. Synthesis records `judgements` (one entry per judge call); other writers may
- * record a `judge` or `verdicts` object, which is shown as compact JSON.
+ * The judges' rationale from a pair's provenance, as short plain-text notes for the Review
+ * screen. Provenance is read through its one reader (`readPairProvenance`): synthesis records
+ * `judgements` (one entry per judge call); a corrupt record becomes one note saying so (the pair
+ * view still opens); foreign writers may record a `judge` or `verdicts` object, shown as compact
+ * JSON.
  */
+import type { PreferencePair } from '$lib/core/records';
+import { readPairProvenance } from '$lib/core/stored/pair-provenance';
 export interface JudgeNote {
   title: string;
   lines: string[];
@@ -40,8 +44,12 @@ function judgementNote(j: Record<string, unknown>): JudgeNote {
   return { title, lines };
 }
 
-/** Notes for every judge record in `provenance`, in recorded order. */
-export function judgeNotes(provenance: Record<string, unknown>): JudgeNote[] {
+/** Notes for every judge record in the pair's provenance, in recorded order. */
+export function judgeNotes(pair: PreferencePair): JudgeNote[] {
+  const read = readPairProvenance(pair.provenance, pair.id);
+  if (!read.ok) return [{ title: 'Provenance unreadable', lines: [read.error.message] }];
+  if (read.value) return read.value.judgements.map((j) => judgementNote({ ...j }));
+  const provenance = pair.provenance;
   const notes: JudgeNote[] = [];
   for (const [key, value] of Object.entries(provenance)) {
     if (!/judge|verdict/i.test(key)) continue;

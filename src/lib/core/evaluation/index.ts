@@ -6,3 +6,4 @@ export * from './target';
 export * from './rcs';
 export * from './calibration';
 export * from './dashboard';
+export * from './steps';

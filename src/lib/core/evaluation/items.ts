@@ -10,7 +10,7 @@ import type { CaseType, PreferencePair, SpecInstance } from '../records';
 import { EvalDeduper, evalRow, isMarkedEval } from '../export/eval-set';
 import { createExportContext } from '../export/formats';
 import { filterPairs } from '../export/select';
-import { hashString } from '../export/hash';
+import { hashString } from '../hash';
 import { createInstanceSplit, DEFAULT_TEST_FRACTION } from '../export/splits';
 
 /** Where the queries come from. */

@@ -13,7 +13,7 @@ import type { ChatMessage } from '../llm';
 import type { CaseType, PreferencePair } from '../records';
 import { promptParts } from './conversation';
 import type { ExportContext } from './formats';
-import { hashString } from './hash';
+import { hashString } from '../hash';
 
 /** One line of the eval set: `{"instance_id", "system", "messages", "rule_ids", "case_type"}`. */
 export interface EvalRow {

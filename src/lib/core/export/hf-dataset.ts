@@ -71,6 +71,10 @@ export interface HfExportProgress {
   rows: number;
   /** Selected pairs that could not become rows. */
   skipped: number;
+  /** Selected pairs refused because they carry no preference (see `pairProblem`). */
+  refused: number;
+  /** Selected pairs skipped because their stored provenance is corrupt. */
+  corrupt: number;
   done: boolean;
 }
 
@@ -217,6 +221,8 @@ export async function* exportHfDataset(
   const deduper = new EvalDeduper();
   let rows = 0;
   let skipped = 0;
+  let refused = 0;
+  let corrupt = 0;
 
   /** Writes one pair to the active targets' files; true when it belongs to any file at all. */
   const write = (
@@ -255,7 +261,17 @@ export async function* exportHfDataset(
     const file = targets.map((t) => HF_PATHS[t]).join(', ');
     let read = 0;
     const progress = (done: boolean): void =>
-      options.onProgress?.({ file, pass, passes: passes.length, read, rows, skipped, done });
+      options.onProgress?.({
+        file,
+        pass,
+        passes: passes.length,
+        read,
+        rows,
+        skipped,
+        refused,
+        corrupt,
+        done,
+      });
     const counters: StreamCounters = { pairs: 0, rows: 0, skipped: 0 };
     const raw = typeof source === 'function' ? source() : source;
     const counted = (async function* () {
@@ -272,6 +288,8 @@ export async function* exportHfDataset(
     }
     if (pass === 0) {
       skipped = counters.skipped;
+      refused = counters.refused ?? 0;
+      corrupt = counters.corrupt ?? 0;
       // Nothing has been yielded yet when no pair belongs to any file: no archive at all.
       if (exportable === 0) throw emptyExportError(counters);
       options.onStats?.(stats.result());
@@ -319,6 +337,8 @@ export async function* exportHfDataset(
     read: 0,
     rows,
     skipped,
+    refused,
+    corrupt,
     done: true,
   });
 }

@@ -4,7 +4,7 @@
  * set. Pure TypeScript: the worker feeds pairs page by page and writes the chunks out.
  */
 export { EmptyExportError } from './errors';
-export { hashString, unitHash } from './hash';
+export { hashString, unitHash } from '../hash';
 export {
   createInstanceSplit,
   trainingStageOf,

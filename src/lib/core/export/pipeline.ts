@@ -9,6 +9,8 @@
  * only once the first chunk arrives.
  */
 import { AbortedError } from '../errors';
+import { readPairProvenance } from '../stored/pair-provenance';
+import { pairProblem, storedPairForCheck } from '../synthesis/pair-checks';
 import type { PreferencePair } from '../records';
 import { unexportableReason } from './conversation';
 import { EmptyExportError } from './errors';
@@ -25,6 +27,10 @@ export interface ExportProgress {
   rows: number;
   /** Selected pairs left out because they cannot form a row (see `unexportableReason`). */
   skipped: number;
+  /** Selected pairs refused because they carry no preference (see `pairProblem`). */
+  refused: number;
+  /** Selected pairs skipped because their stored provenance is corrupt (see `readPairProvenance`). */
+  corrupt: number;
   /** True on the last report. */
   done: boolean;
 }
@@ -58,6 +64,12 @@ export interface StreamCounters {
   rows: number;
   skipped: number;
   firstSkip?: string;
+  /** Pairs refused because chosen and rejected carry no preference (issue 10 §8). */
+  refused?: number;
+  firstRefusal?: string;
+  /** Pairs whose stored record fails its schema (reported and skipped). */
+  corrupt?: number;
+  firstCorrupt?: string;
 }
 
 /** Throws {@link AbortedError} when the signal has fired. */
@@ -85,6 +97,19 @@ export async function* exportablePairs(
       counters.firstSkip ??= `pair ${pair.id}: ${reason}`;
       continue;
     }
+    const provenance = readPairProvenance(pair.provenance, pair.id);
+    if (!provenance.ok) {
+      counters.corrupt = (counters.corrupt ?? 0) + 1;
+      counters.firstCorrupt ??= provenance.error.message;
+      continue;
+    }
+    // A pair without a preference would teach nothing (DPO) or contradict itself (KTO).
+    const problem = pairProblem(storedPairForCheck(pair, provenance.value));
+    if (problem) {
+      counters.refused = (counters.refused ?? 0) + 1;
+      counters.firstRefusal ??= `pair ${pair.id}: ${problem}`;
+      continue;
+    }
     yield pair;
   }
   throwIfAborted(signal);
@@ -95,6 +120,20 @@ export function emptyExportError(
   counters: StreamCounters,
   what = 'preference pair',
 ): EmptyExportError {
+  const refused = counters.refused ?? 0;
+  const corrupt = counters.corrupt ?? 0;
+  if (corrupt > 0 && counters.skipped === 0 && refused === 0) {
+    return new EmptyExportError(
+      `Nothing to export: ${corrupt} selected pair${corrupt === 1 ? ' is' : 's are'} unreadable (first: ${counters.firstCorrupt ?? 'unknown'})`,
+      corrupt,
+    );
+  }
+  if (refused > 0 && counters.skipped === 0) {
+    return new EmptyExportError(
+      `Nothing to export: ${refused} selected pair${refused === 1 ? ' carries' : 's carry'} no preference (first: ${counters.firstRefusal ?? 'unknown'}). Edit or reject them in Review and export again.`,
+      refused,
+    );
+  }
   if (counters.skipped > 0) {
     return new EmptyExportError(
       `Nothing to export: ${counters.skipped} selected pair${counters.skipped === 1 ? '' : 's'} could not be turned into training rows (first: ${counters.firstSkip ?? 'unknown'}). Fix or reject them and export again.`,
@@ -129,7 +168,14 @@ export class LineChunker {
 }
 
 function report(options: StreamOptions, c: StreamCounters, done: boolean): void {
-  options.onProgress?.({ pairs: c.pairs, rows: c.rows, skipped: c.skipped, done });
+  options.onProgress?.({
+    pairs: c.pairs,
+    rows: c.rows,
+    skipped: c.skipped,
+    refused: c.refused ?? 0,
+    corrupt: c.corrupt ?? 0,
+    done,
+  });
 }
 
 /**
@@ -168,7 +214,7 @@ export async function* exportPairs(
     }
   }
   if (counters.rows === 0) {
-    if (heldOut > 0 && counters.skipped === 0) {
+    if (heldOut > 0 && counters.skipped === 0 && !counters.refused && !counters.corrupt) {
       throw new EmptyExportError(
         `Nothing to export: all ${heldOut} selected pair${heldOut === 1 ? ' is' : 's are'} marked as evaluation queries and held out of training files. Export the eval set instead, or include them explicitly.`,
       );
@@ -215,7 +261,8 @@ export async function* exportEvalSet(
     }
   }
   if (counters.rows === 0) {
-    throw counters.skipped > 0 && counters.pairs === 0
+    throw (counters.skipped > 0 || (counters.refused ?? 0) > 0 || (counters.corrupt ?? 0) > 0) &&
+      counters.pairs === 0
       ? emptyExportError(counters)
       : new EmptyExportError(
           'No held-out queries to export: none of the selected pairs belongs to a test-split instance or is marked eval. Raise the test fraction, or create more instances (a lone instance always stays in train).',

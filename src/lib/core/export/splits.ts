@@ -5,7 +5,7 @@
  * decided per pair (the paper trains SFT:DPO at 1:3). Both depend on ids and a seed only, so the
  * same selection exported twice, in any order, splits the same way.
  */
-import { unitHash } from './hash';
+import { unitHash } from '../hash';
 
 /** The data splits of an exported dataset. */
 export type DatasetSplit = 'train' | 'test';

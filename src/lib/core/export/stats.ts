@@ -24,7 +24,7 @@ import {
 } from '../records';
 import { promptLength } from './conversation';
 import type { ExportContext } from './formats';
-import { seededRandom } from './hash';
+import { mulberry32 } from '../hash';
 
 /** Summary of one numeric measure. All zero when `count` is 0. */
 export interface SummaryStats {
@@ -56,7 +56,7 @@ export class StreamingSummary {
     if (!Number.isInteger(reservoirSize) || reservoirSize < 1)
       throw new RangeError(`The reservoir size must be a positive integer (got ${reservoirSize}).`);
     this.#sample = new Float64Array(reservoirSize);
-    this.#random = seededRandom(seed);
+    this.#random = mulberry32(seed);
   }
 
   /** Values seen so far. */

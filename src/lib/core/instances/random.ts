@@ -13,44 +13,11 @@
  *   that differ in one character still give unrelated seeds.
  */
 
-/** A uniform number generator in [0, 1). */
-export type RandomSource = () => number;
-
-/** The mulberry32 generator seeded with the low 32 bits of `seed`. */
-export function mulberry32(seed: number): RandomSource {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A 32-bit unsigned hash of a string (FNV-1a with a murmur3 finaliser). */
-export function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return fmix32(h);
-}
+import { hashString, mulberry32, type RandomSource } from '../hash';
 
 /** A seed for one labelled decision: the same `seed` and `parts` always give the same number. */
 export function subSeed(seed: number, ...parts: readonly (string | number)[]): number {
   return hashString(`${seed >>> 0}\u0000${parts.map(String).join('\u0000')}`);
-}
-
-function fmix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** A seeded generator with the draws sampling needs. */

@@ -1,11 +1,13 @@
 /**
  * What a reviewer filters pairs by beyond their stored columns: the judges' verdicts and the
- * chosen reply's quality score, read from synthesis provenance (`PairProvenance` in
- * synthesis/loop.ts). Provenance is free-form JSON (imported projects, older runs), so every
- * reader here tolerates missing or malformed fields: such a pair simply matches no verdict and
- * has no quality score.
+ * chosen reply's quality score, read from synthesis provenance through its one reader
+ * (`readPairProvenance`, core/stored). Foreign provenance (imported, hand-made) and corrupt
+ * provenance both read as "none": such a pair matches no verdict and has no quality score, and
+ * a corrupt one is reported by {@link provenanceProblem}.
  */
 import type { PreferencePair } from '../records';
+import { readPairProvenance } from '../stored/pair-provenance';
+import type { JudgementRecord, PairProvenance } from '../synthesis/loop-types';
 
 /** The verdict facets a pair can be filtered by. */
 export const VERDICT_FILTERS = {
@@ -20,19 +22,37 @@ export const VERDICT_FILTERS = {
 
 export type VerdictFilter = keyof typeof VERDICT_FILTERS;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+// Parsed once per row object: a filter pass over 100k pairs asks several facets of each.
+const parsed = new WeakMap<PreferencePair, ReturnType<typeof readPairProvenance>>();
+
+function read(pair: PreferencePair): ReturnType<typeof readPairProvenance> {
+  let result = parsed.get(pair);
+  if (!result) {
+    result = readPairProvenance(pair.provenance, pair.id);
+    parsed.set(pair, result);
+  }
+  return result;
 }
 
-function judgements(pair: PreferencePair): Record<string, unknown>[] {
-  const list = pair.provenance.judgements;
-  return Array.isArray(list) ? list.filter(isRecord) : [];
+/** The pair's synthesis provenance, or `undefined` when it has none or it is corrupt. */
+export function synthesisProvenance(pair: PreferencePair): PairProvenance | undefined {
+  const result = read(pair);
+  return result.ok ? result.value : undefined;
+}
+
+/** Why the pair's stored provenance is unreadable, or `undefined` when it is fine (or foreign). */
+export function provenanceProblem(pair: PreferencePair): string | undefined {
+  const result = read(pair);
+  return result.ok ? undefined : result.error.message;
+}
+
+function judgements(pair: PreferencePair): JudgementRecord[] {
+  return synthesisProvenance(pair)?.judgements ?? [];
 }
 
 /** The defender is judged once and never rewritten: only a candidate's failed check means a rewrite. */
-const candidateFailed = (j: Record<string, unknown>) =>
-  j.subject !== 'defender' && j.passed === false;
-const contradicted = (j: Record<string, unknown>) => typeof j.contradiction === 'string';
+const candidateFailed = (j: JudgementRecord) => j.subject !== 'defender' && !j.passed;
+const contradicted = (j: JudgementRecord) => j.contradiction !== undefined;
 
 /** Whether the pair's judging history matches `verdict`. */
 export function matchesVerdict(pair: PreferencePair, verdict: VerdictFilter): boolean {
@@ -41,7 +61,7 @@ export function matchesVerdict(pair: PreferencePair, verdict: VerdictFilter): bo
     case 'over-refusal':
     case 'violator':
     case 'refusal-writer':
-      return pair.provenance.path === verdict;
+      return synthesisProvenance(pair)?.path === verdict;
     case 'first-pass': {
       const list = judgements(pair);
       return list.length > 0 && !list.some(candidateFailed) && !list.some(contradicted);
@@ -58,11 +78,9 @@ export function matchesVerdict(pair: PreferencePair, verdict: VerdictFilter): bo
  * fluency (a reply is only as good as its weaker side). Undefined when it was never scored.
  */
 export function qualityScore(pair: PreferencePair): number | undefined {
-  const chosen = pair.provenance.chosen;
-  const quality = isRecord(chosen) ? chosen.quality : undefined;
-  if (!isRecord(quality)) return undefined;
+  const quality = synthesisProvenance(pair)?.chosen.quality;
+  if (!quality) return undefined;
   const { helpfulness, fluency } = quality;
-  if (typeof helpfulness !== 'number' || typeof fluency !== 'number') return undefined;
   const score = Math.min(helpfulness, fluency);
   return Number.isFinite(score) ? score : undefined;
 }

@@ -26,11 +26,12 @@
  *   dense passage (27 duties in 3 KB) is cut into several chunks whose expected rules fit one reply
  *   (`MAX_RULES_PER_REPLY`). The cap applies wherever the token budget does (packing and splitting),
  *   with the same cut preferences.
- * - **Keys** are `anchor[+n][@part/parts]:fnv1a(text)`: deterministic, stable across runs and
+ * - **Keys** are `anchor[+n][@part/parts]:fnv1aHex(text)`: deterministic, stable across runs and
  *   across spec versions whose section text did not change, so a resumed or repeated annotation
  *   run skips chunks already done; any change of the text (or of the cut) changes the key.
  */
 import { SpecAlignError } from '../errors';
+import { fnv1aHex } from '../hash';
 import { estimateTokens } from '../llm';
 import type { Authority, Section } from '../records';
 import { detectNormativeSentences } from './normative';
@@ -120,16 +121,6 @@ export function chunkBudget(options: ChunkOptions): number {
   return budget;
 }
 
-/** 32-bit FNV-1a of the UTF-16 code units, as 8 hex digits: a fast, stable content fingerprint. */
-export function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
-
 interface Piece {
   start: number;
   end: number;
@@ -193,7 +184,7 @@ export function chunkSections(
       p.sections.length > 1 ? `${first.anchor}+${p.sections.length - 1}` : first.anchor;
     const partPart = p.parts > 1 ? `@${p.part}/${p.parts}` : '';
     return {
-      key: `${anchorPart}${partPart}:${fnv1a(chunkText)}`,
+      key: `${anchorPart}${partPart}:${fnv1aHex(chunkText)}`,
       index,
       start: p.start,
       end: p.end,

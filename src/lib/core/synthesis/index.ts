@@ -6,6 +6,7 @@ export * from './controls';
 export * from './agents';
 export * from './experience';
 export * from './near-duplicate';
+export * from './pair-checks';
 export * from './examples';
 export * from './loop';
 export * from './estimate';

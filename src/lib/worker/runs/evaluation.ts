@@ -1,51 +1,50 @@
 /**
- * Evaluation as a resumable run (METHOD.md §5), kind `evaluate`, in two modes:
+ * Evaluation as a resumable run (METHOD.md §5), kind `evaluate`: the worker's glue around core's
+ * step machine (`core/evaluation/steps.ts`, `nextEvalStep`), in two modes:
  *
- * - **rcs**: one task per held-out query (keyed by the query's hash). Step 1: the target model
- *   answers with the instance prompt. Then one safety-judge call per rule of the query (a
- *   self-contradicting verdict is re-judged once with feedback, then the item fails). The item's
- *   result is merged into the run's one `evaluations` row, with the recomputed summary, in the
- *   checkpoint's transaction: a reload never loses or double-counts an item. The queries come
- *   from the project's pairs or from an imported eval set file (`eval-set-service.ts`); an
- *   imported query of an instance the project lacks is answered and judged under the system
- *   prompt the file stored, with rule labels read from that text.
- * - **calibration**: one task per reply of the spec's worked examples; one judge call per rule
- *   group; the reply-level verdict is compared with the spec's GOOD/BAD label.
+ * - **rcs**: one task per held-out query (keyed by the query's hash). The queries come from the
+ *   project's pairs or from an imported eval set file (`eval-set-service.ts`); an imported query
+ *   of an instance the project lacks is answered and judged under the system prompt the file
+ *   stored, with rule labels read from that text.
+ * - **calibration**: one task per reply of the spec's worked examples.
  *
- * Every step makes exactly one engine call. The target (or judge) engine id is fixed when the
- * run is planned; a step whose role now resolves to another model ends its item with a reason
- * instead of mixing two models into one score.
+ * This file plans and stores runs, resolves each step's instance prompt and rules from the
+ * database, and merges a finished item into the run's one `evaluations` row, with the recomputed
+ * summary, in the checkpoint's transaction: a reload never loses or double-counts an item.
  */
 import type { AgentRole, EngineConfig } from '$lib/core/engine-config';
 import { SpecAlignError } from '$lib/core/errors';
 import {
   buildCalibrationItems,
   buildEvalItems,
-  callTarget,
   computeRcs,
+  describeEvalState,
   labelRulesFromPrompt,
+  nextEvalStep,
   summariseCalibration,
-  type CalibrationItem,
   type CalibrationResult,
   type CalibrationSummary,
+  type CalibrationTaskState,
   type EvalItem,
   type EvalItemResult,
   type EvalItemOptions,
+  type EvalPromptContext,
   type EvalSetSummary,
+  type EvalStepResult,
   type RcsSummary,
-  type RuleCheck,
+  type RcsTaskState,
   type RuleMeta,
 } from '$lib/core/evaluation';
-import { hashString } from '$lib/core/export/hash';
 import { labelInstanceRules } from '$lib/core/instances/render';
 import type { ChatEngine, TokenUsage } from '$lib/core/llm';
 import type { Evaluation, Rule, Run, Task } from '$lib/core/records';
 import {
-  callSafetyJudge,
-  checkSafetyVerdict,
-  normaliseRuleLabel,
-  verdictFor,
-} from '$lib/core/synthesis/agents/safety-judge';
+  calibrationTaskStateSchema,
+  evaluationRunConfigSchema,
+  rcsTaskStateSchema,
+  readEvaluationResults,
+  readRecord,
+} from '$lib/core/stored';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
 import type { RunHandler, StepContext, StepOutcome } from './types';
@@ -66,12 +65,15 @@ export interface ImportedEvalSetRequest extends EvalSetSummary {
 }
 
 export interface RcsRunConfig {
+  /** Shape version (core/stored/runs.ts); configs stored without it are version 1. */
+  v: 1;
   mode: 'rcs';
   evaluationId: string;
   request: EvaluationRequest | ImportedEvalSetRequest;
   targetEngineId: string;
 }
 export interface CalibrationRunConfig {
+  v: 1;
   mode: 'calibration';
   evaluationId: string;
   specVersionId: string;
@@ -81,39 +83,28 @@ export type EvaluationRunConfig = RcsRunConfig | CalibrationRunConfig;
 
 /** `Evaluation.results` of an RCS run. */
 export interface RcsResults {
+  /** Shape version (core/stored/evaluation.ts); results stored without it are version 1. */
+  v: 1;
   mode: 'rcs';
   label: string;
   /** Rules as they were when the run was planned (the summary must not move if one is edited). */
   rules: Record<string, RuleMeta>;
   items: Record<string, EvalItemResult & { judge: string }>;
   summary: RcsSummary;
+  /** Items that failed their schema when read (messages); they count nowhere. */
+  corrupt?: string[];
 }
 /** `Evaluation.results` of a calibration run. */
 export interface CalibrationResults {
+  v: 1;
   mode: 'calibration';
   label: string;
   unmapped: number;
   items: Record<string, CalibrationResult & { title: string }>;
   summary: CalibrationSummary;
+  corrupt?: string[];
 }
 export type EvaluationResults = RcsResults | CalibrationResults;
-
-interface RcsTaskState {
-  item: EvalItem;
-  reply?: string;
-  checks: RuleCheck[];
-  overRefusal: boolean;
-  /** Set after a self-contradicting verdict: the feedback for the one re-judge. */
-  feedback?: string;
-  judge?: string;
-}
-interface CalibrationTaskState {
-  item: CalibrationItem;
-  group: number;
-  violated: boolean;
-  feedback?: string;
-  judge?: string;
-}
 
 /** The evaluation row id of a run. */
 export function evaluationIdOf(runId: string): string {
@@ -224,6 +215,7 @@ export async function storeRcsRun(
   const id = crypto.randomUUID();
   const now = Date.now();
   const config: RcsRunConfig = {
+    v: 1,
     mode: 'rcs',
     evaluationId: evaluationIdOf(id),
     request,
@@ -232,6 +224,7 @@ export async function storeRcsRun(
   const run = newRun(projectId, config, items.length, now);
   const from = request.source === 'imported' ? ` · ${request.fileName}` : '';
   const results: RcsResults = {
+    v: 1,
     mode: 'rcs',
     label: `${target.config.model}${from} · ${new Date(now).toLocaleString()}`,
     rules,
@@ -251,7 +244,7 @@ export async function storeRcsRun(
     },
     items.map((item) => ({
       key: item.key,
-      state: { item, checks: [], overRefusal: false } satisfies RcsTaskState,
+      state: { v: 1, item, checks: [], overRefusal: false } satisfies RcsTaskState,
     })),
   );
   return { run, items: items.length };
@@ -281,6 +274,7 @@ export async function createCalibrationRun(
   const id = crypto.randomUUID();
   const now = Date.now();
   const config: CalibrationRunConfig = {
+    v: 1,
     mode: 'calibration',
     evaluationId: evaluationIdOf(id),
     specVersionId,
@@ -288,6 +282,7 @@ export async function createCalibrationRun(
   };
   const run = newRun(projectId, config, plan.items.length, now);
   const results: CalibrationResults = {
+    v: 1,
     mode: 'calibration',
     label: `${judge.config.model} · ${new Date(now).toLocaleString()}`,
     unmapped: plan.unmapped,
@@ -307,15 +302,10 @@ export async function createCalibrationRun(
     },
     plan.items.map((item) => ({
       key: item.key,
-      state: { item, group: 0, violated: false } satisfies CalibrationTaskState,
+      state: { v: 1, item, group: 0, violated: false } satisfies CalibrationTaskState,
     })),
   );
   return { run, items: plan.items.length, unmapped: plan.unmapped };
-}
-
-/** A small positive integer seed derived from the item key (stable across resumes). */
-function seedOf(key: string, salt: string): number {
-  return hashString(`${salt}\u0000${key}`) % 2_147_483_647;
 }
 
 function byRole(role: AgentRole, usage: TokenUsage): StepOutcome['usageByRole'] {
@@ -334,20 +324,57 @@ function writeItem(evaluationId: string, apply: (results: EvaluationResults) => 
 }
 
 export function evaluationHandler(run: Run): RunHandler {
-  const config = run.config as EvaluationRunConfig;
+  const read = readRecord(evaluationRunConfigSchema, run.config, {
+    table: 'runs.config',
+    id: run.id,
+  });
+  // A corrupt config fails the run with a message naming the field.
+  if (!read.ok) throw read.error;
+  const config = read.value as EvaluationRunConfig;
   return config.mode === 'calibration' ? calibrationHandler(config) : rcsHandler(config);
 }
 
-/** The prompt an item is answered and judged under, and its rules with their labels. */
-interface PromptContext {
-  prompt: string;
-  labels: Map<string, string>;
-  rules: Map<string, Rule>;
+/** The evaluation row's update for a finished item (applied in the checkpoint's transaction). */
+function recordItem(config: EvaluationRunConfig, result: EvalStepResult): Partial<StepOutcome> {
+  const { rcsItem, calibrationItem } = result;
+  if (rcsItem)
+    return {
+      tables: ['evaluations'],
+      write: writeItem(config.evaluationId, (results) => {
+        if (results.mode !== 'rcs') return;
+        results.items[rcsItem.key] = rcsItem;
+        results.summary = computeRcs(Object.values(results.items), results.rules);
+      }),
+    };
+  if (calibrationItem)
+    return {
+      tables: ['evaluations'],
+      write: writeItem(config.evaluationId, (results) => {
+        if (results.mode !== 'calibration') return;
+        results.items[calibrationItem.key] = calibrationItem;
+        results.summary = summariseCalibration(Object.values(results.items));
+      }),
+    };
+  return {};
+}
+
+/** A core step result as the executor's outcome. */
+function toOutcome(config: EvaluationRunConfig, result: EvalStepResult): StepOutcome {
+  return {
+    done: result.done,
+    step: result.step,
+    ...(result.state ? { state: result.state } : {}),
+    ...(result.failure !== undefined ? { failure: result.failure } : {}),
+    ...(result.usage ? { usage: result.usage } : {}),
+    ...(result.usage && result.role ? { usageByRole: byRole(result.role, result.usage) } : {}),
+    ...(result.engineMs !== undefined ? { engineMs: result.engineMs } : {}),
+    ...recordItem(config, result),
+  };
 }
 
 function rcsHandler(config: RcsRunConfig): RunHandler {
   // Instance prompts and labels, read once per session (instances do not change under a run).
-  const instances = new Map<string, PromptContext>();
+  const instances = new Map<string, EvalPromptContext>();
   async function instance(db: SpecAlignDb, id: string) {
     const cached = instances.get(id);
     if (cached) return cached;
@@ -370,125 +397,34 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
       prompt: system,
       labels: labelRulesFromPrompt(system, rules),
       rules: new Map(rules.map((r) => [r.id, r])),
-    } satisfies PromptContext;
+    } satisfies EvalPromptContext;
   }
 
   return {
     kind: 'evaluate',
-    describe(task) {
-      const state = task.state as RcsTaskState | undefined;
-      const last = state?.item.messages.at(-1)?.content ?? task.key;
-      const phase =
-        state?.reply === undefined
-          ? 'answering'
-          : `judging rule ${state.checks.length + 1} of ${state.item.ruleIds.length}`;
-      return `${phase}: ${last.slice(0, 80)}`;
-    },
+    describe: (task) =>
+      rcsTaskStateSchema.safeParse(task.state).success
+        ? describeEvalState('rcs', task.state, task.key)
+        : task.key,
     async step(task, { db, signal, engineFor }: StepContext): Promise<StepOutcome> {
-      const state = structuredClone(task.state as RcsTaskState);
+      const read = readRecord(rcsTaskStateSchema, task.state, {
+        table: 'tasks.state',
+        id: task.id,
+      });
+      // A corrupt checkpoint cannot be retried into shape: fail this item, the run goes on.
+      if (!read.ok)
+        return { done: true, step: task.step ?? 'corrupt', failure: read.error.message };
+      const state = read.value as RcsTaskState;
       const { item } = state;
-      const inst =
+      const context =
         item.system === undefined
           ? await instance(db, item.instanceId)
           : await imported(db, item.system, item.ruleIds);
-      if (!inst)
-        return { done: true, step: 'missing', failure: 'The instance of this query was deleted.' };
-      if (state.reply === undefined) {
-        const engine = await engineFor('target');
-        if (engine.id !== config.targetEngineId)
-          return {
-            done: true,
-            step: 'target-changed',
-            failure: `The evaluation target changed to ${engine.id} after this run started; start a new evaluation.`,
-          };
-        const result = await callTarget(
-          engine,
-          {
-            instancePrompt: inst.prompt,
-            conversation: item.messages,
-            contextWindow: engine.contextWindow,
-          },
-          { signal, seed: seedOf(item.key, 'target') },
-        );
-        state.reply = result.value.response;
-        return {
-          done: false,
-          step: 'answered',
-          state,
-          usage: result.usage,
-          usageByRole: byRole('target', result.usage),
-          engineMs: result.durationMs,
-        };
-      }
-      const ruleId = item.ruleIds[state.checks.length];
-      const rule = ruleId ? inst.rules.get(ruleId) : undefined;
-      const label = ruleId ? inst.labels.get(ruleId) : undefined;
-      if (!ruleId || !rule || !label)
-        return {
-          done: true,
-          step: 'missing',
-          failure:
-            item.system === undefined
-              ? 'A rule of this query is no longer in its instance.'
-              : 'A rule of this query was deleted from the project.',
-        };
-      const engine = await engineFor('safetyJudge');
-      const result = await callSafetyJudge(
-        engine,
-        {
-          instancePrompt: inst.prompt,
-          rules: [{ label, rule }],
-          conversation: item.messages,
-          reply: state.reply,
-          contextWindow: engine.contextWindow,
-          ...(state.feedback ? { feedback: state.feedback } : {}),
-        },
-        { signal, seed: seedOf(`${item.key}:${ruleId}`, state.feedback ? 'rejudge' : 'judge') },
+      const result = await nextEvalStep(
+        { mode: 'rcs', state, context, targetEngineId: config.targetEngineId },
+        { engineFor, signal },
       );
-      const charged = {
-        usage: result.usage,
-        usageByRole: byRole('safetyJudge', result.usage),
-        engineMs: result.durationMs,
-      };
-      const problem = checkSafetyVerdict(result.value, label, state.reply);
-      if (problem) {
-        if (state.feedback)
-          return {
-            done: true,
-            step: 'inconsistent',
-            failure: `The judge contradicted itself twice on ${label}: ${problem}`,
-            ...charged,
-          };
-        state.feedback = problem;
-        return { done: false, step: 'rejudge', state, ...charged };
-      }
-      delete state.feedback;
-      const verdict = verdictFor(result.value, normaliseRuleLabel(label));
-      state.checks.push({ ruleId, verdict: verdict?.verdict ?? 'complied' });
-      state.overRefusal ||= result.value.overRefusal;
-      state.judge = result.engineId;
-      if (state.checks.length < item.ruleIds.length)
-        return { done: false, step: `judged ${label}`, state, ...charged };
-      const done: EvalItemResult & { judge: string } = {
-        key: item.key,
-        instanceId: item.instanceId,
-        caseType: item.caseType,
-        checks: state.checks,
-        overRefusal: state.overRefusal,
-        judge: result.engineId,
-      };
-      return {
-        done: true,
-        step: 'judged',
-        state,
-        ...charged,
-        tables: ['evaluations'],
-        write: writeItem(config.evaluationId, (results) => {
-          if (results.mode !== 'rcs') return;
-          results.items[item.key] = done;
-          results.summary = computeRcs(Object.values(results.items), results.rules);
-        }),
-      };
+      return toOutcome(config, result);
     },
   };
 }
@@ -496,91 +432,25 @@ function rcsHandler(config: RcsRunConfig): RunHandler {
 function calibrationHandler(config: CalibrationRunConfig): RunHandler {
   return {
     kind: 'evaluate',
-    describe(task) {
-      const state = task.state as CalibrationTaskState | undefined;
-      return state
-        ? `Judging “${state.item.title}” (${state.item.gold === 'violated' ? 'BAD' : 'GOOD'} reply)`
-        : task.key;
-    },
+    describe: (task) =>
+      calibrationTaskStateSchema.safeParse(task.state).success
+        ? describeEvalState('calibration', task.state, task.key)
+        : task.key,
     async step(task, { db, signal, engineFor }: StepContext): Promise<StepOutcome> {
-      const state = structuredClone(task.state as CalibrationTaskState);
-      const { item } = state;
-      const group = item.groups[state.group] ?? [];
-      const rules = (await db.rules.bulkGet(group.map((g) => g.ruleId))).filter(
-        (r): r is Rule => !!r,
+      const read = readRecord(calibrationTaskStateSchema, task.state, {
+        table: 'tasks.state',
+        id: task.id,
+      });
+      if (!read.ok)
+        return { done: true, step: task.step ?? 'corrupt', failure: read.error.message };
+      const state = read.value as CalibrationTaskState;
+      const group = state.item.groups[state.group] ?? [];
+      const groupRules = await db.rules.bulkGet(group.map((g) => g.ruleId));
+      const result = await nextEvalStep(
+        { mode: 'calibration', state, groupRules, judgeEngineId: config.judgeEngineId },
+        { engineFor, signal },
       );
-      if (rules.length !== group.length)
-        return {
-          done: true,
-          step: 'missing',
-          failure: 'A rule of this example was deleted after the run was planned.',
-        };
-      const engine = await engineFor('safetyJudge');
-      if (engine.id !== config.judgeEngineId)
-        return {
-          done: true,
-          step: 'judge-changed',
-          failure: `The safety judge changed to ${engine.id} after this run started; start a new calibration.`,
-        };
-      const targets = group.map((g, i) => ({ label: g.label, rule: rules[i] as Rule }));
-      const labels = targets.map((t) => t.label);
-      const result = await callSafetyJudge(
-        engine,
-        {
-          instancePrompt: item.instancePrompt,
-          rules: targets,
-          conversation: item.conversation,
-          reply: item.reply,
-          contextWindow: engine.contextWindow,
-          ...(state.feedback ? { feedback: state.feedback } : {}),
-        },
-        {
-          signal,
-          seed: seedOf(`${item.key}:${state.group}`, state.feedback ? 'rejudge' : 'judge'),
-        },
-      );
-      const charged = {
-        usage: result.usage,
-        usageByRole: byRole('safetyJudge', result.usage),
-        engineMs: result.durationMs,
-      };
-      const problem = checkSafetyVerdict(result.value, labels[0] ?? 'R1', item.reply, labels);
-      if (problem) {
-        if (state.feedback)
-          return {
-            done: true,
-            step: 'inconsistent',
-            failure: `The judge contradicted itself twice: ${problem}`,
-            ...charged,
-          };
-        state.feedback = problem;
-        return { done: false, step: 'rejudge', state, ...charged };
-      }
-      delete state.feedback;
-      state.violated ||= labels.some((l) => verdictFor(result.value, l)?.verdict === 'violated');
-      state.judge = result.engineId;
-      state.group++;
-      if (state.group < item.groups.length)
-        return { done: false, step: `group ${state.group}`, state, ...charged };
-      const judged: CalibrationResult & { title: string } = {
-        key: item.key,
-        gold: item.gold,
-        predicted: state.violated ? 'violated' : 'complied',
-        judge: result.engineId,
-        title: item.title,
-      };
-      return {
-        done: true,
-        step: 'judged',
-        state,
-        ...charged,
-        tables: ['evaluations'],
-        write: writeItem(config.evaluationId, (results) => {
-          if (results.mode !== 'calibration') return;
-          results.items[item.key] = judged;
-          results.summary = summariseCalibration(Object.values(results.items));
-        }),
-      };
+      return toOutcome(config, result);
     },
   };
 }
@@ -593,7 +463,10 @@ export async function summariseEvaluation(
   // By run id, not by the derived row id: an imported project gets fresh ids for both.
   const row = await db.evaluations.where('runId').equals(runId).first();
   if (!row) return undefined;
-  const results = row.results as unknown as EvaluationResults;
+  // Items are checked one by one: a corrupt item is listed in `corrupt` and counts nowhere.
+  const read = readEvaluationResults(row.results, { table: 'evaluations.results', id: row.id });
+  if (!read.ok) throw read.error;
+  const results = read.value as unknown as EvaluationResults & { corrupt: string[] };
   return results.mode === 'rcs'
     ? { ...results, summary: computeRcs(Object.values(results.items), results.rules) }
     : { ...results, summary: summariseCalibration(Object.values(results.items)) };

@@ -19,7 +19,8 @@
  *   remaining tasks with a reason instead of silently mixing two versions into one dataset.
  */
 import { SpecAlignError } from '$lib/core/errors';
-import { hashString } from '$lib/core/instances/random';
+import { hashString } from '$lib/core/hash';
+import { loopStateV1, readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
 import { labelInstanceRules } from '$lib/core/instances/render';
 import type { TokenUsage } from '$lib/core/llm';
 import type {
@@ -91,6 +92,8 @@ export interface SynthesisRunInput {
  * resumed after an app update with new defaults still behaves as planned.
  */
 export interface SynthesisRunConfig {
+  /** Shape version (core/stored/runs.ts); configs stored without it are version 1. */
+  v: 1;
   specVersionId: string;
   instanceIds: string[];
   controls: ScenarioControls;
@@ -222,6 +225,7 @@ export async function planSynthesisRun(
     budgets,
     loop,
     instanceFingerprints: Object.fromEntries(loaded.map((l) => [l.record.id, l.fingerprint])),
+    v: 1,
   };
   return { config, tasks, estimate, warnings };
 }
@@ -288,7 +292,7 @@ export async function createSynthesisRun(
  * (invalid output after repair; the executor retries with a new seed).
  */
 export function synthesisHandler(run: Run): RunHandler {
-  const config = readConfig(run.config);
+  const config = readConfig(run.config, run.id);
   // Per-session caches. Each holds only data that cannot change under a running run (a stored
   // instance checked against its fingerprint, the version's examples, the queue order) or is
   // re-validated against the database before use (pair prompts).
@@ -359,7 +363,7 @@ export function synthesisHandler(run: Run): RunHandler {
     },
 
     limitReached(current) {
-      const max = readConfig(current.config).budgets.maxTokens;
+      const max = readConfig(current.config, current.id).budgets.maxTokens;
       if (max === undefined) return undefined;
       const used = current.usage.promptTokens + current.usage.completionTokens;
       return used >= max
@@ -370,9 +374,11 @@ export function synthesisHandler(run: Run): RunHandler {
     async step(task, context: StepContext): Promise<StepOutcome> {
       const { db } = context;
       const now = context.now ?? Date.now;
-      const state = task.state;
-      if (!isLoopState(state))
-        throw new Error('This synthesis task has no valid state; start a new run.');
+      const read = readRecord(loopStateV1, task.state, { table: 'tasks.state', id: task.id });
+      // A corrupt checkpoint cannot be retried into shape: fail this task, the run goes on.
+      if (!read.ok)
+        return { done: true, step: task.step ?? 'corrupt', failure: read.error.message };
+      const state = read.value as unknown as LoopState;
       const loaded = await instanceFor(db, state.task.instanceId);
       // Retrying cannot bring an instance back: end the task now, without a model call.
       if (typeof loaded === 'string')
@@ -609,17 +615,12 @@ function isLoopState(value: unknown): value is LoopState {
   );
 }
 
-function readConfig(value: unknown): SynthesisRunConfig {
-  const config = value as Partial<SynthesisRunConfig> | undefined;
-  if (
-    !config ||
-    typeof config.specVersionId !== 'string' ||
-    !config.loop ||
-    !config.budgets ||
-    !config.instanceFingerprints
-  )
-    throw new Error('This synthesis run has no valid configuration; start a new run.');
-  return config as SynthesisRunConfig;
+/** The run's typed config; a corrupt one fails the run with a message naming the field. */
+function readConfig(value: unknown, runId: string): SynthesisRunConfig {
+  const read = readRecord(synthesisRunConfigSchema, value, { table: 'runs.config', id: runId });
+  if (!read.ok) throw read.error;
+  // The schema pins the fields the handler reads; nested controls and budgets are loose objects.
+  return read.value as unknown as SynthesisRunConfig;
 }
 
 /** Loop options with defaults filled in and out-of-range values clamped (with a warning). */

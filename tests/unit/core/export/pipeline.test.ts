@@ -50,7 +50,14 @@ describe('exportPairs', () => {
       expect(c.endsWith('\n')).toBe(true);
       parseJsonl(c);
     }
-    expect(progress.at(-1)).toEqual({ pairs: 7, rows: 7, skipped: 0, done: true });
+    expect(progress.at(-1)).toEqual({
+      pairs: 7,
+      rows: 7,
+      skipped: 0,
+      refused: 0,
+      corrupt: 0,
+      done: true,
+    });
     expect(progress.slice(0, -1).every((p) => !p.done)).toBe(true);
   });
 
@@ -132,6 +139,57 @@ describe('exportPairs', () => {
     expect(error).toBeInstanceOf(EmptyExportError);
     expect((error as EmptyExportError).skipped).toBe(1);
     expect((error as Error).message).toMatch(/pair broken: its prompt has no user turn/);
+  });
+
+  // Issue 10 §8: a benign look-alike whose "needless refusal" was the helpful answer itself.
+  it('refuses pairs that carry no preference, counts them, and says so when nothing is left', async () => {
+    const HELP =
+      'Here are three winter routes: the Presidential Traverse, Franconia Ridge and Mount Washington.';
+    const same = pair({ id: 'same', caseType: 'benign', chosen: HELP, rejected: `  ${HELP}\n` });
+    const progress: ExportProgress[] = [];
+    for (const format of ['trl-standard', 'kto-standard'] as const) {
+      progress.length = 0;
+      const text = await collectText(
+        exportPairs([same, pair({ id: 'fine' })], format, {
+          context,
+          onProgress: (p) => progress.push(p),
+        }),
+      );
+      expect(text).not.toContain('Presidential');
+      expect(progress.at(-1)).toMatchObject({ pairs: 1, skipped: 0, refused: 1, done: true });
+    }
+    const error = await collectText(exportPairs([same], 'trl-standard', { context })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EmptyExportError);
+    expect((error as EmptyExportError).skipped).toBe(1);
+    expect((error as Error).message).toMatch(
+      /1 selected pair carries no preference \(first: pair same: chosen and rejected replies are the same/,
+    );
+  });
+
+  // Issue 10 §3: a corrupt row is reported and skipped, never crashes the export.
+  it('skips and counts pairs whose synthesis provenance fails its schema', async () => {
+    const corrupt = pair({
+      id: 'corrupt',
+      provenance: { method: 'specalign-adversarial/1', chosen: 5 },
+    });
+    const progress: ExportProgress[] = [];
+    const text = await collectText(
+      exportPairs([corrupt, pair({ id: 'fine' })], 'trl-standard', {
+        context,
+        onProgress: (p) => progress.push(p),
+      }),
+    );
+    expect(parseJsonl(text)).toHaveLength(1);
+    expect(progress.at(-1)).toMatchObject({ pairs: 1, corrupt: 1, done: true });
+    const error = await collectText(exportPairs([corrupt], 'trl-standard', { context })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EmptyExportError);
+    expect((error as Error).message).toMatch(
+      /1 selected pair is unreadable \(first: Stored record pairs.provenance "corrupt" is unreadable at specVersionId/,
+    );
   });
 
   it('stops with AbortedError when the signal fires', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hashString, mulberry32, Rng, subSeed } from '$lib/core/instances/random';
+import { hashString, mulberry32 } from '$lib/core/hash';
+import { Rng, subSeed } from '$lib/core/instances/random';
 
 describe('seeded randomness', () => {
   it('mulberry32 reproduces the reference sequence and stays in [0, 1)', () => {

@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { PreferencePair } from '$lib/core/records';
-import { matchesQuality, matchesVerdict, qualityScore } from '$lib/core/review/facets';
+import {
+  matchesQuality,
+  matchesVerdict,
+  provenanceProblem,
+  qualityScore,
+} from '$lib/core/review/facets';
+import { synthesisProvenance } from '../../../helpers/provenance';
 
-function pair(provenance: Record<string, unknown>): PreferencePair {
+/** A pair whose synthesis provenance has `over` (the rest complete, so it reads as valid). */
+function pair(over: Parameters<typeof synthesisProvenance>[0]): PreferencePair {
+  return rawPair(synthesisProvenance(over));
+}
+
+function rawPair(provenance: Record<string, unknown>): PreferencePair {
   return {
     id: 'p',
     projectId: 'proj',
@@ -19,12 +30,10 @@ function pair(provenance: Record<string, unknown>): PreferencePair {
   };
 }
 
-const passed = (subject: string, judge = 'safety') => ({
-  subject,
-  judge,
-  attempt: 1,
-  passed: true,
-});
+const passed = (
+  subject: 'defender' | 'chosen' | 'violation' | 'refusal',
+  judge: 'safety' | 'quality' = 'safety',
+) => ({ subject, judge, attempt: 1, passed: true });
 
 describe('matchesVerdict', () => {
   it('matches the defender path recorded by synthesis', () => {
@@ -66,7 +75,20 @@ describe('matchesVerdict', () => {
     const bare = pair({});
     for (const v of ['first-pass', 'rewritten', 'contradiction', 'violator'] as const)
       expect(matchesVerdict(bare, v)).toBe(false);
-    expect(matchesVerdict(pair({ judgements: 'nonsense' }), 'first-pass')).toBe(false);
+    expect(
+      matchesVerdict(rawPair({ path: 'violator', judgements: [passed('chosen')] }), 'violator'),
+    ).toBe(false);
+  });
+
+  // Issue 10 §3: a corrupt row is reported and skipped, never crashes the Review screen.
+  it('skips and reports a pair whose synthesis provenance is corrupt', () => {
+    const corrupt = rawPair({ ...synthesisProvenance(), judgements: 'nonsense' });
+    for (const v of ['first-pass', 'rewritten', 'contradiction', 'defender-violated'] as const)
+      expect(matchesVerdict(corrupt, v)).toBe(false);
+    expect(qualityScore(corrupt)).toBeUndefined();
+    expect(provenanceProblem(corrupt)).toMatch(/pairs\.provenance "p" is unreadable at judgements/);
+    expect(provenanceProblem(pair({}))).toBeUndefined();
+    expect(provenanceProblem(rawPair({ attacker: 'webllm:x' }))).toBeUndefined();
   });
 });
 
@@ -82,13 +104,15 @@ describe('qualityScore', () => {
   });
 
   it('is undefined when the chosen reply was never scored or the record is malformed', () => {
+    const full = synthesisProvenance();
     for (const provenance of [
       {},
-      { chosen: 'text' },
-      { chosen: { quality: { helpfulness: '4', fluency: 5 } } },
-      { chosen: { quality: null } },
+      full,
+      { ...full, chosen: 'text' },
+      { ...full, chosen: { ...full.chosen, quality: { helpfulness: '4', fluency: 5 } } },
+      { ...full, chosen: { ...full.chosen, quality: null } },
     ]) {
-      const p = pair(provenance);
+      const p = rawPair(provenance);
       expect(qualityScore(p)).toBeUndefined();
       expect(matchesQuality(p, { min: 1 })).toBe(false);
       expect(matchesQuality(p, 'unscored')).toBe(true);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { fnv1aHex } from '$lib/core/hash';
 import { estimateTokens } from '$lib/core/llm';
 import {
   ChunkBudgetError,
   chunkBudget,
   chunkSections,
-  fnv1a,
   type Chunk,
   type ChunkOptions,
 } from '$lib/core/rules/chunking';
@@ -208,7 +208,7 @@ describe('chunkSections on hand-written text', () => {
     ].join('\n');
     const chunks = chunkSections(sectionsOf(text), text, small);
     expect(chunks.map((c) => c.sectionAnchors)).toEqual([['one', 'one_a'], ['two']]);
-    expect(chunks[0]?.key).toBe(`one+1:${fnv1a(chunks[0]?.text ?? '')}`);
+    expect(chunks[0]?.key).toBe(`one+1:${fnv1aHex(chunks[0]?.text ?? '')}`);
     expect(chunks[0]?.sections[1]).toMatchObject({
       anchor: 'one_a',
       authority: 'user',

@@ -332,6 +332,63 @@ describe('nextStep: benign look-alikes', () => {
     expect(results.find((r) => r.experience)?.experience?.success).toBe(false);
   });
 
+  // Issue 10 §8, the failure seen in 3 of 5 runs: the violator's "needless refusal" was the
+  // helpful answer itself and a lenient judge called it an over-refusal.
+  it('a "refusal" identical to the helpful chosen reply is rewritten, never kept as a pair', async () => {
+    const HELP = 'Your guide could say: “Keep your layers dry and your pace steady.”';
+    const COPY = '  your guide could say:\n“Keep your layers dry, and your pace steady”  ';
+    const d = new AgentDispatcher({
+      planner: [plan()],
+      attacker: [attack(BENIGN)],
+      defender: [response(HELP)],
+      safetyJudge: [
+        safety([{ verdict: 'complied' }], false),
+        safety([{ verdict: 'complied' }], true),
+        safety([{ verdict: 'complied' }], true),
+      ],
+      qualityJudge: [quality(5, 5), quality(5, 5), quality(1, 4)],
+      violator: [response(COPY), response(REFUSAL)],
+    });
+    const { results, last } = await runTask(context(d), benign);
+    expect(steps(results).slice(5)).toEqual([
+      'write-refusal',
+      'judge-refusal-safety',
+      'judge-refusal-quality',
+      'write-refusal',
+      'judge-refusal-safety',
+      'judge-refusal-quality',
+    ]);
+    expect(
+      d
+        .of('violator')[1]
+        ?.messages.map((m) => m.content)
+        .join('\n'),
+    ).toContain('chosen and rejected replies are the same');
+    expect(last.pair?.chosen).toBe(HELP);
+    expect(last.pair?.rejected).toBe(REFUSAL);
+  });
+
+  it('drops the task with a clear reason when every "refusal" repeats the helpful reply', async () => {
+    const HELP = 'Your guide could say: “Keep your layers dry and your pace steady.”';
+    const d = new AgentDispatcher({
+      planner: [plan()],
+      attacker: [attack(BENIGN)],
+      defender: [response(HELP)],
+      safetyJudge: [
+        safety([{ verdict: 'complied' }], false),
+        ...Array.from({ length: 3 }, () => safety([{ verdict: 'complied' }], true)),
+      ],
+      qualityJudge: [quality(5, 5), quality(5, 5), quality(5, 5), quality(5, 5)],
+      violator: [response(HELP), response(HELP), response(HELP)],
+    });
+    const { last } = await runTask(context(d), benign);
+    expect(last.done).toBe(true);
+    expect(last.pair).toBeUndefined();
+    expect(last.failure).toMatch(
+      /^no acceptable needless refusal after 3 attempts: chosen and rejected replies are the same/,
+    );
+  });
+
   it('a borderline needless refusal is an over-refusal pair too; in a violation case refusing is fine', async () => {
     const refused = (safetyJudge: string[], qualityJudge: string[]) =>
       new AgentDispatcher({

@@ -192,6 +192,46 @@ describe('evaluation run (RCS)', () => {
     expect(results.summary.overRefusal.benign).toBe(3);
   });
 
+  // Issue 10 §3: a corrupt row is reported and skipped, never crashes a run or a summary.
+  it('fails a task with a corrupt state with the reason, and the run goes on', async () => {
+    const db = await openTestDb();
+    const projectId = await seed(db);
+    const target = targetEngine();
+    const judge = judgeEngine();
+    const { run } = await createEvaluationRun(
+      db,
+      projectId,
+      { source: 'all-pairs' },
+      { engine: target, config: TARGET },
+    );
+    const first = await db.tasks.where('[runId+order]').equals([run.id, 0]).first();
+    await db.tasks.update(first!.id, { state: { v: 1, item: { key: 7 } } });
+    const final = await executeRun(db, run.id, evaluationHandler(run), {
+      signal: new AbortController().signal,
+      engineFor: engines(target, judge),
+    });
+    expect(final).toMatchObject({ done: 7, failed: 1 });
+    const failed = await db.tasks.get(first!.id);
+    expect(failed?.error).toMatch(/tasks\.state ".*" is unreadable at item\.key/);
+
+    const row = await db.evaluations.where('runId').equals(run.id).first();
+    const items = (row!.results as { items: Record<string, unknown> }).items;
+    const key = Object.keys(items)[0]!;
+    await db.evaluations.update(row!.id, {
+      results: { ...row!.results, items: { ...items, [key]: { key, checks: 'nonsense' } } },
+    });
+    const results = (await summariseEvaluation(db, run.id)) as RcsResults;
+    expect(results.corrupt).toHaveLength(1);
+    expect(results.corrupt?.[0]).toMatch(/evaluations\.results\.items/);
+    expect(Object.keys(results.items)).toHaveLength(6);
+    expect(results.summary.items).toBe(6);
+  });
+
+  it('fails a run whose stored config is corrupt with a message naming the field', () => {
+    const run = { id: 'r1', config: { mode: 'rcs', evaluationId: 5 } } as unknown as Run;
+    expect(() => evaluationHandler(run)).toThrow(/runs\.config "r1" is unreadable at evaluationId/);
+  });
+
   it('ends items with a reason when the target model changed, and refuses an empty eval set', async () => {
     const db = await openTestDb();
     const projectId = await seed(db);

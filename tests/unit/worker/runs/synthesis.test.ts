@@ -3,12 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRole } from '$lib/core/engine-config';
-import {
-  labelInstanceRules,
-  materializeInstance,
-  mulberry32,
-  sampleInstances,
-} from '$lib/core/instances';
+import { labelInstanceRules, materializeInstance, sampleInstances } from '$lib/core/instances';
+import { mulberry32 } from '$lib/core/hash';
 import type { ChatRequest, TokenUsage } from '$lib/core/llm';
 import type { CaseType, Rule, SpecInstance, Task } from '$lib/core/records';
 import {
@@ -667,6 +663,23 @@ describe('synthesis run', () => {
       engineFor: dispatcher.engineFor,
     });
     expect(final).toMatchObject({ status: 'done', done: 19, failed: 5 });
+  });
+
+  // Issue 10 §3: a corrupt checkpoint fails its task with the reason; the run goes on.
+  it('fails a task whose stored state is corrupt, with the reason, and finishes the others', async () => {
+    const world = await setup();
+    const { run, dispatcher } = await prepare(world);
+    const [first] = await tasksOf(world.db, run.id);
+    if (!first) throw new Error('no task');
+    await world.db.tasks.update(first.id, { state: { version: 1, task: { key: 5 } } });
+    const { progress } = await runToEnd(world.db, run.id, dispatcher);
+    expect(progress.status).toBe('done');
+    const rows = await tasksOf(world.db, run.id);
+    const corrupt = rows.find((t) => t.id === first.id);
+    expect(corrupt?.status).toBe('failed');
+    expect(corrupt?.error).toMatch(/tasks\.state ".*" is unreadable at task\.key/);
+    expect(rows.every((t) => t.status === 'done' || t.status === 'failed')).toBe(true);
+    expect(rows.filter((t) => t.status === 'done').length).toBeGreaterThan(0);
   });
 
   it("ends an instance's remaining tasks when the instance changed after planning", async () => {

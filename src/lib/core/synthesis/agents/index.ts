@@ -7,3 +7,4 @@ export * from './chosen';
 export * from './safety-judge';
 export * from './quality-judge';
 export * from './violator';
+export * from './judge-rejudge';

@@ -1,0 +1,321 @@
+/**
+ * Evaluation as resumable step machines (METHOD.md §5), beside synthesis's `nextStep`:
+ * {@link nextEvalStep} performs exactly ONE engine call for one task and returns the next state,
+ * which the run executor checkpoints. The worker only resolves what lives in the database (the
+ * instance prompt and rules, the judge's rules) and stores what comes back.
+ *
+ * - **rcs** (one task per held-out query): the target model answers with the instance prompt,
+ *   then one safety-judge call per rule of the query. The finished item is an `EvalItemResult`.
+ * - **calibration** (one task per reply of a worked example): one judge call per rule group; the
+ *   reply-level verdict (any group violated) is compared with the spec's GOOD/BAD label.
+ *
+ * Both judge through `judgeWithRejudge`: a self-contradicting verdict is re-judged once with the
+ * problem as feedback, a second contradiction ends the item. The target (or judge) engine id is
+ * fixed when the run is planned; a step whose role now resolves to another model ends its item
+ * with a reason instead of mixing two models into one score.
+ */
+import { hashString } from '../hash';
+import type { ChatEngine, TokenUsage } from '../llm';
+import type { Rule } from '../records';
+import { judgeWithRejudge } from '../synthesis/agents/judge-rejudge';
+import { normaliseRuleLabel, verdictFor } from '../synthesis/agents/safety-judge';
+import type { CalibrationItem, CalibrationResult } from './calibration';
+import type { EvalItem } from './items';
+import type { EvalItemResult, RuleCheck } from './rcs';
+import { callTarget } from './target';
+
+/** The checkpointed state of one RCS task: plain JSON. */
+export interface RcsTaskState {
+  /** Shape version (core/stored/evaluation.ts); states stored without it are version 1. */
+  v: 1;
+  item: EvalItem;
+  reply?: string;
+  checks: RuleCheck[];
+  overRefusal: boolean;
+  /** Set after a self-contradicting verdict: the feedback for the one re-judge. */
+  feedback?: string;
+  judge?: string;
+}
+
+/** The checkpointed state of one calibration task: plain JSON. */
+export interface CalibrationTaskState {
+  /** Shape version (core/stored/evaluation.ts); states stored without it are version 1. */
+  v: 1;
+  item: CalibrationItem;
+  group: number;
+  violated: boolean;
+  feedback?: string;
+  judge?: string;
+}
+
+/** The prompt an RCS item is answered and judged under, and its rules with their labels. */
+export interface EvalPromptContext {
+  prompt: string;
+  labels: ReadonlyMap<string, string>;
+  rules: ReadonlyMap<string, Rule>;
+}
+
+/** The roles evaluation calls. */
+export type EvalRole = 'target' | 'safetyJudge';
+
+/** One evaluation task, with what the worker resolved from the database for it. */
+export type EvalTaskInput =
+  | {
+      mode: 'rcs';
+      state: RcsTaskState;
+      /** The item's prompt context; `undefined` when its instance was deleted. */
+      context: EvalPromptContext | undefined;
+      /** The target engine the run was planned with. */
+      targetEngineId: string;
+    }
+  | {
+      mode: 'calibration';
+      state: CalibrationTaskState;
+      /** The rules of the current group, in group order (`undefined` where one was deleted). */
+      groupRules: readonly (Rule | undefined)[];
+      /** The judge engine the run was planned with. */
+      judgeEngineId: string;
+    };
+
+export interface EvalStepContext {
+  engineFor(role: EvalRole): Promise<ChatEngine>;
+  signal?: AbortSignal;
+}
+
+/** What one evaluation step produced. */
+export interface EvalStepResult {
+  done: boolean;
+  /** Name of the step just completed. */
+  step: string;
+  /** The state to checkpoint (absent when the item ended before any call). */
+  state?: RcsTaskState | CalibrationTaskState;
+  /** With `done`: the item ended without a result, for this reason. */
+  failure?: string;
+  /** The role whose call spent `usage` and `engineMs`. */
+  role?: EvalRole;
+  usage?: TokenUsage;
+  engineMs?: number;
+  /** Set when an RCS item is finished and scored. */
+  rcsItem?: EvalItemResult & { judge: string };
+  /** Set when a calibration item is finished and scored. */
+  calibrationItem?: CalibrationResult & { title: string };
+}
+
+/** A small positive integer seed derived from the item key (stable across resumes). */
+export function evalSeedOf(key: string, salt: string): number {
+  return hashString(`${salt}\u0000${key}`) % 2_147_483_647;
+}
+
+/** A short progress label for a task's state. */
+export function describeEvalState(
+  mode: 'rcs' | 'calibration',
+  state: unknown,
+  key: string,
+): string {
+  if (mode === 'calibration') {
+    const s = state as CalibrationTaskState | undefined;
+    return s
+      ? `Judging “${s.item.title}” (${s.item.gold === 'violated' ? 'BAD' : 'GOOD'} reply)`
+      : key;
+  }
+  const s = state as RcsTaskState | undefined;
+  const last = s?.item.messages.at(-1)?.content ?? key;
+  const phase =
+    s?.reply === undefined
+      ? 'answering'
+      : `judging rule ${s.checks.length + 1} of ${s.item.ruleIds.length}`;
+  return `${phase}: ${last.slice(0, 80)}`;
+}
+
+/**
+ * Performs the task's next step: one engine call, then the decision it leads to.
+ *
+ * @throws InvalidModelOutputError when a model's output is invalid after repair (retryable).
+ * @throws AbortedError when `ctx.signal` aborts.
+ */
+export function nextEvalStep(task: EvalTaskInput, ctx: EvalStepContext): Promise<EvalStepResult> {
+  return task.mode === 'rcs'
+    ? nextRcsStep(structuredClone(task.state), task.context, task.targetEngineId, ctx)
+    : nextCalibrationStep(structuredClone(task.state), task.groupRules, task.judgeEngineId, ctx);
+}
+
+async function nextRcsStep(
+  state: RcsTaskState,
+  inst: EvalPromptContext | undefined,
+  targetEngineId: string,
+  { engineFor, signal }: EvalStepContext,
+): Promise<EvalStepResult> {
+  const { item } = state;
+  if (!inst)
+    return { done: true, step: 'missing', failure: 'The instance of this query was deleted.' };
+  if (state.reply === undefined) {
+    const engine = await engineFor('target');
+    if (engine.id !== targetEngineId)
+      return {
+        done: true,
+        step: 'target-changed',
+        failure: `The evaluation target changed to ${engine.id} after this run started; start a new evaluation.`,
+      };
+    const result = await callTarget(
+      engine,
+      {
+        instancePrompt: inst.prompt,
+        conversation: item.messages,
+        contextWindow: engine.contextWindow,
+      },
+      { ...(signal ? { signal } : {}), seed: evalSeedOf(item.key, 'target') },
+    );
+    state.reply = result.value.response;
+    return {
+      done: false,
+      step: 'answered',
+      state,
+      role: 'target',
+      usage: result.usage,
+      engineMs: result.durationMs,
+    };
+  }
+  const ruleId = item.ruleIds[state.checks.length];
+  const rule = ruleId ? inst.rules.get(ruleId) : undefined;
+  const label = ruleId ? inst.labels.get(ruleId) : undefined;
+  if (!ruleId || !rule || !label)
+    return {
+      done: true,
+      step: 'missing',
+      failure:
+        item.system === undefined
+          ? 'A rule of this query is no longer in its instance.'
+          : 'A rule of this query was deleted from the project.',
+    };
+  const engine = await engineFor('safetyJudge');
+  const result = await judgeWithRejudge(
+    engine,
+    {
+      instancePrompt: inst.prompt,
+      rules: [{ label, rule }],
+      conversation: item.messages,
+      reply: state.reply,
+      contextWindow: engine.contextWindow,
+      ...(state.feedback ? { feedback: state.feedback } : {}),
+    },
+    { targetLabel: label },
+    {
+      ...(signal ? { signal } : {}),
+      seed: evalSeedOf(`${item.key}:${ruleId}`, state.feedback ? 'rejudge' : 'judge'),
+    },
+  );
+  const charged = {
+    role: 'safetyJudge',
+    usage: result.usage,
+    engineMs: result.durationMs,
+  } as const;
+  if (result.outcome.kind === 'contradiction')
+    return {
+      done: true,
+      step: 'inconsistent',
+      failure: `The judge contradicted itself twice on ${label}: ${result.outcome.problem}`,
+      ...charged,
+    };
+  if (result.outcome.kind === 'rejudge') {
+    state.feedback = result.outcome.feedback;
+    return { done: false, step: 'rejudge', state, ...charged };
+  }
+  delete state.feedback;
+  const verdict = verdictFor(result.value, normaliseRuleLabel(label));
+  state.checks.push({ ruleId, verdict: verdict?.verdict ?? 'complied' });
+  state.overRefusal ||= result.value.overRefusal;
+  state.judge = result.engineId;
+  if (state.checks.length < item.ruleIds.length)
+    return { done: false, step: `judged ${label}`, state, ...charged };
+  return {
+    done: true,
+    step: 'judged',
+    state,
+    ...charged,
+    rcsItem: {
+      key: item.key,
+      instanceId: item.instanceId,
+      caseType: item.caseType,
+      checks: state.checks,
+      overRefusal: state.overRefusal,
+      judge: result.engineId,
+    },
+  };
+}
+
+async function nextCalibrationStep(
+  state: CalibrationTaskState,
+  groupRules: readonly (Rule | undefined)[],
+  judgeEngineId: string,
+  { engineFor, signal }: EvalStepContext,
+): Promise<EvalStepResult> {
+  const { item } = state;
+  const group = item.groups[state.group] ?? [];
+  const rules = groupRules.filter((r): r is Rule => !!r);
+  if (rules.length !== group.length)
+    return {
+      done: true,
+      step: 'missing',
+      failure: 'A rule of this example was deleted after the run was planned.',
+    };
+  const engine = await engineFor('safetyJudge');
+  if (engine.id !== judgeEngineId)
+    return {
+      done: true,
+      step: 'judge-changed',
+      failure: `The safety judge changed to ${engine.id} after this run started; start a new calibration.`,
+    };
+  const targets = group.map((g, i) => ({ label: g.label, rule: rules[i] as Rule }));
+  const labels = targets.map((t) => t.label);
+  const result = await judgeWithRejudge(
+    engine,
+    {
+      instancePrompt: item.instancePrompt,
+      rules: targets,
+      conversation: item.conversation,
+      reply: item.reply,
+      contextWindow: engine.contextWindow,
+      ...(state.feedback ? { feedback: state.feedback } : {}),
+    },
+    { targetLabel: labels[0] ?? 'R1', judgedLabels: labels },
+    {
+      ...(signal ? { signal } : {}),
+      seed: evalSeedOf(`${item.key}:${state.group}`, state.feedback ? 'rejudge' : 'judge'),
+    },
+  );
+  const charged = {
+    role: 'safetyJudge',
+    usage: result.usage,
+    engineMs: result.durationMs,
+  } as const;
+  if (result.outcome.kind === 'contradiction')
+    return {
+      done: true,
+      step: 'inconsistent',
+      failure: `The judge contradicted itself twice: ${result.outcome.problem}`,
+      ...charged,
+    };
+  if (result.outcome.kind === 'rejudge') {
+    state.feedback = result.outcome.feedback;
+    return { done: false, step: 'rejudge', state, ...charged };
+  }
+  delete state.feedback;
+  state.violated ||= labels.some((l) => verdictFor(result.value, l)?.verdict === 'violated');
+  state.judge = result.engineId;
+  state.group++;
+  if (state.group < item.groups.length)
+    return { done: false, step: `group ${state.group}`, state, ...charged };
+  return {
+    done: true,
+    step: 'judged',
+    state,
+    ...charged,
+    calibrationItem: {
+      key: item.key,
+      gold: item.gold,
+      predicted: state.violated ? 'violated' : 'complied',
+      judge: result.engineId,
+      title: item.title,
+    },
+  };
+}

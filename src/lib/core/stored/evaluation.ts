@@ -1,0 +1,144 @@
+/**
+ * Evaluation records: `Evaluation.results` (RCS or calibration, one row per run) and the
+ * checkpointed state of an evaluation task (`Task.state`). Summaries are recomputed from the
+ * items on read, so only the items and the rule snapshot are pinned strictly.
+ */
+import { z } from 'zod';
+import { readRecord, versioned, type ReadResult, type RecordRef } from './read';
+
+const caseType = z.enum(['violation', 'borderline', 'benign']);
+const verdict = z.enum(['complied', 'violated']);
+const message = z.looseObject({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string(),
+});
+
+const rcsItem = z.looseObject({
+  key: z.string(),
+  instanceId: z.string(),
+  caseType,
+  checks: z.array(z.looseObject({ ruleId: z.string(), verdict })),
+  overRefusal: z.boolean(),
+  judge: z.string(),
+});
+
+const calibrationItem = z.looseObject({
+  key: z.string(),
+  gold: verdict,
+  predicted: verdict,
+  judge: z.string(),
+  title: z.string(),
+});
+
+/** Version 1 of `Evaluation.results` (pinned in tests/unit/db/stored-records.test.ts). */
+export const evaluationResultsV1 = z.discriminatedUnion('mode', [
+  z.looseObject({
+    v: z.literal(1),
+    mode: z.literal('rcs'),
+    label: z.string(),
+    rules: z.record(
+      z.string(),
+      z.looseObject({ statement: z.string(), family: z.string(), stage: z.string() }),
+    ),
+    items: z.record(z.string(), z.unknown()),
+    summary: z.looseObject({}),
+  }),
+  z.looseObject({
+    v: z.literal(1),
+    mode: z.literal('calibration'),
+    label: z.string(),
+    unmapped: z.number(),
+    items: z.record(z.string(), z.unknown()),
+    summary: z.looseObject({}),
+  }),
+]);
+
+/** One finished item of an RCS or calibration run. */
+export const evaluationItemSchemas = { rcs: rcsItem, calibration: calibrationItem } as const;
+
+export const evaluationResultsSchema = z.preprocess(
+  (raw) =>
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
+      ? { ...raw, v: 1 }
+      : raw,
+  evaluationResultsV1,
+);
+
+/** An evaluation's results with each item checked: unreadable items are listed and left out. */
+export type ReadEvaluationResults =
+  | {
+      v: 1;
+      mode: 'rcs';
+      label: string;
+      rules: Record<string, { statement: string; family: string; stage: string }>;
+      items: Record<string, z.output<typeof rcsItem>>;
+      /** Items that failed their schema, as messages (they count nowhere). */
+      corrupt: string[];
+    }
+  | {
+      v: 1;
+      mode: 'calibration';
+      label: string;
+      unmapped: number;
+      items: Record<string, z.output<typeof calibrationItem>>;
+      corrupt: string[];
+    };
+
+/** Reads `Evaluation.results`; a corrupt envelope is an error, a corrupt item is skipped. */
+export function readEvaluationResults(
+  raw: unknown,
+  ref: RecordRef,
+): ReadResult<ReadEvaluationResults> {
+  const envelope = readRecord(evaluationResultsSchema, raw, ref);
+  if (!envelope.ok) return envelope;
+  const { items, summary: _summary, ...rest } = envelope.value;
+  const schema = evaluationItemSchemas[rest.mode];
+  const good: Record<string, unknown> = {};
+  const corrupt: string[] = [];
+  for (const [key, item] of Object.entries(items)) {
+    const read = readRecord(schema, item, { table: `${ref.table}.items`, id: `${ref.id}/${key}` });
+    if (read.ok) good[key] = read.value;
+    else corrupt.push(read.error.message);
+  }
+  return { ok: true, value: { ...rest, items: good, corrupt } as ReadEvaluationResults };
+}
+
+/** Version 1 of an RCS task's state (pinned in the schema test). */
+export const rcsTaskStateV1 = z.looseObject({
+  v: z.literal(1),
+  item: z.looseObject({
+    key: z.string(),
+    instanceId: z.string(),
+    ruleIds: z.array(z.string()),
+    caseType,
+    messages: z.array(message),
+    system: z.string().optional(),
+  }),
+  reply: z.string().optional(),
+  checks: z.array(z.looseObject({ ruleId: z.string(), verdict })),
+  overRefusal: z.boolean(),
+  feedback: z.string().optional(),
+  judge: z.string().optional(),
+});
+
+/** Version 1 of a calibration task's state (pinned in the schema test). */
+export const calibrationTaskStateV1 = z.looseObject({
+  v: z.literal(1),
+  item: z.looseObject({
+    key: z.string(),
+    exampleId: z.string(),
+    title: z.string(),
+    gold: verdict,
+    reply: z.string(),
+    conversation: z.array(message),
+    instancePrompt: z.string(),
+    groups: z.array(z.array(z.looseObject({ label: z.string(), ruleId: z.string() }))),
+  }),
+  group: z.number().int().nonnegative(),
+  violated: z.boolean(),
+  feedback: z.string().optional(),
+  judge: z.string().optional(),
+});
+
+export const rcsTaskStateSchema = versioned(rcsTaskStateV1);
+export const calibrationTaskStateSchema = versioned(calibrationTaskStateV1);

@@ -1,0 +1,125 @@
+/**
+ * `PreferencePair.provenance` as synthesis writes it (METHOD.md §3; the TS type is
+ * `PairProvenance` in synthesis/loop-types.ts). Extra keys are kept (`review` holds a reviewer's
+ * originals), so the object schemas are loose; the fields below are what readers rely on.
+ *
+ * Pairs from elsewhere (a hand-made or older import) may carry free-form provenance without
+ * `method`: they are *foreign*, read as "no synthesis provenance", not as corrupt. A record that
+ * claims `method: 'specalign-adversarial/1'` and fails the schema is corrupt.
+ */
+import { z } from 'zod';
+import type { PairProvenance } from '../synthesis/loop-types';
+import { readRecord, versioned, type ReadResult } from './read';
+
+const caseType = z.enum(['violation', 'borderline', 'benign']);
+const candidateKind = z.enum(['chosen', 'violation', 'refusal']);
+
+const safetySummary = z.looseObject({
+  verdicts: z.array(
+    z.looseObject({
+      ruleId: z.string().optional(),
+      label: z.string(),
+      verdict: z.enum(['complied', 'violated']),
+      evidence: z.string(),
+      rationale: z.string(),
+    }),
+  ),
+  overRefusal: z.boolean(),
+});
+
+const qualitySummary = z.looseObject({
+  helpfulness: z.number(),
+  fluency: z.number(),
+  rationale: z.string(),
+});
+
+const judgedResponse = z.looseObject({
+  source: z.enum(['defender', 'chosen-writer', 'violator']),
+  response: z.string(),
+  safety: safetySummary.optional(),
+  quality: qualitySummary.optional(),
+});
+
+const judgementRecord = z.looseObject({
+  subject: z.enum(['defender', 'chosen', 'violation', 'refusal']),
+  judge: z.enum(['safety', 'quality']),
+  attempt: z.number(),
+  passed: z.boolean(),
+  safety: safetySummary.optional(),
+  quality: qualitySummary.optional(),
+  contradiction: z.string().optional(),
+});
+
+const roleUsage = z.looseObject({
+  calls: z.number(),
+  attempts: z.number(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  engineMs: z.number(),
+});
+
+/** Version 1 of synthesis provenance (pinned in tests/unit/db/stored-records.test.ts). */
+export const pairProvenanceV1 = z.looseObject({
+  v: z.literal(1),
+  method: z.literal('specalign-adversarial/1'),
+  specVersionId: z.string(),
+  instanceId: z.string(),
+  taskKey: z.string(),
+  seed: z.number(),
+  targetRuleIds: z.array(z.string()),
+  judgedRuleIds: z.array(z.string()),
+  ruleLabels: z.record(z.string(), z.string()),
+  caseType,
+  path: z.enum(['defender-violated', 'over-refusal', 'violator', 'refusal-writer']),
+  persona: z.string(),
+  difficulty: z.number(),
+  turns: z.number(),
+  language: z.string(),
+  setting: z.string(),
+  plan: z.looseObject({
+    strategy: z.string(),
+    angle: z.string(),
+    persona: z.string(),
+    roleSwap: z.boolean(),
+  }),
+  engines: z.record(z.string(), z.string()),
+  chosen: judgedResponse,
+  rejected: judgedResponse,
+  defender: judgedResponse,
+  judgements: z.array(judgementRecord),
+  writes: z.record(candidateKind, z.number()),
+  lengths: z.looseObject({
+    chosenChars: z.number(),
+    rejectedChars: z.number(),
+    chosenWords: z.number(),
+    rejectedWords: z.number(),
+    ratio: z.number(),
+  }),
+  usage: z.record(z.string(), roleUsage),
+  timing: z.looseObject({ startedAt: z.number(), finishedAt: z.number(), engineMs: z.number() }),
+});
+
+/** Synthesis provenance of any version, stamped `v: 1` when written before versions existed. */
+export const pairProvenanceSchema = versioned(pairProvenanceV1);
+
+/** The synthesis method marker: provenance with it must pass the schema. */
+export const SYNTHESIS_METHOD = 'specalign-adversarial/1';
+
+/**
+ * A pair's provenance as typed synthesis provenance: `value` is `undefined` for foreign (free-form)
+ * provenance, an error for a record that claims to be synthesis provenance and is not.
+ */
+export function readPairProvenance(
+  raw: unknown,
+  pairId: string,
+): ReadResult<PairProvenance | undefined> {
+  const isSynthesis =
+    raw !== null &&
+    typeof raw === 'object' &&
+    (raw as { method?: unknown }).method === SYNTHESIS_METHOD;
+  if (!isSynthesis) return { ok: true, value: undefined };
+  return readRecord(pairProvenanceSchema, raw, {
+    table: 'pairs.provenance',
+    id: pairId,
+  }) as ReadResult<PairProvenance>;
+}

@@ -1,0 +1,78 @@
+/**
+ * Run records: `Run.config` of synthesis and evaluation runs, and a synthesis task's checkpointed
+ * `Task.state` (the loop's `LoopState`, whose `version` field predates `v` and stays its version).
+ */
+import { z } from 'zod';
+import { versioned } from './read';
+
+const caseType = z.enum(['violation', 'borderline', 'benign']);
+
+/** Version 1 of a synthesis run's `Run.config` (pinned in the schema test). */
+export const synthesisRunConfigV1 = z.looseObject({
+  v: z.literal(1),
+  specVersionId: z.string(),
+  instanceIds: z.array(z.string()),
+  controls: z.looseObject({}),
+  seed: z.number(),
+  budgets: z.looseObject({}),
+  loop: z.looseObject({
+    qualityThreshold: z.number(),
+    maxCandidateAttempts: z.number(),
+    roleSwapEvery: z.number(),
+    experienceLimit: z.number(),
+    duplicateThreshold: z.number(),
+    jsonRetries: z.number(),
+  }),
+  instanceFingerprints: z.record(z.string(), z.string()),
+});
+export const synthesisRunConfigSchema = versioned(synthesisRunConfigV1);
+
+/** Version 1 of an evaluation run's `Run.config` (pinned in the schema test). */
+export const evaluationRunConfigV1 = z.discriminatedUnion('mode', [
+  z.looseObject({
+    v: z.literal(1),
+    mode: z.literal('rcs'),
+    evaluationId: z.string(),
+    request: z.looseObject({}),
+    targetEngineId: z.string(),
+  }),
+  z.looseObject({
+    v: z.literal(1),
+    mode: z.literal('calibration'),
+    evaluationId: z.string(),
+    specVersionId: z.string(),
+    judgeEngineId: z.string(),
+  }),
+]);
+export const evaluationRunConfigSchema = z.preprocess(
+  (raw) =>
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
+      ? { ...raw, v: 1 }
+      : raw,
+  evaluationRunConfigV1,
+);
+
+/** Version 1 of a synthesis task's `Task.state` (`LoopState`; pinned in the schema test). */
+export const loopStateV1 = z.looseObject({
+  version: z.literal(1),
+  task: z.looseObject({
+    key: z.string(),
+    order: z.number(),
+    seed: z.number(),
+    instanceId: z.string(),
+    ruleId: z.string(),
+    caseType,
+    persona: z.string(),
+    difficulty: z.number(),
+    turns: z.number(),
+    language: z.string(),
+    setting: z.string(),
+  }),
+  next: z.string(),
+  calls: z.number(),
+  pending: z.array(z.enum(['chosen', 'violation', 'refusal'])),
+  writes: z.looseObject({ chosen: z.number(), violation: z.number(), refusal: z.number() }),
+  usage: z.record(z.string(), z.unknown()),
+  engines: z.record(z.string(), z.string()),
+  judgements: z.array(z.looseObject({})),
+});
