@@ -511,9 +511,11 @@ describe('project file import', () => {
     rows.pairs[0]!.id = shared;
     await seedProject(db, rows);
     const { projectId } = await roundTrip(db, rows.project.id);
-    const [task] = await db.tasks.where('projectId').equals(projectId).toArray();
+    const tasks = await db.tasks.where('projectId').equals(projectId).toArray();
     const pairs = await db.pairs.where('projectId').equals(projectId).toArray();
-    expect(pairs.map((p) => p.id)).toContain(task!.id);
+    const linked = tasks.filter((t) => pairs.some((p) => p.id === t.id));
+    expect(linked).toHaveLength(1);
+    expect(linked[0]!.id).not.toBe(shared);
   });
 
   it('reports duplicate row ids as a damaged file and adds nothing', async () => {
