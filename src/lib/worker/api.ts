@@ -19,6 +19,7 @@ import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
 import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
 import type { ReviewFilter } from './pairs-service';
+import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 
 export interface LoadedModelInfo {
@@ -177,4 +178,9 @@ export interface WorkerApi {
   ): Promise<{ runId: string; items: number; unmapped: number }>;
   /** The stored results of an evaluation or calibration run, recomputed from its items. */
   summariseEvaluation(runId: string): Promise<EvaluationResults | undefined>;
+
+  /** The project dashboard's numbers, from indexes and one pass in the worker (no pair crosses). */
+  projectDashboard(projectId: string): Promise<DashboardStats>;
+  /** A synthesis run's pair counts and its dropped tasks with their full reasons. */
+  runStats(runId: string): Promise<RunStats>;
 }

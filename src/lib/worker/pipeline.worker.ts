@@ -28,6 +28,7 @@ import { diffStoredVersions, importSpecVersion } from './spec-store';
 import { exportDataset } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
 import { findPairIds } from './pairs-service';
+import { projectDashboard, runStats } from './stats-service';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -211,6 +212,14 @@ const api: WorkerApi = {
 
   summariseEvaluation(runId) {
     return summariseEvaluation(getDb(), runId);
+  },
+
+  projectDashboard(projectId) {
+    return projectDashboard(getDb(), projectId);
+  },
+
+  runStats(runId) {
+    return runStats(getDb(), runId);
   },
 };
 

@@ -9,3 +9,4 @@ export * from './near-duplicate';
 export * from './examples';
 export * from './loop';
 export * from './estimate';
+export * from './yield-calibration';
