@@ -167,9 +167,7 @@ describe('runStats', () => {
     expect(got.pairs).toBe(pairs.length);
     expect(got.caseCounts).toEqual(caseCounts);
     expect(Object.fromEntries(got.perRule.map((r) => [r.ruleId, r.pairs]))).toEqual(perRule);
-    expect(got.perRule.map((r) => r.pairs)).toEqual(
-      Object.values(perRule).sort((a, b) => b - a),
-    );
+    expect(got.perRule.map((r) => r.pairs)).toEqual(Object.values(perRule).sort((a, b) => b - a));
     // 60 failed tasks, 20 per reason, each reason kept whole (not cut at its first phrase).
     expect(got.failedTotal).toBe(60);
     expect(got.failureGroups).toEqual(
