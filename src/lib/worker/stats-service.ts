@@ -12,7 +12,7 @@ import {
   type CoverageRow,
   type PairFacts,
 } from '$lib/core/evaluation/dashboard';
-import type { CaseType, PairStatus } from '$lib/core/records';
+import type { CaseType, PairStatus, PreferencePair } from '$lib/core/records';
 import {
   caseTypeOfTaskKey,
   emptyObservedYield,
@@ -115,19 +115,86 @@ export interface RunStats {
 /** A 100k-task run may drop thousands: the list is capped, the groups count them all. */
 export const FAILED_TASKS_SHOWN = 200;
 
-/** The Generate screen's numbers of one run. */
-export async function runStats(db: SpecAlignDb, runId: string): Promise<RunStats> {
-  const caseCounts: Record<CaseType, number> = { violation: 0, borderline: 0, benign: 0 };
-  const perRule = new Map<string, number>();
-  let pairs = 0;
+/** What {@link runStats} keeps of a run's pairs between calls. */
+interface PairTally {
+  pairs: number;
+  caseCounts: Record<CaseType, number>;
+  perRule: Map<string, number>;
+  /** Newest `createdAt` counted, and the ids counted at exactly that time. */
+  lastCreatedAt: number;
+  idsAtLast: Set<string>;
+}
+
+/**
+ * Per-run pair tallies, so a screen watching a run that writes pairs reads only the new ones
+ * (by `[projectId+createdAt]`) instead of every pair of the run on each change.
+ */
+const tallies = new Map<string, PairTally>();
+const MAX_TALLIES = 8;
+
+function tallyPair(t: PairTally, p: PreferencePair): void {
+  t.pairs++;
+  t.caseCounts[p.caseType]++;
+  for (const r of p.ruleIds) t.perRule.set(r, (t.perRule.get(r) ?? 0) + 1);
+  if (p.createdAt > t.lastCreatedAt) {
+    t.lastCreatedAt = p.createdAt;
+    t.idsAtLast = new Set([p.id]);
+  } else if (p.createdAt === t.lastCreatedAt) t.idsAtLast.add(p.id);
+}
+
+/**
+ * The run's pair tally: the cached one plus pairs created since, checked against the index count
+ * (a pair deleted, or written with an older timestamp, makes it recount from scratch). Blind
+ * spot: a deletion and an old-timestamped insertion between two calls cancel out; run pairs are
+ * written with the current time, so this needs a clock step back during review.
+ */
+async function pairTally(db: SpecAlignDb, runId: string): Promise<PairTally> {
+  const total = await db.pairs.where('runId').equals(runId).count();
+  const cached = tallies.get(runId);
+  const projectId = cached ? (await db.runs.get(runId))?.projectId : undefined;
+  if (cached && projectId && total >= cached.pairs) {
+    const next: PairTally = {
+      ...cached,
+      caseCounts: { ...cached.caseCounts },
+      perRule: new Map(cached.perRule),
+      idsAtLast: new Set(cached.idsAtLast),
+    };
+    await db.pairs
+      .where('[projectId+createdAt]')
+      .between([projectId, cached.lastCreatedAt], [projectId, Infinity], true, true)
+      .each((p) => {
+        if (p.runId === runId && !cached.idsAtLast.has(p.id)) tallyPair(next, p);
+      });
+    if (next.pairs === total) return remember(runId, next);
+  }
+  const fresh: PairTally = {
+    pairs: 0,
+    caseCounts: { violation: 0, borderline: 0, benign: 0 },
+    perRule: new Map(),
+    lastCreatedAt: -Infinity,
+    idsAtLast: new Set(),
+  };
   await db.pairs
     .where('runId')
     .equals(runId)
-    .each((p) => {
-      pairs++;
-      caseCounts[p.caseType]++;
-      for (const r of p.ruleIds) perRule.set(r, (perRule.get(r) ?? 0) + 1);
-    });
+    .each((p) => tallyPair(fresh, p));
+  return remember(runId, fresh);
+}
+
+function remember(runId: string, tally: PairTally): PairTally {
+  tallies.delete(runId);
+  tallies.set(runId, tally);
+  // Least recently used first in a Map's order.
+  for (const key of tallies.keys()) {
+    if (tallies.size <= MAX_TALLIES) break;
+    tallies.delete(key);
+  }
+  return tally;
+}
+
+/** The Generate screen's numbers of one run. */
+export async function runStats(db: SpecAlignDb, runId: string): Promise<RunStats> {
+  const { pairs, caseCounts, perRule } = await pairTally(db, runId);
   const groups = new Map<string, number>();
   const failed: FailedTask[] = [];
   await db.tasks

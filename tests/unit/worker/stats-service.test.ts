@@ -186,6 +186,43 @@ describe('runStats', () => {
     expect(first.ruleId).toBeDefined();
   });
 
+  it('stays equal to a full count as a run writes pairs, and after a pair is deleted', async () => {
+    const { db, runs } = await seeded(60);
+    const run = runs[1]!;
+    const full = async () => {
+      const counts = { violation: 0, borderline: 0, benign: 0 };
+      const pairs = await db.pairs.where('runId').equals(run.id).toArray();
+      for (const p of pairs) counts[p.caseType]++;
+      return { pairs: pairs.length, counts };
+    };
+    await runStats(db, run.id); // primes the tally
+    const template = (await db.pairs.where('runId').equals(run.id).first())!;
+    const last = Math.max(
+      ...(await db.pairs.where('runId').equals(run.id).toArray()).map((p) => p.createdAt),
+    );
+    // New pairs, two sharing the newest timestamp already counted.
+    await db.pairs.bulkAdd(
+      [last, last, last + 5, last + 5].map((createdAt, i) => ({
+        ...template,
+        id: `new-${i}`,
+        caseType: CASES[i % 3]!,
+        createdAt,
+      })),
+    );
+    let got = await runStats(db, run.id);
+    let want = await full();
+    expect({ pairs: got.pairs, counts: got.caseCounts }).toEqual(want);
+    await db.pairs.delete(template.id);
+    got = await runStats(db, run.id);
+    want = await full();
+    expect({ pairs: got.pairs, counts: got.caseCounts }).toEqual(want);
+    // A pair with an older timestamp than the tally's newest is found by the recount.
+    await db.pairs.add({ ...template, id: 'late', caseType: 'borderline', createdAt: 0 });
+    got = await runStats(db, run.id);
+    want = await full();
+    expect({ pairs: got.pairs, counts: got.caseCounts }).toEqual(want);
+  });
+
   it('caps the listed failed tasks but counts them all', async () => {
     const { db, runs } = await seeded(4 * (FAILED_TASKS_SHOWN + 10));
     const got = await runStats(db, runs[0]!.id);
