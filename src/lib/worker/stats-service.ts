@@ -45,13 +45,10 @@ export async function projectDashboard(
   ]);
   // Coverage needs each pair's rules and case type: no index holds them, so one pass here.
   const facts: PairFacts[] = [];
-  await db.pairs
-    .where('projectId')
-    .equals(projectId)
-    .each((p) => {
-      if (p.status !== 'rejected')
-        facts.push({ ruleIds: p.ruleIds, caseType: p.caseType, status: p.status });
-    });
+  await eachPair(db, await db.pairs.where('projectId').equals(projectId).primaryKeys(), (p) => {
+    if (p.status !== 'rejected')
+      facts.push({ ruleIds: p.ruleIds, caseType: p.caseType, status: p.status });
+  });
   const { rows, max } = coverageMatrix(
     facts,
     rules.map((r) => r.id),
@@ -76,6 +73,25 @@ export async function projectDashboard(
     ...(tokens !== undefined ? { tokensPerAccepted: tokens } : {}),
     ...(runPairs > 0 && workMs > 0 ? { msPerPair: workMs / runPairs } : {}),
   };
+}
+
+/** Pairs read per transaction in {@link eachPair}. */
+const PAIR_CHUNK = 2000;
+
+/**
+ * Visits the pairs with these ids in chunks: batched gets are much faster than a cursor's
+ * one-row steps, and each short read-only transaction lets a run's writes through in between
+ * (one long scan held them back for its whole duration).
+ */
+async function eachPair(
+  db: SpecAlignDb,
+  ids: readonly string[],
+  visit: (pair: PreferencePair) => void,
+): Promise<void> {
+  for (let i = 0; i < ids.length; i += PAIR_CHUNK) {
+    const rows = await db.pairs.bulkGet(ids.slice(i, i + PAIR_CHUNK));
+    for (const p of rows) if (p) visit(p);
+  }
 }
 
 /** Checkpoint times of a run's finished tasks (done or failed). */
@@ -174,10 +190,9 @@ async function pairTally(db: SpecAlignDb, runId: string): Promise<PairTally> {
     lastCreatedAt: -Infinity,
     idsAtLast: new Set(),
   };
-  await db.pairs
-    .where('runId')
-    .equals(runId)
-    .each((p) => tallyPair(fresh, p));
+  await eachPair(db, await db.pairs.where('runId').equals(runId).primaryKeys(), (p) =>
+    tallyPair(fresh, p),
+  );
   return remember(runId, fresh);
 }
 
