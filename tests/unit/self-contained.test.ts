@@ -38,7 +38,9 @@ describe('the repository is self-contained', () => {
     const dir = path.join(root, 'tests/fixtures/model-spec');
     const names = readdirSync(dir);
     expect(names).toContain('openai-model-spec.LICENSE');
-    expect(names.filter((n) => /^openai-model-spec-\d{4}-\d{2}-\d{2}\.md$/.test(n))).toHaveLength(5);
+    expect(names.filter((n) => /^openai-model-spec-\d{4}-\d{2}-\d{2}\.md$/.test(n))).toHaveLength(
+      5,
+    );
     expect(readFileSync(path.join(dir, 'openai-model-spec.LICENSE'), 'utf8')).toMatch(/CC0/);
   });
 });
