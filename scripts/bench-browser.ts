@@ -298,7 +298,7 @@ async function benchStatsScreens(browser: Browser, baseURL: string): Promise<Ben
     // below open cold) so no cached query result predates them.
     await goHash(page, `#/p/${id}/instances`);
     await page.reload();
-    await expect(page.getByRole('heading', { name: /^Instances/ })).toBeVisible();
+    await expect(page.getByRole('heading', { name: /^Instances \(/ })).toBeVisible();
     const dashboardPairs = page.getByTestId('dashboard-pairs');
 
     await resetLongTasks(page);
