@@ -336,29 +336,38 @@ async function benchStatsScreens(browser: Browser, baseURL: string): Promise<Ben
         )
         .toBe('done');
 
-    // Generate showing a run that writes its pairs into a run already holding 100,000: the run
-    // is held at its first request while they are seeded, then the page reloads (see above) and
-    // resumes it, so this row includes opening the screen.
-    const genRun = await startHeld();
-    await seedPairs(page, id, genRun, REVIEW_PAIRS, past + REVIEW_PAIRS);
-    t = performance.now();
-    await page.reload();
-    gate.release();
-    await waitRunDone(genRun);
-    await expect(page.getByRole('heading', { name: /— done$/ })).toBeVisible();
-    const generateRunMs = performance.now() - t;
-    const generateRun = await readLongTasks(page);
-
-    // The dashboard open while a run writes pairs (the project now holds 200,000).
+    // The dashboard open while a run writes pairs (the project holds 100,000 more).
     const dashRun = await startHeld();
     await goHash(page, `#/p/${id}/evaluate`);
-    await expect(dashboardPairs).toHaveText(/^2\d{5}$/, { timeout: 120_000 });
+    await expect(dashboardPairs).toHaveText(/^1\d{5}$/, { timeout: 120_000 });
     await resetLongTasks(page);
     t = performance.now();
     gate.release();
     await waitRunDone(dashRun);
     const dashboardRunMs = performance.now() - t;
     const dashboardRun = await readLongTasks(page);
+
+    // Generate showing a run that writes its pairs into a run already holding 100,000: the run
+    // is held at its first request while they are seeded, then the page reloads (see above) and
+    // resumes it, so this row includes opening the screen. Measured last: if the resumed run
+    // does not finish, the row says so and the others stand.
+    let generateRunValue: string;
+    let generateRunNote = '';
+    try {
+      const genRun = await startHeld();
+      await seedPairs(page, id, genRun, REVIEW_PAIRS, past + 2 * REVIEW_PAIRS);
+      t = performance.now();
+      await page.reload();
+      gate.release();
+      await waitRunDone(genRun);
+      await expect(page.getByRole('heading', { name: /— done$/ })).toBeVisible();
+      const generateRun = await readLongTasks(page);
+      generateRunValue = describe(generateRun);
+      generateRunNote = `from a reload that resumes the run to its end, ${((performance.now() - t) / 1000).toFixed(1)} s, the screen's statistics recomputed in the worker; total ${generateRun.total.toFixed(0)} ms blocked`;
+    } catch (e) {
+      generateRunValue = 'not measured';
+      generateRunNote = `the run resumed after the reload did not finish: ${String(e).split('\n')[0]}`;
+    }
 
     const target = '(target 0)';
     return [
@@ -374,11 +383,11 @@ async function benchStatsScreens(browser: Browser, baseURL: string): Promise<Ben
       },
       {
         metric: `Generate: a run writing pairs into a ${REVIEW_PAIRS.toLocaleString('en')}-pair run (${RUN_TASKS} tasks)`,
-        value: describe(generateRun),
-        note: `from a reload that resumes the run to its end, ${(generateRunMs / 1000).toFixed(1)} s, the screen's statistics recomputed in the worker; total ${generateRun.total.toFixed(0)} ms blocked ${target}`,
+        value: generateRunValue,
+        note: `${generateRunNote} ${target}`,
       },
       {
-        metric: `Dashboard: open during a run (${RUN_TASKS} tasks) in a project of ${(2 * REVIEW_PAIRS).toLocaleString('en')} pairs`,
+        metric: `Dashboard: open during a run (${RUN_TASKS} tasks) in a project of ${REVIEW_PAIRS.toLocaleString('en')} pairs`,
         value: describe(dashboardRun),
         note: `run took ${(dashboardRunMs / 1000).toFixed(1)} s; total ${dashboardRun.total.toFixed(0)} ms blocked ${target}`,
       },
