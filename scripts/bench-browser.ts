@@ -4,6 +4,8 @@
  * Playwright and measures
  * - main-thread long tasks (PerformanceObserver 'longtask', > 50 ms) during a synthesis run
  *   against the fake endpoint, and while scrolling the Review list over 100,000 pairs;
+ * - the same while the project dashboard and the Generate screen open over 100,000 pairs (a
+ *   100k-pair run), and while each shows a run writing pairs into a 100k-pair project;
  * - wllama tokens/s on the tiny random-weight GGUF ("Test this model" on the Models screen),
  *   cross-origin isolated (threads) and with COOP/COEP stripped (single thread).
  * The long-task observer is calibrated first (one deliberate 120 ms task must be seen), so "0"
@@ -21,6 +23,8 @@ import { chromiumArgs } from '../playwright.config';
 import { makeTinyGguf } from '../tests/fixtures/make-tiny-gguf.mjs';
 import { createProject, expect } from '../tests/e2e/fixtures';
 import {
+  agentRequests,
+  RequestGate,
   setUpProject,
   startGeneration,
   startSocietyServer,
@@ -72,6 +76,57 @@ async function newContext(browser: Browser, baseURL: string): Promise<BrowserCon
   return context;
 }
 
+/**
+ * Writes `n` pairs of run `runId` straight into IndexedDB (the app's schema), like a long-used
+ * project; returns the time it took, ms.
+ */
+function seedPairs(
+  page: Page,
+  projectId: string,
+  runId: string,
+  n: number,
+  createdFrom = 2_000_000_000_000,
+): Promise<number> {
+  return page.evaluate(
+    async ({ projectId, runId, n, createdFrom }) => {
+      const t = performance.now();
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('specalign-studio');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const cases = ['violation', 'borderline', 'benign'];
+      for (let start = 0; start < n; start += 10_000) {
+        await new Promise<void>((resolve, reject) => {
+          const tx = db.transaction('pairs', 'readwrite');
+          const store = tx.objectStore('pairs');
+          for (let i = start; i < Math.min(n, start + 10_000); i++) {
+            store.put({
+              id: `${runId}-${i}`,
+              projectId,
+              runId,
+              instanceId: 'bench-instance',
+              ruleIds: [],
+              caseType: cases[i % 3],
+              prompt: [{ role: 'user', content: `Bench question ${i}: ${'words '.repeat(30)}` }],
+              chosen: `A compliant answer ${i}. ${'text '.repeat(40)}`,
+              rejected: `A violating answer ${i}. ${'text '.repeat(40)}`,
+              status: 'pending',
+              provenance: {},
+              createdAt: createdFrom + i,
+            });
+          }
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error);
+        });
+      }
+      db.close();
+      return performance.now() - t;
+    },
+    { projectId, runId, n, createdFrom },
+  );
+}
+
 /** A synthesis run on the fake endpoint, then the Review list over 100,000 pairs. */
 async function benchMainThread(browser: Browser, baseURL: string): Promise<BenchRow[]> {
   const server = await startSocietyServer();
@@ -106,44 +161,7 @@ async function benchMainThread(browser: Browser, baseURL: string): Promise<Bench
     const calls = server.chatBodies().length;
 
     // 100,000 pairs written straight into IndexedDB (the app's schema), like a long-used project.
-    const seedMs = await page.evaluate(
-      async ({ projectId, n }) => {
-        const t = performance.now();
-        const db = await new Promise<IDBDatabase>((resolve, reject) => {
-          const r = indexedDB.open('specalign-studio');
-          r.onsuccess = () => resolve(r.result);
-          r.onerror = () => reject(r.error);
-        });
-        const cases = ['violation', 'borderline', 'benign'];
-        for (let start = 0; start < n; start += 10_000) {
-          await new Promise<void>((resolve, reject) => {
-            const tx = db.transaction('pairs', 'readwrite');
-            const store = tx.objectStore('pairs');
-            for (let i = start; i < Math.min(n, start + 10_000); i++) {
-              store.put({
-                id: `bench-${i}`,
-                projectId,
-                runId: 'bench-run',
-                instanceId: 'bench-instance',
-                ruleIds: [],
-                caseType: cases[i % 3],
-                prompt: [{ role: 'user', content: `Bench question ${i}: ${'words '.repeat(30)}` }],
-                chosen: `A compliant answer ${i}. ${'text '.repeat(40)}`,
-                rejected: `A violating answer ${i}. ${'text '.repeat(40)}`,
-                status: 'pending',
-                provenance: {},
-                createdAt: 2_000_000_000_000 + i,
-              });
-            }
-            tx.oncomplete = () => resolve();
-            tx.onerror = () => reject(tx.error);
-          });
-        }
-        db.close();
-        return performance.now() - t;
-      },
-      { projectId: id, n: REVIEW_PAIRS },
-    );
+    const seedMs = await seedPairs(page, id, 'bench-run', REVIEW_PAIRS);
 
     await resetLongTasks(page);
     const t1 = performance.now();
@@ -200,6 +218,187 @@ async function benchMainThread(browser: Browser, baseURL: string): Promise<Bench
   }
 }
 
+/** Reads the latest synthesis run of a project straight from IndexedDB. */
+function latestRun(page: Page, projectId: string): Promise<{ id: string; status: string }> {
+  return page.evaluate(async (projectId) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('specalign-studio');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const runs = await new Promise<
+      { id: string; status: string; kind: string; createdAt: number }[]
+    >((resolve, reject) => {
+      const req = db.transaction('runs').objectStore('runs').index('projectId').getAll(projectId);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    const run = runs
+      .filter((r) => r.kind === 'synthesize')
+      .sort((a, b) => b.createdAt - a.createdAt)[0];
+    if (!run) throw new Error('no synthesis run');
+    return { id: run.id, status: run.status };
+  }, projectId);
+}
+
+/** Adds a finished synthesis run row (no tasks) for seeded pairs, newest of the project. */
+function seedRunRow(page: Page, projectId: string, runId: string, pairs: number): Promise<void> {
+  return page.evaluate(
+    async ({ projectId, runId, pairs }) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('specalign-studio');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      await new Promise<void>((resolve, reject) => {
+        const tx = db.transaction('runs', 'readwrite');
+        const now = Date.now();
+        tx.objectStore('runs').put({
+          id: runId,
+          projectId,
+          kind: 'synthesize',
+          status: 'done',
+          config: {},
+          createdAt: now,
+          updatedAt: now,
+          progress: { done: pairs, failed: 0, total: pairs },
+          usage: { promptTokens: pairs * 900, completionTokens: pairs * 300 },
+        });
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+      });
+      db.close();
+    },
+    { projectId, runId, pairs },
+  );
+}
+
+/** Navigates inside the app without reloading it (a reload would end a run in the worker). */
+const goHash = (page: Page, hash: string) => page.evaluate((h) => (location.hash = h), hash);
+
+/**
+ * The project dashboard (Evaluate screen) and the Generate screen over 100,000 pairs: opening
+ * each, and each showing a run that writes pairs into a project of 100,000 pairs.
+ */
+async function benchStatsScreens(browser: Browser, baseURL: string): Promise<BenchRow[]> {
+  const gate = new RequestGate();
+  const server = await startSocietyServer(gate.beforeAgentReply);
+  const context = await newContext(browser, baseURL);
+  try {
+    const page = await context.newPage();
+    const id = await setUpProject(page, server, 'Stats bench');
+    await startGeneration(page, id, RUN_TASKS);
+    await waitForDone(page);
+    // Created in the past, like pairs of earlier runs (a run's new pairs are newer).
+    const past = Date.now() - 10 * REVIEW_PAIRS;
+    const seedMs = await seedPairs(page, id, 'bench-big', REVIEW_PAIRS, past);
+    await seedRunRow(page, id, 'bench-big', REVIEW_PAIRS);
+    // Written behind Dexie's back: reload (on a screen without statistics, so both screens
+    // below open cold) so no cached query result predates them.
+    await goHash(page, `#/p/${id}/instances`);
+    await page.reload();
+    await expect(page.getByRole('heading', { name: /^Instances \(/ })).toBeVisible();
+    const dashboardPairs = page.getByTestId('dashboard-pairs');
+
+    await resetLongTasks(page);
+    let t = performance.now();
+    await goHash(page, `#/p/${id}/evaluate`);
+    await expect(dashboardPairs).toHaveText(/^1\d{5}$/, { timeout: 120_000 });
+    const dashboardOpenMs = performance.now() - t;
+    const dashboardOpen = await readLongTasks(page);
+
+    await resetLongTasks(page);
+    t = performance.now();
+    await goHash(page, `#/p/${id}/generate`);
+    await expect(page.getByTestId('pairs-count')).toHaveText(String(REVIEW_PAIRS), {
+      timeout: 120_000,
+    });
+    await expect(page.getByText(/^\s*33334 violation/)).toBeVisible({ timeout: 120_000 });
+    const generateOpenMs = performance.now() - t;
+    const generateOpen = await readLongTasks(page);
+
+    /** Starts a run held at its first agent request; returns its id once it is held. */
+    const startHeld = async (): Promise<string> => {
+      const reached = gate.next(agentRequests(server).length + 1, true);
+      await startGeneration(page, id, RUN_TASKS);
+      await reached;
+      return (await latestRun(page, id)).id;
+    };
+    const waitRunDone = (runId: string) =>
+      expect
+        .poll(
+          async () =>
+            (await latestRun(page, id)).id === runId && (await latestRun(page, id)).status,
+          {
+            timeout: 300_000,
+          },
+        )
+        .toBe('done');
+
+    // The dashboard open while a run writes pairs (the project holds 100,000 more).
+    const dashRun = await startHeld();
+    await goHash(page, `#/p/${id}/evaluate`);
+    await expect(dashboardPairs).toHaveText(/^1\d{5}$/, { timeout: 120_000 });
+    await resetLongTasks(page);
+    t = performance.now();
+    gate.release();
+    await waitRunDone(dashRun);
+    const dashboardRunMs = performance.now() - t;
+    const dashboardRun = await readLongTasks(page);
+
+    // Generate showing a run that writes its pairs into a run already holding 100,000: the run
+    // is held at its first request while they are seeded, then the page reloads (see above) and
+    // resumes it, so this row includes opening the screen. Measured last: if the resumed run
+    // does not finish, the row says so and the others stand.
+    let generateRunValue: string;
+    let generateRunNote = '';
+    try {
+      const genRun = await startHeld();
+      await seedPairs(page, id, genRun, REVIEW_PAIRS, past + 2 * REVIEW_PAIRS);
+      t = performance.now();
+      await page.reload();
+      gate.release();
+      await waitRunDone(genRun);
+      await expect(page.getByRole('heading', { name: /— done$/ })).toBeVisible();
+      const generateRun = await readLongTasks(page);
+      generateRunValue = describe(generateRun);
+      generateRunNote = `from a reload that resumes the run to its end, ${((performance.now() - t) / 1000).toFixed(1)} s, the screen's statistics recomputed in the worker; total ${generateRun.total.toFixed(0)} ms blocked`;
+    } catch (e) {
+      generateRunValue = 'not measured';
+      generateRunNote = `the run resumed after the reload did not finish: ${String(e).split('\n')[0]}`;
+    }
+
+    const target = '(target 0)';
+    return [
+      {
+        metric: `Dashboard: open over ${REVIEW_PAIRS.toLocaleString('en')} pairs`,
+        value: `${(dashboardOpenMs / 1000).toFixed(1)} s; ${describe(dashboardOpen)}`,
+        note: `until the pair count shows; statistics computed in the worker ${target}; seeding took ${(seedMs / 1000).toFixed(1)} s`,
+      },
+      {
+        metric: `Generate: open over a ${REVIEW_PAIRS.toLocaleString('en')}-pair run`,
+        value: `${(generateOpenMs / 1000).toFixed(1)} s; ${describe(generateOpen)}`,
+        note: `until the case-type counts show ${target}`,
+      },
+      {
+        metric: `Generate: a run writing pairs into a ${REVIEW_PAIRS.toLocaleString('en')}-pair run (${RUN_TASKS} tasks)`,
+        value: generateRunValue,
+        note: `${generateRunNote} ${target}`,
+      },
+      {
+        metric: `Dashboard: open during a run (${RUN_TASKS} tasks) in a project of ${REVIEW_PAIRS.toLocaleString('en')} pairs`,
+        value: describe(dashboardRun),
+        note: `run took ${(dashboardRunMs / 1000).toFixed(1)} s; total ${dashboardRun.total.toFixed(0)} ms blocked ${target}`,
+      },
+    ];
+  } finally {
+    gate.release();
+    await context.close();
+    await server.close();
+  }
+}
+
 /** "Test this model" on the tiny GGUF in wllama, with or without cross-origin isolation. */
 async function benchWllama(
   browser: Browser,
@@ -247,7 +446,10 @@ async function benchWllama(
   }
 }
 
-/** Runs every browser benchmark against `dist/` and returns the rows. */
+/**
+ * Runs every browser benchmark against `dist/` and returns the rows (`BENCH_BROWSER_ONLY=stats`
+ * runs only the dashboard and Generate rows).
+ */
 export async function benchBrowser(): Promise<BenchRow[]> {
   if (!existsSync(path.join(root, 'dist/index.html')))
     throw new Error('dist/ is missing; run `vite build` first');
@@ -266,7 +468,10 @@ export async function benchBrowser(): Promise<BenchRow[]> {
   const browser = await chromium.launch({ executablePath, args: chromiumArgs });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'specalign-bench-'));
   try {
-    const rows = await benchMainThread(browser, baseURL);
+    const statsOnly = process.env.BENCH_BROWSER_ONLY === 'stats';
+    const rows = statsOnly ? [] : await benchMainThread(browser, baseURL);
+    rows.push(...(await benchStatsScreens(browser, baseURL)));
+    if (statsOnly) return rows;
     const modelPath = path.join(dir, 'tiny-llama.gguf');
     const { bytes } = makeTinyGguf(modelPath, { seed: 42 });
     const threaded = await benchWllama(browser, baseURL, modelPath, true);

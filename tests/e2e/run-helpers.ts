@@ -38,10 +38,12 @@ function annotator(body: ChatCompletionBody): string | undefined {
 /**
  * A fake endpoint that annotates the example spec and plays the synthesis society.
  * `beforeAgentReply(n)` runs before the reply to the n-th agent request (1-based, annotation
- * excluded); the reply waits for it, which lets a test hold a request in flight.
+ * excluded); the reply waits for it, which lets a test hold a request in flight. `override` may
+ * answer an agent request instead of the society (e.g. with broken JSON).
  */
 export function startSocietyServer(
   beforeAgentReply?: (n: number) => Promise<void> | void,
+  override?: (body: ChatCompletionBody) => string | undefined,
 ): Promise<FakeOpenAiServer> {
   let agentCalls = 0;
   return startFakeOpenAiServer({
@@ -49,7 +51,7 @@ export function startSocietyServer(
     script: async (body) => {
       const annotation = annotator(body);
       if (annotation !== undefined) return annotation;
-      const reply = societyScript(body);
+      const reply = override?.(body) ?? societyScript(body);
       if (reply !== undefined) await beforeAgentReply?.(++agentCalls);
       return reply;
     },

@@ -19,6 +19,7 @@ import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
 import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
 import type { ReviewFilter } from './pairs-service';
+import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus } from '$lib/core/records';
 import type { RuleEdit } from '$lib/db/rules';
@@ -262,4 +263,8 @@ export interface WorkerApi extends EditApi {
     folder: FileSystemDirectoryHandle,
     snapshotId: string,
   ): Promise<{ projectId: string; name: string }>;
+  /** The project dashboard's numbers, from indexes and one pass in the worker (no pair crosses). */
+  projectDashboard(projectId: string): Promise<DashboardStats>;
+  /** A synthesis run's pair counts and its dropped tasks with their full reasons. */
+  runStats(runId: string): Promise<RunStats>;
 }

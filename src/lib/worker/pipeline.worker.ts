@@ -38,6 +38,7 @@ import { deleteProjectAfterRuns } from './projects-service';
 import { countBulkDecision, ReviewDecisions } from './review-service';
 import { SnapshotService } from './snapshots/snapshot-service';
 import { opfsSnapshotDir, SnapshotStore } from './snapshots/snapshot-store';
+import { projectDashboard, runStats } from './stats-service';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -286,6 +287,14 @@ const api: WorkerApi = {
 
   restoreBackup(folder, snapshotId) {
     return snapshots.restore(snapshotId, new SnapshotStore(async () => folder));
+  },
+
+  projectDashboard(projectId) {
+    return projectDashboard(getDb(), projectId);
+  },
+
+  runStats(runId) {
+    return runStats(getDb(), runId);
   },
 };
 

@@ -3,6 +3,7 @@ import type { RunEstimate } from '$lib/core/synthesis/estimate';
 import type { ScenarioControls } from '$lib/core/synthesis/controls';
 import type { SpecAlignDb } from '$lib/db/database';
 import { createSynthesisRun, planSynthesisRun, type SynthesisRunInput } from './runs/synthesis';
+import { observedYield } from './stats-service';
 
 /** What the Generate screen sends: the run's choices plus the speed to estimate with. */
 export interface SynthesisRequest {
@@ -33,6 +34,8 @@ export async function planSynthesis(
 ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[] }> {
   const plan = await planSynthesisRun(db, projectId, toInput(request), {
     tokensPerSecond: request.tokensPerSecond,
+    // Calibrates the expected pairs from the project's finished runs (keys-only reads).
+    observedYield: await observedYield(db, projectId),
   });
   return { tasks: plan.tasks.length, estimate: plan.estimate, warnings: plan.warnings };
 }

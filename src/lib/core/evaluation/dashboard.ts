@@ -61,6 +61,14 @@ export function acceptanceRate(statuses: Iterable<PairStatus>): {
     if (s === 'accepted') accepted++;
     else if (s === 'rejected') rejected++;
   }
+  return acceptanceFromCounts(accepted, rejected);
+}
+
+/** {@link acceptanceRate} from counts (e.g. index counts), so no pair needs loading. */
+export function acceptanceFromCounts(
+  accepted: number,
+  rejected: number,
+): { accepted: number; rejected: number; rate?: number } {
   const reviewed = accepted + rejected;
   return reviewed ? { accepted, rejected, rate: accepted / reviewed } : { accepted, rejected };
 }

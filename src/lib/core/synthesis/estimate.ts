@@ -37,6 +37,13 @@ import {
 } from './agents';
 import type { TaskDescriptor } from './controls';
 import { DEFAULT_LOOP_OPTIONS, type SynthesisInstance } from './loop';
+import {
+  calibrateYield,
+  observedTasks,
+  YIELD_CASE_TYPES,
+  type ObservedYield,
+  type YieldCalibration,
+} from './yield-calibration';
 
 /** Probabilities of the loop's branches (see the module comment). */
 export interface BranchMix {
@@ -97,6 +104,11 @@ export interface EstimateInput {
   maxCandidateAttempts?: number;
   /** Context window the prompts are built for; default 4096. */
   contextWindow?: number;
+  /**
+   * Pairs per task seen in the project's finished runs: calibrates `expectedPairs`
+   * (yield-calibration.ts) when it holds any finished task.
+   */
+  observedYield?: ObservedYield;
 }
 
 /** Expected calls and tokens of one agent over the run. */
@@ -114,8 +126,13 @@ export interface RunEstimate {
   completionTokens: number;
   /** Estimated engine time, ms. */
   timeMs: number;
-  /** Expected pairs (tasks minus expected failures from exhausted candidate attempts). */
+  /**
+   * Expected pairs: the branch model's (tasks minus expected failures from exhausted candidate
+   * attempts), calibrated by finished runs when `calibration` is set.
+   */
   expectedPairs: number;
+  /** Set when `expectedPairs` was calibrated from finished runs. */
+  calibration?: YieldCalibration;
   perAgent: Record<AgentName, AgentEstimate>;
   /** The assumptions used, for display. */
   assumptions: string[];
@@ -143,7 +160,9 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     AGENT_NAMES.map((a) => [a, { calls: 0, promptTokens: 0, completionTokens: 0 }]),
   ) as Record<AgentName, AgentEstimate>;
   const cache = new Map<string, Record<AgentName, number>>();
-  let expectedPairs = 0;
+  // The model's expected pairs and task count per case type (the calibration's prior).
+  const modelPairs: Record<CaseType, number> = { violation: 0, borderline: 0, benign: 0 };
+  const planned: Record<CaseType, number> = { violation: 0, borderline: 0, benign: 0 };
   let skipped = 0;
 
   for (const task of input.tasks) {
@@ -195,8 +214,10 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       perAgent[agent].completionTokens += n * completion[agent];
     }
     const failure = 1 - (1 - candidateFails) ** (chosenNeeded + rejectedNeeded);
-    expectedPairs += 1 - failure;
+    modelPairs[task.caseType] += 1 - failure;
+    planned[task.caseType]++;
   }
+  const { expectedPairs, calibration } = calibratePairs(modelPairs, planned, input.observedYield);
 
   // Totals from the unrounded figures; per-agent figures rounded for display.
   const calls = round2(AGENT_NAMES.reduce((n, a) => n + perAgent[a].calls, 0));
@@ -222,7 +243,13 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     expectedPairs: round2(expectedPairs),
     perAgent,
     skipped,
+    ...(calibration ? { calibration } : {}),
     assumptions: [
+      ...(calibration
+        ? [
+            `Pairs per task calibrated from ${calibration.tasks} finished tasks of ${calibration.runs} run${calibration.runs === 1 ? '' : 's'}: ${pct(calibration.yieldPerTask.violation)} of violation-seeking, ${pct(calibration.yieldPerTask.borderline)} of borderline, ${pct(calibration.yieldPerTask.benign)} of benign tasks.`,
+          ]
+        : []),
       `Defender violates the rule: ${pct(mix.violates.violation)} of violation-seeking, ${pct(mix.violates.borderline)} of borderline, ${pct(mix.violates.benign)} of benign cases.`,
       `Defender refuses needlessly: ${pct(mix.overRefuses.borderline)} of borderline, ${pct(mix.overRefuses.benign)} of benign cases.`,
       `A compliant defender answer fails the quality bar ${pct(mix.defenderQualityFails)} of the time.`,
@@ -232,6 +259,25 @@ export function estimateRun(input: EstimateInput): RunEstimate {
         ? `Speed: ${input.tokensPerSecond} tokens/s generated, ${input.promptTokensPerSecond} tokens/s prompt.`
         : `Speed: ${input.tokensPerSecond} tokens/s generated; prompt processing time not counted.`,
     ],
+  };
+}
+
+/** Expected pairs from the model's per-case-type figures, calibrated when runs were observed. */
+function calibratePairs(
+  modelPairs: Record<CaseType, number>,
+  planned: Record<CaseType, number>,
+  observed: ObservedYield | undefined,
+): { expectedPairs: number; calibration?: YieldCalibration } {
+  const model = YIELD_CASE_TYPES.reduce((n, c) => n + modelPairs[c], 0);
+  if (!observed || observedTasks(observed) === 0) return { expectedPairs: model };
+  // The model's yield of a case type this plan has no task of is irrelevant; 1 keeps it defined.
+  const prior = Object.fromEntries(
+    YIELD_CASE_TYPES.map((c) => [c, planned[c] ? modelPairs[c] / planned[c] : 1]),
+  ) as Record<CaseType, number>;
+  const yieldPerTask = calibrateYield(prior, observed);
+  return {
+    expectedPairs: YIELD_CASE_TYPES.reduce((n, c) => n + planned[c] * yieldPerTask[c], 0),
+    calibration: { yieldPerTask, tasks: observedTasks(observed), runs: observed.runs },
   };
 }
 

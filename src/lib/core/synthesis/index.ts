@@ -10,3 +10,4 @@ export * from './pair-checks';
 export * from './examples';
 export * from './loop';
 export * from './estimate';
+export * from './yield-calibration';

@@ -58,6 +58,7 @@ import {
   type SynthesisInstance,
   type TaskDescriptor,
 } from '$lib/core/synthesis';
+import type { ObservedYield } from '$lib/core/synthesis/yield-calibration';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
 import type { ChargedFailure, RunHandler, StepContext, StepOutcome } from './types';
@@ -112,6 +113,8 @@ export interface SynthesisEstimateOptions {
   promptTokensPerSecond?: number;
   /** Context window the prompts are built for; default core's 4096. */
   contextWindow?: number;
+  /** Yield of the project's finished runs, to calibrate the expected pairs. */
+  observedYield?: ObservedYield;
 }
 
 /** A planned run, before anything is stored. */
@@ -216,6 +219,7 @@ export async function planSynthesisRun(
       ? { promptTokensPerSecond: options.promptTokensPerSecond }
       : {}),
     ...(options.contextWindow !== undefined ? { contextWindow: options.contextWindow } : {}),
+    ...(options.observedYield ? { observedYield: options.observedYield } : {}),
   });
   const config: SynthesisRunConfig = {
     specVersionId: version.id,

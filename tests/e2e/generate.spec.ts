@@ -1,0 +1,81 @@
+/**
+ * The Generate screen (issue 10 §8): the first click on "Start generation" right after editing
+ * the Task budget of a finished run's screen starts a run; dropped tasks show their full stored
+ * reason, grouped and per task; the estimate is a whole number of pairs, calibrated from the
+ * finished runs.
+ */
+import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
+import { expect, test } from './fixtures';
+import { setUpProject, startGeneration, startSocietyServer, waitForDone } from './run-helpers';
+
+let server: FakeOpenAiServer;
+/** While set, the attacker answers with JSON cut off mid-array, so its tasks fail. */
+let breakAttacker = false;
+test.beforeAll(async () => {
+  server = await startSocietyServer(undefined, (body) => {
+    const system = body.messages?.find((m) => m.role === 'system')?.content ?? '';
+    return breakAttacker && system.includes('[agent: attacker]')
+      ? '{"turns": [{"role": "user"'
+      : undefined;
+  });
+});
+test.afterAll(async () => {
+  await server.close();
+});
+test.afterEach(() => {
+  breakAttacker = false;
+});
+
+test('the first click on Start generation after a finished run starts a run', async ({ page }) => {
+  const id = await setUpProject(page, server, 'Lost click', 2);
+  await startGeneration(page, id, 2);
+  await waitForDone(page);
+  const heading = page.getByRole('heading', { name: /^Run of/ });
+  const form = page.getByRole('form', { name: 'Generation settings' });
+  const budget = form.getByLabel('Task budget (optional)');
+  const button = form.getByRole('button', { name: 'Start generation' });
+  for (const tasks of ['3', '2']) {
+    const before = await heading.innerText();
+    // Like a user: type in the field, then click the button with the real mouse at once (the
+    // estimate is still being recomputed; focus leaves the field on mouse down).
+    await budget.click();
+    await budget.fill('');
+    await budget.pressSequentially(tasks);
+    await button.click();
+    await expect(heading).not.toHaveText(before);
+    await waitForDone(page);
+  }
+});
+
+test('dropped tasks show their full stored reason, grouped and per task', async ({ page }) => {
+  const id = await setUpProject(page, server, 'Failure reasons', 1);
+  breakAttacker = true;
+  await startGeneration(page, id, 2);
+  await waitForDone(page, 180_000);
+  const reason =
+    /Step "attack": The model's reply was not valid JSON for this step after 3 attempts: .*the JSON in the reply is cut off/;
+  const groups = page.getByTestId('failure-groups');
+  await expect(groups.getByRole('row', { name: reason })).toContainText('2');
+  // The per-task table opens from the keyboard.
+  const summary = page.getByText(/^Each dropped task/);
+  await summary.focus();
+  await page.keyboard.press('Enter');
+  const tasks = page.getByTestId('failed-tasks');
+  await expect(tasks.getByRole('row', { name: reason })).toHaveCount(2);
+  await expect(tasks.getByRole('row').nth(1)).toContainText('attack');
+});
+
+test('the estimate is a whole number of pairs, calibrated from finished runs', async ({ page }) => {
+  const id = await setUpProject(page, server, 'Estimate', 1);
+  const form = page.getByRole('form', { name: 'Generation settings' });
+  await page.goto(`/#/p/${id}/generate`);
+  await form.getByLabel('Task budget (optional)').fill('4');
+  const estimate = form.getByRole('status').filter({ hasText: 'Estimate:' });
+  await expect(estimate).toContainText(/Estimate: 4 tasks → about \d+\s+pairs,/);
+  await expect(estimate).not.toContainText(/\d\.\d+\s+pairs/);
+  await expect(estimate).toContainText('not calibrated yet');
+  await startGeneration(page, id, 4);
+  await waitForDone(page);
+  await form.getByLabel('Task budget (optional)').fill('3');
+  await expect(estimate).toContainText(/calibrated from 4 finished tasks of 1\s+run\b/);
+});
