@@ -51,6 +51,16 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
       settings: 'key',
     },
   },
+  {
+    // The dashboard's rule × case-type coverage from keys alone (issue 10 §5): which pairs
+    // target a rule (multiEntry over `ruleIds`) and which have a case type. Index-only: no row
+    // changes, so no upgrade function; IndexedDB builds both over existing rows.
+    version: 2,
+    stores: {
+      pairs:
+        'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt], [projectId+caseType], *ruleIds',
+    },
+  },
 ];
 
 /** Tables whose rows belong to a project (have `projectId`): exported, imported and deleted with it. */

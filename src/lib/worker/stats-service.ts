@@ -1,8 +1,8 @@
 /**
  * Statistics of the dashboard and the Generate screen, computed here so the UI thread never
- * loads a project's pairs (issue 10 §5): counts come from indexes (`count()`, keys-only ranges);
- * what no index answers (rule × case-type coverage) is one cursor pass in the worker. The math
- * stays in core. The UI calls these when a cheap live signal changes (state/worker-stats).
+ * loads a project's pairs (issue 10 §5), and the worker reads no pair row either: counts and
+ * rule × case-type coverage come from index keys (`count()`, keys-only ranges over schema v2's
+ * `[projectId+caseType]` and multiEntry `ruleIds`). The math stays in core. The UI calls these when a cheap live signal changes (state/worker-stats).
  */
 import {
   acceptanceFromCounts,
@@ -43,14 +43,12 @@ export async function projectDashboard(
     db.rules.where('[projectId+status]').equals([projectId, 'accepted']).toArray(),
     db.runs.where('[projectId+kind]').equals([projectId, 'synthesize']).toArray(),
   ]);
-  // Coverage needs each pair's rules and case type: no index holds them, so one pass here.
-  const facts: PairFacts[] = [];
-  await eachPair(db, await db.pairs.where('projectId').equals(projectId).primaryKeys(), (p) => {
-    if (p.status !== 'rejected')
-      facts.push({ ruleIds: p.ruleIds, caseType: p.caseType, status: p.status });
-  });
   const { rows, max } = coverageMatrix(
-    facts,
+    await coverageFacts(
+      db,
+      projectId,
+      rules.map((r) => r.id),
+    ),
     rules.map((r) => r.id),
   );
   const statement = new Map(rules.map((r) => [r.id, r.statement]));
@@ -75,23 +73,37 @@ export async function projectDashboard(
   };
 }
 
-/** Pairs read per transaction in {@link eachPair}. */
-const PAIR_CHUNK = 2000;
+const CASE_TYPES: readonly CaseType[] = ['violation', 'borderline', 'benign'];
 
 /**
- * Visits the pairs with these ids in chunks: batched gets are much faster than a cursor's
- * one-row steps, and each short read-only transaction lets a run's writes through in between
- * (one long scan held them back for its whole duration).
+ * Each non-rejected pair's case type and the given rules it targets, from index keys alone
+ * (schema v2's `[projectId+caseType]` and multiEntry `ruleIds`): no pair row is read, so a
+ * 100k-pair project costs a few key ranges instead of a pass over every prompt and reply.
+ * Only the rules asked for are looked up; coverage counts nothing else.
  */
-async function eachPair(
+async function coverageFacts(
   db: SpecAlignDb,
-  ids: readonly string[],
-  visit: (pair: PreferencePair) => void,
-): Promise<void> {
-  for (let i = 0; i < ids.length; i += PAIR_CHUNK) {
-    const rows = await db.pairs.bulkGet(ids.slice(i, i + PAIR_CHUNK));
-    for (const p of rows) if (p) visit(p);
+  projectId: string,
+  ruleIds: readonly string[],
+): Promise<PairFacts[]> {
+  const rejected = new Set(
+    await db.pairs.where('[projectId+status]').equals([projectId, 'rejected']).primaryKeys(),
+  );
+  const facts = new Map<string, { ruleIds: string[]; caseType: CaseType; status: PairStatus }>();
+  for (const caseType of CASE_TYPES) {
+    const ids = await db.pairs
+      .where('[projectId+caseType]')
+      .equals([projectId, caseType])
+      .primaryKeys();
+    // The status only has to say "not rejected" to coverageMatrix.
+    for (const id of ids)
+      if (!rejected.has(id)) facts.set(id, { ruleIds: [], caseType, status: 'pending' });
   }
+  for (const ruleId of ruleIds) {
+    for (const id of await db.pairs.where('ruleIds').equals(ruleId).primaryKeys())
+      facts.get(id)?.ruleIds.push(ruleId);
+  }
+  return [...facts.values()];
 }
 
 /** Checkpoint times of a run's finished tasks (done or failed). */
@@ -183,17 +195,54 @@ async function pairTally(db: SpecAlignDb, runId: string): Promise<PairTally> {
       });
     if (next.pairs === total) return remember(runId, next);
   }
-  const fresh: PairTally = {
+  return remember(runId, await freshTally(db, runId));
+}
+
+/**
+ * A run's tally from index keys alone (no pair row read): its pair ids, intersected with the
+ * project's case-type ranges and each rule's multiEntry range. The incremental reads start after
+ * the project's newest pair, so every pair created at that instant is marked as counted.
+ */
+async function freshTally(db: SpecAlignDb, runId: string): Promise<PairTally> {
+  const tally: PairTally = {
     pairs: 0,
     caseCounts: { violation: 0, borderline: 0, benign: 0 },
     perRule: new Map(),
     lastCreatedAt: -Infinity,
     idsAtLast: new Set(),
   };
-  await eachPair(db, await db.pairs.where('runId').equals(runId).primaryKeys(), (p) =>
-    tallyPair(fresh, p),
-  );
-  return remember(runId, fresh);
+  const projectId = (await db.runs.get(runId))?.projectId;
+  if (!projectId) return tally;
+  const ids = new Set(await db.pairs.where('runId').equals(runId).primaryKeys());
+  tally.pairs = ids.size;
+  if (ids.size === 0) return tally;
+  for (const caseType of CASE_TYPES) {
+    const keys = await db.pairs
+      .where('[projectId+caseType]')
+      .equals([projectId, caseType])
+      .primaryKeys();
+    for (const id of keys) if (ids.has(id)) tally.caseCounts[caseType]++;
+  }
+  for (const ruleId of await db.rules.where('projectId').equals(projectId).primaryKeys()) {
+    let n = 0;
+    for (const id of await db.pairs.where('ruleIds').equals(ruleId).primaryKeys())
+      if (ids.has(id)) n++;
+    if (n > 0) tally.perRule.set(ruleId, n);
+  }
+  const newest = await db.pairs
+    .where('[projectId+createdAt]')
+    .between([projectId, -Infinity], [projectId, Infinity])
+    .last();
+  if (newest) {
+    tally.lastCreatedAt = newest.createdAt;
+    tally.idsAtLast = new Set(
+      await db.pairs
+        .where('[projectId+createdAt]')
+        .equals([projectId, newest.createdAt])
+        .primaryKeys(),
+    );
+  }
+  return tally;
 }
 
 function remember(runId: string, tally: PairTally): PairTally {

@@ -14,14 +14,16 @@ afterEach(closeTestDbs);
 
 const V1 = SCHEMA_VERSIONS.find((v) => v.version === 1)!;
 const V1_RULES = V1.stores.rules!;
+/** The rehearsal's version: one past the app's latest, so it stays a rehearsal as versions land. */
+const NEXT = SCHEMA_VERSIONS.at(-1)!.version + 1;
 
 /** A plausible v2: rules gain a `family` index; rows from before families get 'general'. */
 const upgradeCalls: number[] = [];
 const V2: SchemaVersion = {
-  version: 2,
+  version: NEXT,
   stores: { rules: `${V1_RULES}, family` },
   upgrade: async (tx) => {
-    upgradeCalls.push(2);
+    upgradeCalls.push(NEXT);
     await tx
       .table('rules')
       .toCollection()
@@ -41,7 +43,7 @@ async function dump(db: SpecAlignDb): Promise<Record<string, unknown[]>> {
 
 /** Writes v1 data as an older app would have: two projects, one rule predating families. */
 async function writeV1Data(name: string) {
-  const db = await openTestDb([V1], name);
+  const db = await openTestDb(SCHEMA_VERSIONS, name);
   const a = await seedProject(db, buildProjectRows('Support bot'));
   const b = await seedProject(db, buildProjectRows('Tutor bot'));
   // A rule written before `family` was filled in (empty, and one missing outright).
@@ -64,8 +66,8 @@ describe('upgrading v1 to a v2 that adds an index', () => {
     const { before, a, b } = await writeV1Data(name);
     upgradeCalls.length = 0;
     const db = await openTestDb(WITH_V2, name);
-    expect(db.verno).toBe(2);
-    expect(upgradeCalls).toEqual([2]);
+    expect(db.verno).toBe(NEXT);
+    expect(upgradeCalls).toEqual([NEXT]);
     const after = await dump(db);
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     for (const table of [...PROJECT_TABLES, 'projects', 'settings']) {
@@ -103,13 +105,13 @@ describe('upgrading v1 to a v2 that adds an index', () => {
     const first = await openTestDb(WITH_V2, name);
     first.close();
     await openTestDb(WITH_V2, name);
-    expect(upgradeCalls).toEqual([2]);
+    expect(upgradeCalls).toEqual([NEXT]);
   });
 
   it('creates a fresh database directly at v2 without running upgrades', async () => {
     upgradeCalls.length = 0;
     const db = await openTestDb(WITH_V2);
-    expect(db.verno).toBe(2);
+    expect(db.verno).toBe(NEXT);
     expect(upgradeCalls).toEqual([]);
     expect(db.rules.schema.idxByName.family).toBeDefined();
   });
@@ -138,7 +140,7 @@ describe('an older app opening a database a newer app has upgraded', () => {
     try {
       const appLatest = SCHEMA_VERSIONS.at(-1)!.version;
       expect(older.verno).toBe(appLatest);
-      expect(older.backendDB().version).toBe(20);
+      expect(older.backendDB().version).toBe(NEXT * 10);
       // The detectable signal: installed version newer than anything this app declares.
       expect(older.backendDB().version / 10).toBeGreaterThan(appLatest);
       expect(await isNewerThanApp(older)).toBe(true);
