@@ -64,15 +64,20 @@ export async function exportProjectFile(db: SpecAlignDb, projectId: string): Pro
   return new Blob(parts, { type: 'application/json' });
 }
 
-/** Rewrites every id (and `${id}#anchor` section id) through `ids`. */
+/**
+ * Rewrites every id through `ids`, and ids derived from one: a section's `${versionId}#anchor`
+ * and a run's `${runId}:…` (its tasks, pairs and annotated rules), so that a resumed run finds
+ * the rows it would have written under its new id and redoes nothing.
+ */
 function remap(value: unknown, ids: Map<string, string>): unknown {
   if (typeof value === 'string') {
     const exact = ids.get(value);
     if (exact) return exact;
-    const hash = value.indexOf('#');
-    if (hash > 0) {
-      const prefix = ids.get(value.slice(0, hash));
-      if (prefix) return prefix + value.slice(hash);
+    for (const separator of DERIVED_ID_SEPARATORS) {
+      const at = value.indexOf(separator);
+      if (at <= 0) continue;
+      const prefix = ids.get(value.slice(0, at));
+      if (prefix) return prefix + value.slice(at);
     }
     return value;
   }
@@ -85,6 +90,9 @@ function remap(value: unknown, ids: Map<string, string>): unknown {
   }
   return value;
 }
+
+/** How derived ids join their base id: sections `#`, a run's rows `:`. */
+const DERIVED_ID_SEPARATORS = ['#', ':'] as const;
 
 export interface ImportOptions {
   /**
@@ -110,9 +118,12 @@ export async function importProjectFile(
   const ids = new Map<string, string>();
   const keep = options.keepIds === true && !(await db.projects.get(data.project.id));
   if (!keep) ids.set(data.project.id, crypto.randomUUID());
+  const runIds = new Set((data.tables.runs ?? []).map((r) => r.id));
   for (const rows of keep ? [] : Object.values(data.tables)) {
     for (const row of rows ?? []) {
-      if (!row.id.includes('#')) ids.set(row.id, crypto.randomUUID());
+      // Derived ids follow their base id (see remap) instead of getting a fresh one.
+      const derived = row.id.includes('#') || runIds.has(row.id.slice(0, row.id.indexOf(':')));
+      if (!derived) ids.set(row.id, crypto.randomUUID());
     }
   }
   const now = Date.now();
