@@ -267,7 +267,11 @@ test('an evaluation run gives the known RCS and over-refusal; calibration shows 
     timeout: 60_000,
   });
   await expect(calibration.getByTestId('calibration-row')).toHaveText(
-    /openai:evalfake@.*\s*4\s*75\.0%\s*0\.50\s*2\s*0\s*1\s*1/,
+    /openai:evalfake@.*\s*4\s*75\.0%\s*95 % CI 30\.1–95\.4 %\s*0\.50 \(-0\.35 to 1\.00\)\s*2\s*0\s*1\s*1/,
+  );
+  // κ's interval reaches 0 on four examples: the panel says not to trust this judge.
+  await expect(calibration.getByTestId('calibration-chance')).toContainText(
+    'no better than chance',
   );
   await calibration.getByText(/Disagreements of/).click();
   await expect(
