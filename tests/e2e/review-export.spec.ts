@@ -233,7 +233,9 @@ test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL
   await expect(page.getByRole('button', { name: /^Pair 2 of 30: rejected/ })).toBeVisible();
   await page.getByRole('button', { name: 'Accept all shown' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Accept 18 pairs' }).click();
-  await expect(page.getByText('Accepted 18 pairs.')).toBeVisible();
+  // The first action's notice may still be up: a second one with the same text joins it.
+  await expect(page.getByText('Accepted 18 pairs.').last()).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Pair 4 of 30: accepted/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Pair 2 of 30: rejected/ })).toBeVisible();
 
   const accepted = Array.from({ length: PAIRS }, (_, i) => i).filter((i) => i % 3 !== 1);
