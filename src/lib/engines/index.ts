@@ -33,7 +33,7 @@ export async function loadEngine(
 /** Every model kept in browser storage by web-llm or wllama, with its size where known. */
 export async function listCachedModels(): Promise<CachedModel[]> {
   const [webllm, wllama] = await Promise.all([
-    import('./webllm-engine').then((m) => m.listWebLlmCache()),
+    import('./webllm-cache').then((m) => m.listWebLlmCache()),
     import('./local-models').then((m) => m.listWllamaModels()),
   ]);
   return [...webllm, ...wllama];
@@ -41,7 +41,7 @@ export async function listCachedModels(): Promise<CachedModel[]> {
 
 export async function deleteCachedModel(key: string): Promise<void> {
   if (key.startsWith('webllm:')) {
-    const { deleteWebLlmCache } = await import('./webllm-engine');
+    const { deleteWebLlmCache } = await import('./webllm-cache');
     await deleteWebLlmCache(key.slice('webllm:'.length));
   } else {
     const { deleteWllamaModel } = await import('./local-models');

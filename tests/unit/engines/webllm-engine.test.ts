@@ -23,12 +23,14 @@ import type { GpuLike } from '$lib/engines/webgpu-report';
 import {
   createProgressMapper,
   createWebLlmEngine,
-  deleteWebLlmCache,
-  listWebLlmCache,
-  type CacheStorageLike,
   type WebLlmDeps,
   type WebLlmEngineLike,
 } from '$lib/engines/webllm-engine';
+import {
+  deleteWebLlmCache,
+  listWebLlmCache,
+  type CacheStorageLike,
+} from '$lib/engines/webllm-cache';
 
 // Module-level mock: proves `vi.mock('@mlc-ai/web-llm')` reaches the default deps. The real module
 // is kept (prebuiltAppConfig etc.); only the engine class and the cache helpers are replaced.
