@@ -7,6 +7,7 @@ import {
   hasModelInCache,
   prebuiltAppConfig,
   type AppConfig,
+  type ModelRecord,
 } from '@mlc-ai/web-llm';
 import { engineKey, type WebLlmConfig } from '$lib/core/engine-config';
 import { ModelLoadError } from '$lib/core/errors';

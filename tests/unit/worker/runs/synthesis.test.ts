@@ -18,15 +18,15 @@ import type { SpecAlignDb } from '$lib/db/database';
 import { createProject, setProjectModels } from '$lib/db/projects';
 import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
 import { RunRunner } from '$lib/worker/runs/runner';
+import { synthesisHandler } from '$lib/worker/runs/synthesis';
 import {
   createSynthesisRun,
   planSynthesisRun,
-  summariseSynthesisTasks,
-  synthesisHandler,
   SynthesisConfigError,
   type SynthesisRunConfig,
   type SynthesisRunInput,
-} from '$lib/worker/runs/synthesis';
+} from '$lib/worker/runs/synthesis-plan';
+import { summariseSynthesisTasks } from '../../../helpers/synthesis-summary';
 import { importSpecVersion } from '$lib/worker/spec-store';
 import { ScriptedEngine } from '../../../helpers/scripted-engine';
 import { HARBOR_RULES } from '../../core/instances/fixtures';

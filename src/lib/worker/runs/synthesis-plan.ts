@@ -1,0 +1,347 @@
+/**
+ * Planning a synthesis run (METHOD.md §3): controls, loop options and budgets resolved, the task
+ * queue with its estimate, the run stored; and the instance loading that the handler
+ * (`./synthesis`) shares, so a run checks its instances exactly as it planned them.
+ */
+import { SpecAlignError } from '$lib/core/errors';
+import { hashString } from '$lib/core/hash';
+import { readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
+import type { Rule, Run, SpecExample, SpecInstance, Task } from '$lib/core/records';
+import {
+  DEFAULT_LOOP_OPTIONS,
+  emptyExperiencePool,
+  estimateRun,
+  examplesByRule,
+  initialLoopState,
+  normaliseControls,
+  planTasks,
+  type LoopOptions,
+  type RunEstimate,
+  type ScenarioControls,
+  type SynthesisInstance,
+  type TaskDescriptor,
+} from '$lib/core/synthesis';
+import type { ObservedYield } from '$lib/core/synthesis/yield-calibration';
+import type { SpecAlignDb } from '$lib/db/database';
+import { guardStorage } from '$lib/db/errors';
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+/** Limits of a run. */
+export interface SynthesisBudgets {
+  /** Keep only the first N planned tasks (queue order interleaves instances). */
+  maxTasks?: number;
+  /** Pause the run once it has used this many tokens (prompt + completion, failed attempts included). */
+  maxTokens?: number;
+}
+
+/** What the UI asks for. */
+export interface SynthesisRunInput {
+  specVersionId: string;
+  /** The stored instances to synthesise for, in the order the user chose. */
+  instanceIds: readonly string[];
+  /** Scenario controls; missing fields take core's defaults. */
+  controls?: Partial<ScenarioControls>;
+  /** Seed of every choice (an integer). */
+  seed: number;
+  budgets?: SynthesisBudgets;
+  /** Loop tunables; missing fields take core's defaults. */
+  loop?: Partial<LoopOptions>;
+}
+
+/**
+ * The stored configuration of a synthesis run (`run.config`): everything resolved, so a run
+ * resumed after an app update with new defaults still behaves as planned.
+ */
+export interface SynthesisRunConfig {
+  /** Shape version (core/stored/runs.ts); configs stored without it are version 1. */
+  v: 1;
+  specVersionId: string;
+  instanceIds: string[];
+  controls: ScenarioControls;
+  seed: number;
+  budgets: SynthesisBudgets;
+  loop: LoopOptions;
+  /** Per instance id, a fingerprint of its prompt and rules when the run was planned. */
+  instanceFingerprints: Record<string, string>;
+}
+
+/** Inputs of the estimate shown before a run starts. */
+export interface SynthesisEstimateOptions {
+  /** Generation speed, tokens/s; default {@link DEFAULT_TOKENS_PER_SECOND}. */
+  tokensPerSecond?: number;
+  /** Prompt processing speed, tokens/s; when absent, prefill time is not counted. */
+  promptTokensPerSecond?: number;
+  /** Context window the prompts are built for; default core's 4096. */
+  contextWindow?: number;
+  /** Yield of the project's finished runs, to calibrate the expected pairs. */
+  observedYield?: ObservedYield;
+}
+
+/** A planned run, before anything is stored. */
+export interface SynthesisPlan {
+  config: SynthesisRunConfig;
+  tasks: TaskDescriptor[];
+  estimate: RunEstimate;
+  /** What planning adjusted (controls, budgets, options). */
+  warnings: string[];
+}
+
+/** Default generation speed for estimates: a small model on a laptop GPU. */
+export const DEFAULT_TOKENS_PER_SECOND = 20;
+
+/** The run configuration cannot be planned; the message says what to change. */
+export class SynthesisConfigError extends SpecAlignError {}
+
+/** The id of a synthesis task and of the pair it produces: one pair per task, by construction. */
+export function synthesisItemId(runId: string, key: string): string {
+  return `${runId}:${key}`;
+}
+
+/**
+ * Plans a run without storing anything: validates the input, plans tasks with core's
+ * `planTasks` over the stored instances, applies the task budget and estimates the cost.
+ *
+ * @throws SynthesisConfigError when the version, an instance or one of its rules is missing, or
+ *   nothing can be planned.
+ */
+export async function planSynthesisRun(
+  db: SpecAlignDb,
+  projectId: string,
+  input: SynthesisRunInput,
+  options: SynthesisEstimateOptions = {},
+): Promise<SynthesisPlan> {
+  if (!Number.isSafeInteger(input.seed))
+    throw new SynthesisConfigError('The seed must be a whole number.');
+  const version = await db.specVersions.get(input.specVersionId);
+  if (!version || version.projectId !== projectId)
+    throw new SynthesisConfigError('That spec version no longer exists in this project.');
+  const instanceIds = [...new Set(input.instanceIds)];
+  if (!instanceIds.length)
+    throw new SynthesisConfigError('Choose at least one instance to generate pairs for.');
+
+  const loaded: Loaded[] = [];
+  for (const id of instanceIds) {
+    const record = await db.instances.get(id);
+    if (!record || record.projectId !== projectId || record.specVersionId !== version.id)
+      throw new SynthesisConfigError(
+        `Instance ${id} is not an instance of this spec version; sample instances again.`,
+      );
+    const result = await loadInstance(db, record);
+    if (typeof result === 'string') throw new SynthesisConfigError(result);
+    loaded.push(result);
+  }
+
+  const { controls, warnings } = normaliseControls(input.controls);
+  const loop = resolveLoopOptions(input.loop, warnings);
+  const budgets = resolveBudgets(input.budgets, warnings);
+  const plan = planTasks(
+    loaded.map((l) => ({ id: l.record.id, ruleIds: l.record.ruleIds })),
+    controls,
+    input.seed,
+  );
+  warnings.push(...plan.warnings);
+  let tasks = plan.tasks;
+  if (budgets.maxTasks !== undefined && tasks.length > budgets.maxTasks) {
+    warnings.push(
+      `Task budget: keeping the first ${budgets.maxTasks} of ${tasks.length} planned tasks, so some rules are probed less than the controls ask.`,
+    );
+    tasks = tasks.slice(0, budgets.maxTasks);
+  }
+  if (!tasks.length)
+    throw new SynthesisConfigError('Nothing to generate: the chosen instances have no rules.');
+
+  const examples = await versionExamples(db, version.id);
+  const rules = uniqueRules(loaded.flatMap((l) => l.instance.rules));
+  const estimate = estimateRun({
+    tasks,
+    instances: new Map(loaded.map((l) => [l.record.id, l.instance])),
+    examples: examplesByRule(rules, examples),
+    tokensPerSecond: options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND,
+    maxCandidateAttempts: loop.maxCandidateAttempts,
+    ...(options.promptTokensPerSecond !== undefined
+      ? { promptTokensPerSecond: options.promptTokensPerSecond }
+      : {}),
+    ...(options.contextWindow !== undefined ? { contextWindow: options.contextWindow } : {}),
+    ...(options.observedYield ? { observedYield: options.observedYield } : {}),
+  });
+  const config: SynthesisRunConfig = {
+    specVersionId: version.id,
+    instanceIds,
+    controls,
+    seed: input.seed,
+    budgets,
+    loop,
+    instanceFingerprints: Object.fromEntries(loaded.map((l) => [l.record.id, l.fingerprint])),
+    v: 1,
+  };
+  return { config, tasks, estimate, warnings };
+}
+
+/**
+ * Plans a run ({@link planSynthesisRun}) and stores it, queued, with one task per planned
+ * scenario (id and pair id `${run.id}:${key}`, state `initialLoopState(descriptor)`), in one
+ * transaction. Start it with the runner (`handlerFor` → {@link synthesisHandler}).
+ */
+export async function createSynthesisRun(
+  db: SpecAlignDb,
+  projectId: string,
+  input: SynthesisRunInput,
+  options: SynthesisEstimateOptions = {},
+): Promise<{ run: Run; tasks: Task[]; estimate: RunEstimate; warnings: string[] }> {
+  const {
+    config,
+    tasks: descriptors,
+    estimate,
+    warnings,
+  } = await planSynthesisRun(db, projectId, input, options);
+  const now = Date.now();
+  const run: Run = {
+    id: crypto.randomUUID(),
+    projectId,
+    kind: 'synthesize',
+    status: 'queued',
+    config,
+    createdAt: now,
+    updatedAt: now,
+    progress: { done: 0, failed: 0, total: descriptors.length },
+    usage: { promptTokens: 0, completionTokens: 0 },
+    usageByRole: {},
+    experience: emptyExperiencePool(),
+  };
+  const tasks = descriptors.map((d): Task => ({
+    id: synthesisItemId(run.id, d.key),
+    runId: run.id,
+    projectId,
+    key: d.key,
+    order: d.order,
+    status: 'pending',
+    attempts: 0,
+    state: initialLoopState(d),
+    updatedAt: now,
+  }));
+  await guardStorage(() =>
+    db.transaction('rw', [db.runs, db.tasks], async () => {
+      await db.runs.add(run);
+      await db.tasks.bulkAdd(tasks);
+    }),
+  );
+  return { run, tasks, estimate, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instances and config
+
+export interface Loaded {
+  record: SpecInstance;
+  instance: SynthesisInstance;
+  fingerprint: string;
+  examples?: Record<string, SpecExample[]>;
+}
+
+/** The instance with its rules in the stored order (its prompt's labels depend on them). */
+export async function loadInstance(
+  db: SpecAlignDb,
+  record: SpecInstance,
+): Promise<Loaded | string> {
+  const found = await db.rules.bulkGet(record.ruleIds);
+  const rules = found.filter((r): r is Rule => r !== undefined);
+  if (rules.length !== record.ruleIds.length)
+    return `A rule of instance ${record.index + 1} was deleted after this run was planned (or before it); sample instances again and start a new run.`;
+  return {
+    record,
+    instance: {
+      id: record.id,
+      specVersionId: record.specVersionId,
+      rules,
+      systemPrompt: record.systemPrompt,
+    },
+    fingerprint: fingerprint(record, rules),
+  };
+}
+
+/**
+ * What the loop reads of an instance, hashed: its prompt and every rule field that reaches a
+ * prompt or a decision. Review fields (status, notes, timestamps) are left out: accepting or
+ * flagging a rule mid-run changes nothing the agents see.
+ */
+export function fingerprint(record: SpecInstance, rules: readonly Rule[]): string {
+  const content = rules.map((r) => [
+    r.id,
+    r.statement,
+    r.direction,
+    r.stage,
+    r.domain,
+    r.family,
+    r.priority,
+    r.authority ?? null,
+    r.strength,
+    r.exceptions,
+    r.appliesWhen,
+    r.sectionAnchor,
+  ]);
+  return hashString(JSON.stringify([record.systemPrompt, content]))
+    .toString(16)
+    .padStart(8, '0');
+}
+
+export async function versionExamples(
+  db: SpecAlignDb,
+  specVersionId: string,
+): Promise<SpecExample[]> {
+  return db.specExamples.where('specVersionId').equals(specVersionId).toArray();
+}
+
+function uniqueRules(rules: readonly Rule[]): Rule[] {
+  return [...new Map(rules.map((r) => [r.id, r])).values()];
+}
+
+/** The run's typed config; a corrupt one fails the run with a message naming the field. */
+export function readConfig(value: unknown, runId: string): SynthesisRunConfig {
+  const read = readRecord(synthesisRunConfigSchema, value, { table: 'runs.config', id: runId });
+  if (!read.ok) throw read.error;
+  // The schema pins the fields the handler reads; nested controls and budgets are loose objects.
+  return read.value as unknown as SynthesisRunConfig;
+}
+
+/** Loop options with defaults filled in and out-of-range values clamped (with a warning). */
+function resolveLoopOptions(
+  partial: Partial<LoopOptions> | undefined,
+  warnings: string[],
+): LoopOptions {
+  const merged = { ...DEFAULT_LOOP_OPTIONS, ...partial };
+  const clamp = (name: keyof LoopOptions, min: number, max: number, integer: boolean): number => {
+    const raw = merged[name];
+    let value = Number.isFinite(raw) ? raw : DEFAULT_LOOP_OPTIONS[name];
+    if (integer) value = Math.floor(value);
+    value = Math.min(max, Math.max(min, value));
+    if (value !== raw) warnings.push(`Loop option ${name}: using ${value} instead of ${raw}.`);
+    return value;
+  };
+  return {
+    qualityThreshold: clamp('qualityThreshold', 1, 5, false),
+    maxCandidateAttempts: clamp('maxCandidateAttempts', 1, 10, true),
+    roleSwapEvery: clamp('roleSwapEvery', 0, 1000, true),
+    experienceLimit: clamp('experienceLimit', 0, 50, true),
+    duplicateThreshold: clamp('duplicateThreshold', 0.05, 1, false),
+    jsonRetries: clamp('jsonRetries', 0, 5, true),
+  };
+}
+
+function resolveBudgets(
+  budgets: SynthesisBudgets | undefined,
+  warnings: string[],
+): SynthesisBudgets {
+  const out: SynthesisBudgets = {};
+  for (const name of ['maxTasks', 'maxTokens'] as const) {
+    const value = budgets?.[name];
+    if (value === undefined) continue;
+    if (!Number.isFinite(value) || value < 1) {
+      warnings.push(`Budget ${name} must be at least 1; ignoring ${value}.`);
+      continue;
+    }
+    out[name] = Math.floor(value);
+  }
+  return out;
+}
