@@ -2,7 +2,11 @@
 import type { RunEstimate } from '$lib/core/synthesis/estimate';
 import type { ScenarioControls } from '$lib/core/synthesis/controls';
 import type { SpecAlignDb } from '$lib/db/database';
-import { createSynthesisRun, planSynthesisRun, type SynthesisRunInput } from './runs/synthesis-plan';
+import {
+  createSynthesisRun,
+  planSynthesisRun,
+  type SynthesisRunInput,
+} from './runs/synthesis-plan';
 import { observedYield } from './stats-service';
 
 /** What the Generate screen sends: the run's choices plus the speed to estimate with. */
