@@ -55,20 +55,19 @@ export async function updateRule(db: SpecAlignDb, id: string, edit: RuleEdit): P
   if (!changed) throw new Error('That rule no longer exists.');
 }
 
+/** Where a hand-written rule is anchored: a section of a spec version. */
+export interface NewRuleAnchor {
+  projectId: string;
+  specVersionId: string;
+  sectionAnchor: string;
+  start: number;
+  end: number;
+  /** The located quote (core/rules/manual-source.ts); default: the section span, no quote. */
+  source?: Rule['source'];
+}
+
 /** Adds a rule by hand, anchored to a section (its whole span is the source). */
-export async function addRule(
-  db: SpecAlignDb,
-  base: {
-    projectId: string;
-    specVersionId: string;
-    sectionAnchor: string;
-    start: number;
-    end: number;
-    /** The located quote or section span (core/rules/manual-source.ts); default: the span, no quote. */
-    source?: Rule['source'];
-  },
-  edit: RuleEdit,
-): Promise<Rule> {
+export async function addRule(db: SpecAlignDb, base: NewRuleAnchor, edit: RuleEdit): Promise<Rule> {
   const clean = checkRuleEdit(edit);
   const now = Date.now();
   const rule: Rule = {

@@ -22,19 +22,8 @@ import type { ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus } from '$lib/core/records';
-import type { RuleEdit } from '$lib/db/rules';
+import type { NewRuleAnchor, RuleEdit } from '$lib/db/rules';
 import type { BulkDecision, BulkDecisionResult } from './review-service';
-
-/** Where a hand-written rule is anchored: a section of a spec version (its whole span). */
-export interface NewRuleAnchor {
-  projectId: string;
-  specVersionId: string;
-  sectionAnchor: string;
-  start: number;
-  end: number;
-  /** The located quote (core/rules/manual-source.ts); default: the section span, no quote. */
-  source?: Rule['source'];
-}
 
 /**
  * The user's edits. The worker is the database's single writer: the UI sends every change here
