@@ -59,7 +59,8 @@ test('"Try an example" imports the shipped example spec in one click', async ({ 
   await page.getByRole('button', { name: 'Try an example' }).click();
   await expect(page.getByText(/Imported version 1: \d+ sections, [1-9]\d* examples/)).toBeVisible();
   const outline = page.getByRole('navigation', { name: 'Spec outline' });
-  expect(await outline.getByRole('button').count()).toBeGreaterThan(8);
+  // The outline renders after the import settles: poll, since count() does not wait.
+  await expect.poll(() => outline.getByRole('button').count()).toBeGreaterThan(8);
   // Keyboard: arrow keys move through the outline.
   await outline.getByRole('button').first().focus();
   await page.keyboard.press('ArrowDown');
