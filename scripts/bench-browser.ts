@@ -41,33 +41,69 @@ const root = path.resolve(import.meta.dirname, '..');
 const REVIEW_PAIRS = 100_000;
 const RUN_TASKS = 24;
 
-/** Collects long tasks from the first script on; `window.__longTasks` holds their durations. */
+/**
+ * Collects long tasks from the first script on; `window.__longTasks` holds their durations.
+ * Long animation frames (`window.__loafScripts`) say which scripts ran in frames over 50 ms, so
+ * a row that misses its target names what blocked.
+ */
 const LONGTASK_OBSERVER = `(() => {
   window.__longTasks = [];
+  window.__loafScripts = [];
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) window.__longTasks.push(e.duration);
   }).observe({ type: 'longtask', buffered: true });
+  if (PerformanceObserver.supportedEntryTypes.includes('long-animation-frame'))
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.duration <= 50) continue;
+        for (const s of e.scripts ?? [])
+          window.__loafScripts.push({
+            what: [s.invoker, s.sourceFunctionName].filter(Boolean).join(' ') || s.invokerType,
+            ms: s.duration,
+          });
+      }
+    }).observe({ type: 'long-animation-frame', buffered: true });
 })();`;
 
 interface LongTasks {
   count: number;
   longest: number;
   total: number;
+  /** The scripts that ran longest in frames over 50 ms, e.g. "DOMWindow.onmessage 61 ms". */
+  culprits: string;
 }
 
 declare global {
   interface Window {
     __longTasks: number[];
+    __loafScripts: { what: string; ms: number }[];
   }
 }
 
-const resetLongTasks = (page: Page) => page.evaluate(() => (window.__longTasks = []));
+const resetLongTasks = (page: Page) =>
+  page.evaluate(() => {
+    window.__longTasks = [];
+    window.__loafScripts = [];
+  });
 const readLongTasks = (page: Page): Promise<LongTasks> =>
   page.evaluate(() => {
     const d = window.__longTasks;
-    return { count: d.length, longest: Math.max(0, ...d), total: d.reduce((a, b) => a + b, 0) };
+    const byScript = new Map<string, number>();
+    for (const s of window.__loafScripts) byScript.set(s.what, (byScript.get(s.what) ?? 0) + s.ms);
+    const culprits = [...byScript]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([what, ms]) => `${what} ${ms.toFixed(0)} ms`)
+      .join(', ');
+    return {
+      count: d.length,
+      longest: Math.max(0, ...d),
+      total: d.reduce((a, b) => a + b, 0),
+      culprits,
+    };
   });
-const describe = (t: LongTasks) => `${t.count} long tasks, longest ${t.longest.toFixed(0)} ms`;
+const describe = (t: LongTasks) =>
+  `${t.count} long tasks, longest ${t.longest.toFixed(0)} ms${t.culprits ? ` (scripts: ${t.culprits})` : ''}`;
 
 async function newContext(browser: Browser, baseURL: string): Promise<BrowserContext> {
   // No service worker: every context starts cold and routes see every request.
@@ -366,7 +402,8 @@ async function benchStatsScreens(browser: Browser, baseURL: string): Promise<Ben
       generateRunNote = `from a reload that resumes the run to its end, ${((performance.now() - t) / 1000).toFixed(1)} s, the screen's statistics recomputed in the worker; total ${generateRun.total.toFixed(0)} ms blocked`;
     } catch (e) {
       generateRunValue = 'not measured';
-      generateRunNote = `the run resumed after the reload did not finish: ${String(e).split('\n')[0]}`;
+      const last = await latestRun(page, id).catch(() => undefined);
+      generateRunNote = `the run resumed after the reload did not finish (latest run ${last ? `${last.id}: ${last.status}` : 'unknown'}): ${String(e).split('\n')[0]}`;
     }
 
     const target = '(target 0)';

@@ -56,6 +56,40 @@ test('the first click on Start generation after a finished run starts a run', as
   }
 });
 
+test('Start generation stays put while the estimate, its notes and errors change', async ({
+  page,
+}) => {
+  // The lost click's cause, checked without timing: nothing above the button may change height
+  // as settings change. Before the fix the estimate, its planning notes and errors sat above it.
+  const id = await setUpProject(page, server, 'Steady button', 2);
+  await page.goto(`/#/p/${id}/generate`);
+  const form = page.getByRole('form', { name: 'Generation settings' });
+  const button = form.getByRole('button', { name: 'Start generation' });
+  await expect(form.getByText(/Estimate: \d+ tasks/)).toBeVisible();
+  const at = async () => {
+    const box = await button.boundingBox();
+    if (!box) throw new Error('Start generation is not on screen');
+    return { x: box.x, y: box.y };
+  };
+  const home = await at();
+  // Planning notes appear: no case type has a weight above 0.
+  for (const kind of ['Violation-seeking', 'Borderline', 'Benign look-alike'])
+    await form.getByLabel(kind).fill('0');
+  await expect(form.getByText(/No case type has a weight above 0/)).toBeAttached();
+  expect(await at()).toEqual(home);
+  // An error replaces the estimate: a seed that is not a whole number.
+  await form.getByLabel('Seed').fill('1.5');
+  await expect(form.getByRole('alert')).toContainText('The seed must be a whole number');
+  expect(await at()).toEqual(home);
+  // Back to an estimate, with a budget that changes it.
+  await form.getByLabel('Seed').fill('7');
+  await form.getByLabel('Violation-seeking').fill('2');
+  await form.getByLabel('Task budget (optional)').fill('1');
+  await expect(form.getByText(/Estimate: 1 tasks?/)).toBeVisible();
+  await expect(form.getByRole('alert')).toBeHidden();
+  expect(await at()).toEqual(home);
+});
+
 test('dropped tasks show their full stored reason, grouped and per task', async ({ page }) => {
   const id = await setUpProject(page, server, 'Failure reasons', 1);
   breakAttacker = true;
