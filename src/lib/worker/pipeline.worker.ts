@@ -37,6 +37,7 @@ import { guardStorage } from '$lib/db/errors';
 import { deleteProjectAfterRuns } from './projects-service';
 import { countBulkDecision, ReviewDecisions } from './review-service';
 import { SnapshotService } from './snapshots/snapshot-service';
+import { editResolvers, noteEditsOf } from './snapshots/edit-snapshots';
 import { opfsSnapshotDir, SnapshotStore } from './snapshots/snapshot-store';
 import { projectDashboard, runStats } from './stats-service';
 
@@ -313,26 +314,12 @@ void getSetting<FileSystemDirectoryHandle | null>(getDb(), BACKUP_FOLDER_SETTING
   })
   .catch(() => undefined);
 
-/** Calls that change a project (their first argument is its id): each schedules a snapshot. */
-const PROJECT_EDITS = [
-  'importSpec',
-  'importRules',
-  'sampleInstances',
-  'createAnnotationRun',
-  'createSynthesisRun',
-  'createEvaluationRun',
-] as const satisfies readonly (keyof WorkerApi)[];
-for (const name of PROJECT_EDITS) {
-  const call = api[name] as (projectId: string, ...rest: unknown[]) => Promise<unknown>;
-  (api as unknown as Record<string, unknown>)[name] = async (
-    projectId: string,
-    ...rest: unknown[]
-  ) => {
-    const result = await call(projectId, ...rest);
-    snapshots.noteEdit(projectId);
-    return result;
-  };
-}
+// Every edit schedules a snapshot of the project it changed (debounced).
+noteEditsOf(
+  api,
+  editResolvers(getDb(), (batchId) => decisions.firstPairOf(batchId)),
+  (projectId) => snapshots.noteEdit(projectId),
+);
 
 /** The target engine of an evaluation, with the judge loaded too (so a missing judge fails now). */
 async function evaluationTarget(projectId: string) {

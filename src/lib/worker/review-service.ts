@@ -80,6 +80,11 @@ export class ReviewDecisions {
    * hand since (its status is no longer the batch's) keeps that newer decision. Returns how many
    * pairs were restored.
    */
+  /** A pair a bulk action changed (to tell which project its undo touches). */
+  firstPairOf(batchId: string): string | undefined {
+    return this.#batches.get(batchId)?.previous[0]?.[0];
+  }
+
   async undo(batchId: string): Promise<number> {
     const batch = this.#batches.get(batchId);
     if (!batch)
