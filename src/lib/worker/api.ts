@@ -18,7 +18,7 @@ import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
 import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
-import type { ReviewFilter } from './pairs-service';
+import type { PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus } from '$lib/core/records';
@@ -159,9 +159,10 @@ export interface WorkerApi extends EditApi {
 
   /**
    * The ids of the project's pairs that pass `filter`, in creation order (ids only: the Review
-   * screen fetches the rows it shows). Text search scans rows here, off the UI thread.
+   * screen fetches the rows it shows), and how many an unreadable record kept from the verdict or
+   * quality filters. Text search scans rows here, off the UI thread.
    */
-  findPairIds(projectId: string, filter: ReviewFilter): Promise<string[]>;
+  findPairs(projectId: string, filter: ReviewFilter): Promise<PairSearch>;
   /**
    * How many pairs with the export's statuses (accepted, plus pending when asked) have markup or
    * script-like payloads in the chosen reply: the export summary's warning.

@@ -8,6 +8,7 @@ import type { CaseType, PairStatus, PreferencePair, RuleStage } from '$lib/core/
 import {
   matchesQuality,
   matchesVerdict,
+  provenanceProblem,
   type QualityFilter,
   type VerdictFilter,
 } from '$lib/core/review/facets';
@@ -106,15 +107,34 @@ async function ruleIdsOf(
   );
 }
 
-/**
- * The ids of the project's pairs that pass `filter`, in creation order. Status alone is answered
- * from indexes; the other fields need the rows, which are scanned page by page.
- */
+/** The pairs a filter keeps, and how many it could not judge. */
+export interface PairSearch {
+  ids: string[];
+  /**
+   * Pairs a verdict or quality filter left out because their stored judging record (provenance)
+   * is unreadable: corrupt, or written by an incompatible version.
+   */
+  unreadable: number;
+}
+
+/** The ids of the project's pairs that pass `filter`, in creation order (see {@link findPairs}). */
 export async function findPairIds(
   db: SpecAlignDb,
   projectId: string,
   filter: ReviewFilter = {},
 ): Promise<string[]> {
+  return (await findPairs(db, projectId, filter)).ids;
+}
+
+/**
+ * The project's pairs that pass `filter`, in creation order. Status alone is answered from
+ * indexes; the other fields need the rows, which are scanned page by page.
+ */
+export async function findPairs(
+  db: SpecAlignDb,
+  projectId: string,
+  filter: ReviewFilter = {},
+): Promise<PairSearch> {
   const query = ++queryCounter;
   const key = filter.queryKey;
   if (key !== undefined) latestQuery.set(key, query);
@@ -135,15 +155,21 @@ export async function findPairIds(
     filter.family || filter.stage
       ? await ruleIdsOf(db, projectId, filter.family, filter.stage)
       : undefined;
-  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality && !markup) return ids;
+  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality && !markup)
+    return { ids, unreadable: 0 };
   const kept: string[] = [];
   let seen = 0;
+  let unreadable = 0;
   for await (const pair of pairsByIds(db, ids)) {
     if (++seen % PAIR_PAGE === 0 && superseded())
       throw new AbortedError('Superseded by a newer filter.');
     if (caseTypes && !caseTypes.has(pair.caseType)) continue;
     if (ruleId && !pair.ruleIds.includes(ruleId)) continue;
     if (ruleSet && !pair.ruleIds.some((id) => ruleSet.has(id))) continue;
+    if ((verdict || quality) && provenanceProblem(pair) !== undefined) {
+      unreadable++;
+      continue;
+    }
     if (verdict && !matchesVerdict(pair, verdict)) continue;
     if (quality && !matchesQuality(pair, quality)) continue;
     if (needle && !matchesText(pair, needle)) continue;
@@ -151,7 +177,7 @@ export async function findPairIds(
     kept.push(pair.id);
   }
   if (superseded()) throw new AbortedError('Superseded by a newer filter.');
-  return kept;
+  return { ids: kept, unreadable };
 }
 
 /**

@@ -28,7 +28,7 @@ import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 import { exportDataset } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
-import { countChosenMarkup, findPairIds } from './pairs-service';
+import { countChosenMarkup, findPairs } from './pairs-service';
 import { createProject, renameProject, setProjectModels } from '$lib/db/projects';
 import { putApiKey } from '$lib/db/settings';
 import { addRule, mergeRules, setRuleStatus, splitRule, updateRule } from '$lib/db/rules';
@@ -178,8 +178,8 @@ const api: WorkerApi = {
     return startSynthesisRun(getDb(), projectId, request);
   },
 
-  findPairIds(projectId, filter) {
-    return findPairIds(getDb(), projectId, filter);
+  findPairs(projectId, filter) {
+    return findPairs(getDb(), projectId, filter);
   },
 
   countChosenMarkup(projectId, includePending) {

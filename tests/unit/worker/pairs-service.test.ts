@@ -4,7 +4,7 @@ import { closeTestDbs, openTestDb } from '../../helpers/db';
 import { isAbortError } from '$lib/core/errors';
 import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { findPairIds, PAIR_PAGE } from '$lib/worker/pairs-service';
+import { findPairIds, findPairs, PAIR_PAGE } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 import { synthesisProvenance } from '../../helpers/provenance';
 
@@ -117,6 +117,26 @@ describe('findPairIds', () => {
         quality: { min: 1 },
       }),
     ).toEqual(idsWhere(pairs, (i) => i % 4 === 1));
+  });
+
+  it('counts the pairs a verdict or quality filter leaves out because their record is unreadable', async () => {
+    const { db, projectId, pairs } = await seeded(8);
+    // Pairs 0 and 5: synthesis provenance that fails its schema (corrupt, or a newer writer).
+    for (const i of [0, 5])
+      await db.pairs.update(pairs[i]!.id, {
+        provenance: { ...pairs[i]!.provenance, judgements: 'lost' } as never,
+      });
+    const readable = (i: number) => i !== 0 && i !== 5;
+    expect(await findPairs(db, projectId, { verdict: 'first-pass' })).toEqual({
+      ids: idsWhere(pairs, (i) => readable(i) && i % 3 !== 0),
+      unreadable: 2,
+    });
+    expect((await findPairs(db, projectId, { quality: { min: 1 } })).unreadable).toBe(2);
+    // Other filters do not read provenance: nothing is left out for it.
+    expect(await findPairs(db, projectId, { text: 'good' })).toEqual({
+      ids: pairs.map((p) => p.id),
+      unreadable: 0,
+    });
   });
 
   it('stops a scan superseded by a newer one with the same key, and only that scan', async () => {

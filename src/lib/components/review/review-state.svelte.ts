@@ -54,6 +54,7 @@ export class ReviewState {
 
   #lastBulk = $state<LastBulkAction | undefined>();
   #ids = $state.raw<string[]>([]);
+  #unreadable = $state(0);
   #index = $state(0);
   #loading = $state(true);
   #query = 0;
@@ -62,6 +63,10 @@ export class ReviewState {
 
   get ids(): string[] {
     return this.#ids;
+  }
+  /** Pairs the verdict or quality filter left out: their judging record is unreadable. */
+  get unreadable(): number {
+    return this.#unreadable;
   }
   get index(): number {
     return this.#index;
@@ -101,9 +106,10 @@ export class ReviewState {
     const keep = this.currentId;
     this.#loading = true;
     try {
-      const ids = await pipeline().findPairIds(this.projectId, filter);
+      const { ids, unreadable } = await pipeline().findPairs(this.projectId, filter);
       if (query !== this.#query) return; // a newer filter won
       this.#ids = ids;
+      this.#unreadable = unreadable;
       const at = keep ? ids.indexOf(keep) : -1;
       this.#index = at >= 0 ? at : Math.min(this.#index, Math.max(0, ids.length - 1));
     } catch (error) {

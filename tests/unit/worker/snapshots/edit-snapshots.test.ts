@@ -64,7 +64,7 @@ async function setUp() {
 describe('edits schedule a snapshot of the project they changed', () => {
   it('resolves edits addressed by rule, instance, pair and bulk decision to their project', async () => {
     const { api, calls, noted } = await setUp();
-    await api.setRuleStatus(['rule-1'], 'approved');
+    await api.setRuleStatus(['rule-1'], 'accepted');
     await api.updateRule('rule-1', { statement: 'x' } as never);
     await api.mergeRules(['rule-1']);
     await api.setInstancePinned('inst-1', true);
@@ -76,7 +76,7 @@ describe('edits schedule a snapshot of the project they changed', () => {
     await api.renameProject('p3', 'New name');
     expect(noted).toEqual(['p1', 'p1', 'p1', 'p1', 'p1', 'p1', 'p1', 'p1', 'p2', 'p3']);
     // The calls themselves went through unchanged.
-    expect(calls[0]).toBe('setRuleStatus([["rule-1"],"approved"])');
+    expect(calls[0]).toBe('setRuleStatus([["rule-1"],"accepted"])');
     expect(calls).toHaveLength(10);
   });
 
