@@ -5,13 +5,13 @@
  * snapshots outside IndexedDB and offers a restore; the restored run resumes by itself and ends
  * with exactly the pairs of an uninterrupted run, redoing only the steps after the snapshot.
  */
-import { chromium, type BrowserContext } from '@playwright/test';
+import { chromium, type BrowserContext, type Page } from '@playwright/test';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
 import { chromiumArgs } from '../../playwright.config';
-import { expect, test } from './fixtures';
+import { createProject, expect, test } from './fixtures';
 import {
   agentRequests,
   expectConsistentRun,
@@ -117,4 +117,60 @@ test('a profile whose IndexedDB was deleted restores from the last snapshot and 
     await context.close().catch(() => undefined);
     await rm(profile, { recursive: true, force: true });
   }
+});
+
+/** The snapshot files of a project in the origin-private file system (what the worker wrote). */
+function snapshotFiles(page: Page, projectId: string): Promise<string[]> {
+  return page.evaluate(async (id) => {
+    const root = await navigator.storage.getDirectory();
+    try {
+      const dir = await (await root.getDirectoryHandle('snapshots')).getDirectoryHandle(id);
+      const names: string[] = [];
+      for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys())
+        names.push(name);
+      return names;
+    } catch {
+      return [];
+    }
+  }, projectId);
+}
+
+test('a project the browser drops while the app is open is offered back in place; a deleted one leaves no copy', async ({
+  page,
+}) => {
+  const id = await createProject(page, 'Dropped');
+  await page.getByRole('button', { name: 'Try an example' }).click();
+  await expect(page.getByText(/Imported version 1/)).toBeVisible();
+  // The import schedules a snapshot once edits settle.
+  await expect
+    .poll(() => snapshotFiles(page, id), { timeout: 30_000 })
+    .toContainEqual(expect.stringMatching(/\.meta\.json$/));
+
+  // The browser drops the database under the open app (as Chromium does with one it judges
+  // damaged, e.g. after a write refused on a full disk). Dexie closes on `versionchange`.
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const request = indexedDB.deleteDatabase('specalign-studio');
+        request.onsuccess = () => resolve();
+        request.onerror = () => reject(request.error);
+      }),
+  );
+  await page.evaluate(() => (location.hash = '#/'));
+  await page.evaluate((p) => (location.hash = `#/p/${p}/spec`), id);
+  await expect(page.getByRole('heading', { name: 'Project not found' })).toBeVisible();
+  await expect(page.getByText(/“Dropped” is no longer in this browser's database/)).toBeVisible();
+  await page.getByRole('button', { name: 'Restore from the snapshot' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Spec' })).toBeVisible();
+  await expect(page.getByText('Dropped', { exact: true }).first()).toBeVisible();
+
+  // Deleting the project removes its snapshots too: nothing lingers, nothing is offered back.
+  await page.goto('/#/');
+  await page.getByRole('button', { name: 'Delete Dropped' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete project' }).click();
+  await expect(page.getByText('No projects yet')).toBeVisible();
+  await expect.poll(() => snapshotFiles(page, id)).toEqual([]);
+  await page.reload();
+  await expect(page.getByText('No projects yet')).toBeVisible();
+  await expect(page.getByRole('dialog', { name: 'Restore your projects?' })).toHaveCount(0);
 });

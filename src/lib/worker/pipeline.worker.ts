@@ -243,7 +243,11 @@ const api: WorkerApi = {
   // The user's edits (EditApi): thin calls into db/ and the services that keep invariants.
   createProject: (name) => createProject(getDb(), name),
   renameProject: (projectId, name) => renameProject(getDb(), projectId, name),
-  deleteProject: (projectId) => deleteProjectAfterRuns(getDb(), runs, projectId),
+  async deleteProject(projectId) {
+    await deleteProjectAfterRuns(getDb(), runs, projectId);
+    // Deleted means gone: no copy lingers outside the database (nor is it offered back later).
+    await snapshots.forget(projectId);
+  },
   setProjectModels: (projectId, choice) => setProjectModels(getDb(), projectId, choice),
   putApiKey: (baseUrl, apiKey) => putApiKey(getDb(), baseUrl, apiKey),
   setRuleStatus: (ruleIds, status) => setRuleStatus(getDb(), ruleIds, status),

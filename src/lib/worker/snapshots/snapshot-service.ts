@@ -134,6 +134,11 @@ export class SnapshotService {
   /** Drops the snapshots of a project the user deleted (or chose not to restore). */
   forget(projectId: string): Promise<void> {
     this.#since.delete(projectId);
-    return this.store.removeProject(projectId);
+    clearTimeout(this.#edits.get(projectId));
+    this.#edits.delete(projectId);
+    // Behind any snapshot in progress, so that one cannot land after the removal.
+    const next = this.#queue.then(() => this.store.removeProject(projectId));
+    this.#queue = next.catch(() => undefined);
+    return next;
   }
 }

@@ -49,6 +49,17 @@ describe('SnapshotService', () => {
     expect(await service.list()).toEqual([info]);
   });
 
+  it('forgets a project after the snapshot in progress, so none lands after the removal', async () => {
+    const { db, dir, service } = await setUp();
+    const rows = await seedProject(db);
+    const inFlight = service.snapshot(rows.project.id);
+    service.noteEdit(rows.project.id); // a debounced edit snapshot, cancelled by forget
+    await service.forget(rows.project.id);
+    expect(await inFlight).toBeDefined();
+    expect(dir.paths()).toEqual([]);
+    expect(await service.list(rows.project.id)).toEqual([]);
+  });
+
   it(`keeps only the newest ${SNAPSHOTS_PER_PROJECT} per project`, async () => {
     const { db, service, tick } = await setUp();
     const rows = await seedProject(db);
