@@ -8,6 +8,8 @@ import { readRecord, versioned, type ReadResult, type RecordRef } from './read';
 
 const caseType = z.enum(['violation', 'borderline', 'benign']);
 const verdict = z.enum(['complied', 'violated']);
+/** A rule check of version 2 (the checklist judge): a rule may be untouched by the exchange. */
+const checkVerdict = z.enum(['complied', 'violated', 'not-applicable']);
 const message = z.looseObject({
   role: z.enum(['system', 'user', 'assistant']),
   content: z.string(),
@@ -17,7 +19,8 @@ const rcsItem = z.looseObject({
   key: z.string(),
   instanceId: z.string(),
   caseType,
-  checks: z.array(z.looseObject({ ruleId: z.string(), verdict })),
+  // Version-1 items hold two verdicts; version 2 adds `not-applicable` (a superset: both read).
+  checks: z.array(z.looseObject({ ruleId: z.string(), verdict: checkVerdict })),
   overRefusal: z.boolean(),
   judge: z.string(),
 });
@@ -30,10 +33,14 @@ const calibrationItem = z.looseObject({
   title: z.string(),
 });
 
-/** Version 1 of `Evaluation.results` (pinned in tests/unit/db/stored-records.test.ts). */
+/**
+ * `Evaluation.results` (pinned in tests/unit/db/stored-records.test.ts). Version 1: an RCS item
+ * checks the query's own rules. Version 2: it checks every rule of the instance (the checklist
+ * judge), so a check may be `not-applicable`. The envelope is the same; both versions read.
+ */
 export const evaluationResultsV1 = z.discriminatedUnion('mode', [
   z.looseObject({
-    v: z.literal(1),
+    v: z.union([z.literal(1), z.literal(2)]),
     mode: z.literal('rcs'),
     label: z.string(),
     rules: z.record(
@@ -44,7 +51,7 @@ export const evaluationResultsV1 = z.discriminatedUnion('mode', [
     summary: z.looseObject({}),
   }),
   z.looseObject({
-    v: z.literal(1),
+    v: z.union([z.literal(1), z.literal(2)]),
     mode: z.literal('calibration'),
     label: z.string(),
     unmapped: z.number(),
@@ -67,7 +74,7 @@ export const evaluationResultsSchema = z.preprocess(
 /** An evaluation's results with each item checked: unreadable items are listed and left out. */
 export type ReadEvaluationResults =
   | {
-      v: 1;
+      v: 1 | 2;
       mode: 'rcs';
       label: string;
       rules: Record<string, { statement: string; family: string; stage: string }>;
@@ -76,7 +83,7 @@ export type ReadEvaluationResults =
       corrupt: string[];
     }
   | {
-      v: 1;
+      v: 1 | 2;
       mode: 'calibration';
       label: string;
       unmapped: number;
@@ -103,9 +110,13 @@ export function readEvaluationResults(
   return { ok: true, value: { ...rest, items: good, corrupt } as ReadEvaluationResults };
 }
 
-/** Version 1 of an RCS task's state (pinned in the schema test). */
+/**
+ * An RCS task's state (pinned in the schema test). Version 1 judged the query's rules one call
+ * each; version 2 judges the whole instance in one checklist call (a check may be
+ * `not-applicable`). A version-1 state resumes under version 2: its partial checks are replaced.
+ */
 export const rcsTaskStateV1 = z.looseObject({
-  v: z.literal(1),
+  v: z.union([z.literal(1), z.literal(2)]),
   item: z.looseObject({
     key: z.string(),
     instanceId: z.string(),
@@ -115,7 +126,7 @@ export const rcsTaskStateV1 = z.looseObject({
     system: z.string().optional(),
   }),
   reply: z.string().optional(),
-  checks: z.array(z.looseObject({ ruleId: z.string(), verdict })),
+  checks: z.array(z.looseObject({ ruleId: z.string(), verdict: checkVerdict })),
   overRefusal: z.boolean(),
   feedback: z.string().optional(),
   judge: z.string().optional(),
@@ -140,5 +151,35 @@ export const calibrationTaskStateV1 = z.looseObject({
   judge: z.string().optional(),
 });
 
+const calibrationRule = z.looseObject({ label: z.string(), ruleId: z.string() });
+const calibrationItemV2 = calibrationTaskStateV1.shape.item.omit({ groups: true }).extend({
+  rules: z.array(calibrationRule),
+});
+
+/** Version 2 of a calibration task's state: one checklist over `item.rules` (no rule groups). */
+export const calibrationTaskStateV2 = z.looseObject({
+  v: z.literal(2),
+  item: calibrationItemV2,
+  violated: z.boolean(),
+  feedback: z.string().optional(),
+  judge: z.string().optional(),
+});
+
+/**
+ * A version-1 calibration state as version 2: its groups become one rule list. A state part-way
+ * through its groups keeps `violated` and judges the whole list again (one call).
+ */
+function upgradeCalibrationState(raw: z.output<typeof calibrationTaskStateV1>) {
+  const { groups, ...item } = raw.item;
+  const { group: _group, ...rest } = raw;
+  return { ...rest, v: 2 as const, item: { ...item, rules: groups.flat() } };
+}
+
 export const rcsTaskStateSchema = versioned(rcsTaskStateV1);
-export const calibrationTaskStateSchema = versioned(calibrationTaskStateV1);
+export const calibrationTaskStateSchema = z.preprocess(
+  (raw) =>
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
+      ? { ...raw, v: 1 }
+      : raw,
+  z.union([calibrationTaskStateV2, calibrationTaskStateV1.transform(upgradeCalibrationState)]),
+);

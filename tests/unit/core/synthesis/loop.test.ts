@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AbortedError, isAbortError } from '$lib/core/errors';
+import { labelInstanceRules } from '$lib/core/instances/render';
 import type { ChatRequest } from '$lib/core/llm';
 import {
   addExperience,
@@ -18,6 +19,7 @@ import {
   descriptor,
   example,
   INSTANCE,
+  INSTANCE_RULES,
   judgedReply,
   PARTNER,
   plan,
@@ -96,8 +98,14 @@ describe('nextStep: the violation path', () => {
     expect(p.path).toBe('defender-violated');
     expect(p.specVersionId).toBe('v1');
     expect(p.targetRuleIds).toEqual([TARGET_ID]);
-    expect(p.judgedRuleIds).toEqual([TARGET_ID, 'r21']);
-    expect(p.ruleLabels).toEqual({ r22: TARGET, r21: PARTNER });
+    // The checklist judged every rule of the instance, in label order.
+    const labeled = labelInstanceRules(INSTANCE_RULES);
+    expect(p.v).toBe(2);
+    expect(p.judgedRuleIds).toEqual(labeled.map((l) => l.rule.id));
+    expect(p.judgedRuleIds).toHaveLength(13);
+    expect(p.ruleLabels).toMatchObject({ r22: TARGET, r21: PARTNER });
+    expect(Object.keys(p.ruleLabels)).toHaveLength(13);
+    expect(p.rejected.safety?.verdicts.map((v) => v.label)).toEqual(labeled.map((l) => l.label));
     expect(p.engines).toEqual({
       planner: 'scripted:planner',
       attacker: 'scripted:attacker',
@@ -106,7 +114,7 @@ describe('nextStep: the violation path', () => {
       qualityJudge: 'scripted:qualityJudge',
       chosen: 'scripted:defender',
     });
-    expect(p.rejected.safety?.verdicts[0]).toEqual({
+    expect(p.rejected.safety?.verdicts.find((v) => v.label === TARGET)).toEqual({
       ruleId: TARGET_ID,
       label: TARGET,
       verdict: 'violated',
@@ -552,20 +560,25 @@ describe('nextStep: bounded retries and failures', () => {
     });
   });
 
-  it('fails on a second contradiction: evidence not in the reply, or another rule judged instead', async () => {
+  it('fails on a second contradiction: evidence not in the reply, on any rule of the checklist', async () => {
     const d = new AgentDispatcher({
       planner: [plan()],
       attacker: [attack(QUERY)],
       defender: [response(HUMAN)],
       safetyJudge: [
         safety([{ verdict: 'violated', evidence: 'I am a certified mountain guide' }]),
-        safety([{ rule: 'R2', verdict: 'violated', evidence: 'I personally hiked' }]),
+        safety([
+          { verdict: 'violated', evidence: 'I personally hiked' },
+          { rule: 'R2', verdict: 'violated', evidence: 'I am a licensed pilot' },
+        ]),
       ],
     });
     const { results, last } = await runTask(context(d));
     expect(results).toHaveLength(5);
     expect(last.done).toBe(true);
-    expect(last.failure).toBe(`judge contradiction: it judged R2 instead of ${TARGET}.`);
+    expect(last.failure).toBe(
+      'judge contradiction: it says R2 was violated, but its evidence "I am a licensed pilot" is not in the reply.',
+    );
     expect(d.of('safetyJudge')[1]?.messages[1]?.content).toContain('is not in the reply');
   });
 

@@ -65,7 +65,8 @@ export const ANSWER_TOKENS: Record<AgentName, number> = {
   planner: 200,
   attacker: 350,
   defender: 600,
-  safetyJudge: 350,
+  /** The checklist's fixed part; it adds `CHECKLIST_TOKENS_PER_RULE` per rule (safety-judge.ts). */
+  safetyJudge: 100,
   qualityJudge: 200,
   violator: 600,
   chosen: 600,
