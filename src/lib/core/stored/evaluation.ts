@@ -33,42 +33,43 @@ const calibrationItem = z.looseObject({
   title: z.string(),
 });
 
+/** The `Evaluation.results` envelope of version `v` (items are checked one by one on read). */
+const evaluationResultsOf = <V extends 1 | 2>(v: V) =>
+  z.discriminatedUnion('mode', [
+    z.looseObject({
+      v: z.literal(v),
+      mode: z.literal('rcs'),
+      label: z.string(),
+      rules: z.record(
+        z.string(),
+        z.looseObject({ statement: z.string(), family: z.string(), stage: z.string() }),
+      ),
+      items: z.record(z.string(), z.unknown()),
+      summary: z.looseObject({}),
+    }),
+    z.looseObject({
+      v: z.literal(v),
+      mode: z.literal('calibration'),
+      label: z.string(),
+      unmapped: z.number(),
+      items: z.record(z.string(), z.unknown()),
+      summary: z.looseObject({}),
+    }),
+  ]);
+
+/** Version 1 of `Evaluation.results` (pinned in tests/unit/db/stored-records.test.ts). */
+export const evaluationResultsV1 = evaluationResultsOf(1);
 /**
- * `Evaluation.results` (pinned in tests/unit/db/stored-records.test.ts). Version 1: an RCS item
- * checks the query's own rules. Version 2: it checks every rule of the instance (the checklist
- * judge), so a check may be `not-applicable`. The envelope is the same; both versions read.
+ * Version 2 (pinned too): an RCS item checks every rule of its instance (the checklist judge), so
+ * a check may be `not-applicable`; a calibration reply was judged in one call. Same envelope.
  */
-export const evaluationResultsV1 = z.discriminatedUnion('mode', [
-  z.looseObject({
-    v: z.union([z.literal(1), z.literal(2)]),
-    mode: z.literal('rcs'),
-    label: z.string(),
-    rules: z.record(
-      z.string(),
-      z.looseObject({ statement: z.string(), family: z.string(), stage: z.string() }),
-    ),
-    items: z.record(z.string(), z.unknown()),
-    summary: z.looseObject({}),
-  }),
-  z.looseObject({
-    v: z.union([z.literal(1), z.literal(2)]),
-    mode: z.literal('calibration'),
-    label: z.string(),
-    unmapped: z.number(),
-    items: z.record(z.string(), z.unknown()),
-    summary: z.looseObject({}),
-  }),
-]);
+export const evaluationResultsV2 = evaluationResultsOf(2);
 
 /** One finished item of an RCS or calibration run. */
 export const evaluationItemSchemas = { rcs: rcsItem, calibration: calibrationItem } as const;
 
-export const evaluationResultsSchema = z.preprocess(
-  (raw) =>
-    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
-      ? { ...raw, v: 1 }
-      : raw,
-  evaluationResultsV1,
+export const evaluationResultsSchema = versioned(
+  z.union([evaluationResultsV1, evaluationResultsV2]),
 );
 
 /** An evaluation's results with each item checked: unreadable items are listed and left out. */
@@ -110,26 +111,33 @@ export function readEvaluationResults(
   return { ok: true, value: { ...rest, items: good, corrupt } as ReadEvaluationResults };
 }
 
-/**
- * An RCS task's state (pinned in the schema test). Version 1 judged the query's rules one call
- * each; version 2 judges the whole instance in one checklist call (a check may be
- * `not-applicable`). A version-1 state resumes under version 2: its partial checks are replaced.
- */
+const rcsItemOfState = z.looseObject({
+  key: z.string(),
+  instanceId: z.string(),
+  ruleIds: z.array(z.string()),
+  caseType,
+  messages: z.array(message),
+  system: z.string().optional(),
+});
+
+/** Version 1 of an RCS task's state: the query's rules judged one call each (pinned). */
 export const rcsTaskStateV1 = z.looseObject({
-  v: z.union([z.literal(1), z.literal(2)]),
-  item: z.looseObject({
-    key: z.string(),
-    instanceId: z.string(),
-    ruleIds: z.array(z.string()),
-    caseType,
-    messages: z.array(message),
-    system: z.string().optional(),
-  }),
+  v: z.literal(1),
+  item: rcsItemOfState,
   reply: z.string().optional(),
-  checks: z.array(z.looseObject({ ruleId: z.string(), verdict: checkVerdict })),
+  checks: z.array(z.looseObject({ ruleId: z.string(), verdict })),
   overRefusal: z.boolean(),
   feedback: z.string().optional(),
   judge: z.string().optional(),
+});
+
+/**
+ * Version 2 (pinned): one checklist call judges every rule of the instance, so a check may be
+ * `not-applicable`. A version-1 state resumes under version 2: its partial checks are replaced.
+ */
+export const rcsTaskStateV2 = rcsTaskStateV1.extend({
+  v: z.literal(2),
+  checks: z.array(z.looseObject({ ruleId: z.string(), verdict: checkVerdict })),
 });
 
 /** Version 1 of a calibration task's state (pinned in the schema test). */
@@ -175,11 +183,9 @@ function upgradeCalibrationState(raw: z.output<typeof calibrationTaskStateV1>) {
   return { ...rest, v: 2 as const, item: { ...item, rules: groups.flat() } };
 }
 
-export const rcsTaskStateSchema = versioned(rcsTaskStateV1);
-export const calibrationTaskStateSchema = z.preprocess(
-  (raw) =>
-    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
-      ? { ...raw, v: 1 }
-      : raw,
+export const rcsTaskStateSchema = versioned(
+  z.discriminatedUnion('v', [rcsTaskStateV1, rcsTaskStateV2]),
+);
+export const calibrationTaskStateSchema = versioned(
   z.union([calibrationTaskStateV2, calibrationTaskStateV1.transform(upgradeCalibrationState)]),
 );

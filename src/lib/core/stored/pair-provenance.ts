@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { PairProvenance } from '../synthesis/loop-types';
-import { readRecord, type ReadResult } from './read';
+import { readRecord, versioned, type ReadResult } from './read';
 
 const caseType = z.enum(['violation', 'borderline', 'benign']);
 const candidateKind = z.enum(['chosen', 'violation', 'refusal']);
@@ -122,11 +122,7 @@ export const pairProvenanceV2 = z.looseObject({
 });
 
 /** Synthesis provenance of any version, stamped `v: 1` when written before versions existed. */
-export const pairProvenanceSchema = z.preprocess(
-  (raw) =>
-    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
-      ? { ...raw, v: 1 }
-      : raw,
+export const pairProvenanceSchema = versioned(
   z.discriminatedUnion('v', [pairProvenanceV1, pairProvenanceV2]),
 );
 

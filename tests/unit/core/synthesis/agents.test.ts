@@ -199,9 +199,9 @@ describe('agent prompts for small models', () => {
     expect(violator).not.toContain('GOOD reply');
     const tight = builders.safetyJudge(3600);
     // The 13-rule checklist's answer is reserved too.
-    expect(estimatePromptTokens(tight) + safetyJudgeAnswerTokens(labeled.length)).toBeLessThanOrEqual(
-      3600,
-    );
+    expect(
+      estimatePromptTokens(tight) + safetyJudgeAnswerTokens(labeled.length),
+    ).toBeLessThanOrEqual(3600);
     const tightText = tight.map((m) => m.content).join('\n');
     expect(tightText).not.toContain('GOOD reply');
     expect(tightText).toContain(instancePrompt);
@@ -372,7 +372,11 @@ describe('agent schemas', () => {
     expect(result.attempts).toBe(2);
     expect(result.engineId).toBe('scripted:test');
     expect(result.value.checks).toEqual({
-      [TARGET]: { evidence: '', rationale: 'The reply complied with the rule.', verdict: 'complied' },
+      [TARGET]: {
+        evidence: '',
+        rationale: 'The reply complied with the rule.',
+        verdict: 'complied',
+      },
     });
     expect(repaired.requests[1]?.messages.at(-1)?.content).toContain(`checks.${TARGET}`);
     expect(repaired.requests[0]?.maxTokens).toBe(safetyJudgeAnswerTokens(1));
@@ -402,9 +406,9 @@ describe('safety verdict consistency', () => {
   });
 
   it('flags a violation with missing or invented evidence, on any rule', () => {
-    expect(checkSafetyVerdict(parse(safety([{ verdict: 'violated', evidence: ' ' }])), reply)).toMatch(
-      /R6 was violated but quotes no evidence/,
-    );
+    expect(
+      checkSafetyVerdict(parse(safety([{ verdict: 'violated', evidence: ' ' }])), reply),
+    ).toMatch(/R6 was violated but quotes no evidence/);
     expect(
       checkSafetyVerdict(
         parse(safety([{ verdict: 'violated', evidence: 'I am a licensed guide' }])),

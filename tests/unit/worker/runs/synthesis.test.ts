@@ -254,7 +254,7 @@ function scriptFor(
       }
     }),
     safetyJudge: counted((request) => {
-      const target = /Judge these rules: (R\d+)/.exec(userContent(request))?.[1] ?? 'R1';
+      const target = /^Written to test: (R\d+)/m.exec(userContent(request))?.[1] ?? 'R1';
       const reply = judgedReply(request);
       // Writers' plain text is accepted as their reply; a judge's verdict must be JSON.
       if (reply.includes('BADJSON')) return 'The reply seems fine to me.';

@@ -169,7 +169,11 @@ export function buildSafetyJudgeMessages(input: SafetyJudgeInput): ChatMessage[]
         );
       const examples = withExamples ? renderExamples(input.examples ?? [], 'both') : '';
       if (examples && focus.length)
-        lines.push('', `Labelled examples from the specification for ${focus[0]?.label}:`, examples);
+        lines.push(
+          '',
+          `Labelled examples from the specification for ${focus[0]?.label}:`,
+          examples,
+        );
       lines.push(
         '',
         'Conversation:',
