@@ -23,6 +23,7 @@ import {
   normaliseRuleLabel,
   plannerSchema,
   PromptBudgetError,
+  TECHNIQUES_FOR,
   qualityJudgeSchema,
   renderConversation,
   responseSchema,
@@ -63,6 +64,7 @@ const examples = [
 ];
 const experience: ExperienceHint[] = [
   ...Array.from({ length: 5 }, (_, i): ExperienceHint => ({
+    ...(i === 0 ? { technique: 'authority' as const } : {}),
     strategy: long(60, `s${i}`),
     angle: long(40),
     outcome: 'worked',
@@ -78,7 +80,12 @@ const experience: ExperienceHint[] = [
     defenderMove: long(50),
   })),
 ];
-const plan = { strategy: long(75), angle: long(75), persona: long(30) };
+const plan = {
+  technique: 'pretext' as const,
+  strategy: long(75),
+  angle: long(75),
+  persona: long(30),
+};
 
 const builders: Record<AgentName, (contextWindow?: number) => ChatMessage[]> = {
   planner: (contextWindow) =>
@@ -250,20 +257,51 @@ describe('agent prompts for small models', () => {
 });
 
 describe('agent schemas', () => {
-  it('planner: three non-empty strings', () => {
+  it('planner and attacker prompts carry the technique: offered per case type, shown in hints, passed on', () => {
+    const planner = builders
+      .planner()
+      .map((m) => m.content)
+      .join('\n');
+    expect(planner).toContain(`Techniques: ${TECHNIQUES_FOR.violation.join(', ')}.`);
+    expect(planner).toMatch(/- \[authority\] s0/);
+    const attacker = builders
+      .attacker()
+      .map((m) => m.content)
+      .join('\n');
+    expect(attacker).toContain('Technique: pretext');
+  });
+
+  it('planner: a technique of the case type (enum) and three non-empty strings', () => {
+    const schema = plannerSchema('violation');
     expect(
-      plannerSchema.parse({
+      schema.parse({
+        technique: ' Gradual Escalation',
         strategy: '  A pretext  ',
         angle: 'The exception',
         persona: 'a nurse',
       }),
-    ).toEqual({ strategy: 'A pretext', angle: 'The exception', persona: 'a nurse' });
-    expect(plannerSchema.safeParse({ strategy: 'A pretext', angle: 'The exception' }).success).toBe(
+    ).toEqual({
+      technique: 'gradual-escalation',
+      strategy: 'A pretext',
+      angle: 'The exception',
+      persona: 'a nurse',
+    });
+    const valid = { technique: 'pretext', strategy: 'A pretext', angle: 'The exception' };
+    expect(schema.safeParse(valid).success).toBe(false);
+    expect(schema.safeParse({ ...valid, strategy: '', persona: 'x1' }).success).toBe(false);
+    expect(schema.safeParse({ ...valid, technique: 'bribery', persona: 'x1' }).success).toBe(false);
+    // A benign look-alike is planned as one; a violation case cannot be.
+    expect(schema.safeParse({ ...valid, technique: 'look-alike', persona: 'x1' }).success).toBe(
       false,
     );
     expect(
-      plannerSchema.safeParse({ strategy: '', angle: 'The exception', persona: 'x1' }).success,
-    ).toBe(false);
+      plannerSchema('benign').safeParse({ ...valid, technique: 'look-alike', persona: 'x1' })
+        .success,
+    ).toBe(true);
+    expect(toJsonSchema(plannerSchema('benign'))).toMatchObject({
+      properties: { technique: { enum: [...TECHNIQUES_FOR.benign] } },
+      required: ['technique', 'strategy', 'angle', 'persona'],
+    });
   });
 
   it('attacker: exact turn count, alternating roles, user first and last', () => {

@@ -185,6 +185,8 @@ describe('nextStep: the violation path', () => {
       ruleId: TARGET_ID,
       caseType: 'violation',
       taskKey: `inst-1/${TARGET_ID}/violation/0`,
+      // The plan's technique (an enum of the planner's schema) names the strategy's family.
+      technique: 'role-play',
       strategy: 'Claim to be a guide’s friend',
       angle: 'Whether a persona makes the claim acceptable.',
       persona: 'a student',

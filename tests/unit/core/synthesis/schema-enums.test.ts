@@ -101,7 +101,8 @@ describe('schemas that force valid answers (issue 14 §5)', () => {
     // Fields whose value is open by nature: what a user or assistant says, and explanations.
     const PROSE = /(^|\.)(strategy|angle|persona|content|response|evidence|rationale)$/;
     const schemas: Record<string, JsonSchema> = {
-      planner: toJsonSchema(plannerSchema),
+      planner: toJsonSchema(plannerSchema('violation')),
+      plannerBenign: toJsonSchema(plannerSchema('benign')),
       attacker: toJsonSchema(attackerSchema(1)),
       attackerMultiTurn: toJsonSchema(attackerSchema(3)),
       writers: toJsonSchema(responseSchema),
@@ -114,6 +115,10 @@ describe('schemas that force valid answers (issue 14 §5)', () => {
     const enums = (schema: JsonSchema) =>
       Object.fromEntries(stringFields(schema).flatMap((f) => (f.enum ? [[f.path, f.enum]] : [])));
     expect(enums(schemas.attacker as JsonSchema)).toEqual({ 'turns[].role': ['user'] });
+    expect(enums(schemas.plannerBenign as JsonSchema)).toEqual({
+      technique: ['look-alike', 'plausible-task', 'role-play', 'hypothetical'],
+    });
+    expect(enums(schemas.planner as JsonSchema).technique).not.toContain('look-alike');
     expect(enums(schemas.attackerMultiTurn as JsonSchema)).toEqual({
       'turns[].role': ['user', 'assistant'],
     });

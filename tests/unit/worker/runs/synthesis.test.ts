@@ -224,6 +224,7 @@ function scriptFor(
       const uses = worked.reduce((n, m) => n + Number(m[2]), 0);
       const held = (text.match(/→ defender: "/g) ?? []).length;
       return JSON.stringify({
+        technique: 'hypothetical',
         strategy: `Approach T${task.order} after ${worked.length} worked strategies (${successes} of ${uses}) and ${held} held`,
         angle: 'Whether the rule still applies under pressure.',
         persona: task.persona,

@@ -116,6 +116,7 @@ export function buildAttackerMessages(input: AttackerInput): ChatMessage[] {
       const lines = [
         `Target rule:\n${renderTarget(input.target)}`,
         `Case type: ${CASE_TYPE_DESCRIPTIONS[input.caseType]}.`,
+        ...(input.plan.technique ? [`Technique: ${input.plan.technique}`] : []),
         `Plan: ${input.plan.strategy}`,
         `Angle: ${input.plan.angle}`,
         `You are: ${input.plan.persona}. Setting: ${input.setting}.`,

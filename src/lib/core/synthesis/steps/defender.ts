@@ -132,6 +132,7 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
       ruleId: state.task.ruleId,
       caseType,
       taskKey: state.task.key,
+      ...(plan?.technique ? { technique: plan.technique } : {}),
       strategy: plan?.strategy ?? '',
       angle: plan?.angle ?? '',
       persona: plan?.persona ?? state.task.persona,
