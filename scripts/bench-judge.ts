@@ -31,6 +31,14 @@ import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 
 /** The old judge's cap on rules per judgement. */
 const OLD_MAX_JUDGED_RULES = 3;
+/**
+ * Measured once with the same run at the commit before the checklist (the old judge's answers
+ * cannot be recomputed from the new run): generated tokens per accepted pair, and the safety
+ * judge's completion tokens per call.
+ */
+const BEFORE_COMMIT = 'fb7ff74';
+const BEFORE_TOKENS_PER_PAIR = 228;
+const BEFORE_JUDGE_TOKENS_PER_CALL = 33;
 
 export interface JudgeRow {
   metric: string;
@@ -66,7 +74,7 @@ export async function benchJudge(): Promise<JudgeRow[]> {
     specVersionId,
     instanceIds: instances.map((i) => i.id),
     seed: 3,
-    budgets: { maxTasks: 24 },
+    budgets: { maxTasks: 16 },
   });
   const engine = new ScriptedEngine(
     (request) =>
@@ -126,6 +134,11 @@ export async function benchJudge(): Promise<JudgeRow[]> {
       note: `one call per judged reply before and after: the checklist covers every rule in the same call; its answer is longer (${Math.round(judgeCompletion / Math.max(1, judgeCalls))} completion tokens per call here; the prompt reserves 100 + 55 per rule)`,
     },
     {
+      metric: 'Generated tokens per accepted pair, checklist judge',
+      value: `${Math.round(engine.completionTokens / n)} (before ${BEFORE_TOKENS_PER_PAIR})`,
+      note: `same society, instances, seed and 16 tasks as the pipeline row; before = measured at ${BEFORE_COMMIT}; the difference is the checklist's answer: a short entry for every rule the exchange does not touch (safety judge ${Math.round(judgeCompletion / Math.max(1, judgeCalls))} completion tokens per call, was ${BEFORE_JUDGE_TOKENS_PER_CALL})`,
+    },
+    {
       metric: 'RCS: rules checked / judge calls per held-out query',
       value: `${fmt(meanRules)} / 1 (before ${fmt(rcsOwn / m)} / ${fmt(rcsOwn / m)})`,
       note: `${items.length} queries; before, one call per rule of the query and only those rules; calibration likewise goes from ⌈rules ÷ 3⌉ calls per reply to 1`,
@@ -133,5 +146,7 @@ export async function benchJudge(): Promise<JudgeRow[]> {
   ];
 }
 
+// Run alone: the rows as BENCHMARKS.md shows them.
 if (process.argv[1]?.endsWith('bench-judge.ts'))
-  for (const row of await benchJudge()) console.log(`${row.metric}: ${row.value} — ${row.note}`);
+  for (const row of await benchJudge())
+    console.log(`| ${row.metric} | ${row.value} | ${row.note} |`);
