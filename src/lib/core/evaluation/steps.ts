@@ -18,7 +18,7 @@
 import { hashString } from '../hash';
 import type { ChatEngine, TokenUsage } from '../llm';
 import type { Rule } from '../records';
-import type { TargetRule } from '../synthesis/agents/common';
+import { PromptBudgetError, type TargetRule } from '../synthesis/agents/common';
 import { judgeWithRejudge } from '../synthesis/agents/judge-rejudge';
 import { violatedLabels } from '../synthesis/agents/safety-judge';
 import type { CalibrationItem, CalibrationResult } from './calibration';
@@ -138,10 +138,21 @@ export function describeEvalState(
  * @throws InvalidModelOutputError when a model's output is invalid after repair (retryable).
  * @throws AbortedError when `ctx.signal` aborts.
  */
-export function nextEvalStep(task: EvalTaskInput, ctx: EvalStepContext): Promise<EvalStepResult> {
-  return task.mode === 'rcs'
-    ? nextRcsStep(structuredClone(task.state), task.context, task.targetEngineId, ctx)
-    : nextCalibrationStep(structuredClone(task.state), task.rules, task.judgeEngineId, ctx);
+export async function nextEvalStep(
+  task: EvalTaskInput,
+  ctx: EvalStepContext,
+): Promise<EvalStepResult> {
+  try {
+    return await (task.mode === 'rcs'
+      ? nextRcsStep(structuredClone(task.state), task.context, task.targetEngineId, ctx)
+      : nextCalibrationStep(structuredClone(task.state), task.rules, task.judgeEngineId, ctx));
+  } catch (error) {
+    // A checklist over many rules may not fit a small window: retrying cannot help, so the item
+    // ends with the reason (the run goes on).
+    if (error instanceof PromptBudgetError)
+      return { done: true, step: 'prompt-too-long', failure: `prompt too long: ${error.message}` };
+    throw error;
+  }
 }
 
 async function nextRcsStep(

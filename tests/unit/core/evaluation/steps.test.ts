@@ -163,6 +163,17 @@ describe('nextEvalStep', () => {
     expect(results.at(-1)?.rcsItem).toBeUndefined();
   });
 
+  it('rcs: a checklist that cannot fit the judge’s window ends the item with the reason', async () => {
+    const small = new ScriptedEngine([], { contextWindow: 300 });
+    const result = await nextEvalStep(
+      { mode: 'rcs', state: { ...rcsState(), reply: REPLY }, context, targetEngineId: 'target' },
+      { engineFor: () => Promise.resolve(small) },
+    );
+    expect(result).toMatchObject({ done: true, step: 'prompt-too-long' });
+    expect(result.failure).toMatch(/^prompt too long: The safetyJudge prompt needs/);
+    expect(small.calls).toBe(0);
+  });
+
   it('rcs: a changed target or a deleted instance ends the item before any call', async () => {
     const engine = new ScriptedEngine([]);
     const changed = await nextEvalStep(
