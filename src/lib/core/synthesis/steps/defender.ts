@@ -182,9 +182,9 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
       const broken = env.violations(safety);
       if (helpfulOk && !broken.length) state.chosen = defender;
       else {
-        const partner = broken[0];
-        state.chosenIssue = partner
-          ? { kind: 'violated', evidence: partner.evidence, rationale: partner.rationale }
+        const other = broken[0];
+        state.chosenIssue = other
+          ? { kind: 'violated', evidence: other.evidence, rationale: other.rationale }
           : { kind: 'low-quality', rationale: quality.rationale };
         state.pending.push('chosen');
       }
