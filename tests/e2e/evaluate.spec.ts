@@ -2,9 +2,11 @@
  * Evaluation end to end with the fake endpoint as both target and safety judge.
  *
  * The known score: the project has 4 rules (R1–R4 in its one instance) and 8 queries, two per
- * rule (a violation-seeking one and a benign one). The scripted judge finds a rule violated
- * exactly when its label is even and the reply does not say "cannot" — the target never does —
- * so R2 and R4 fail both their checks: RCS = 4 / 8 = 50.0%. The target refuses one benign query
+ * rule (a violation-seeking one and a benign one). The judge's checklist covers all four rules;
+ * the scripted judge marks the rules a query was not written to test as untouched
+ * (not-applicable, counted nowhere) and finds a rule violated exactly when its label is even and
+ * the reply does not say "cannot" — the target never does — so R2 and R4 fail both their
+ * checks: RCS = 4 / 8 = 50.0%. The target refuses one benign query
  * (of four): over-refusal 25.0%.
  *
  * Calibration: the spec's two worked examples live in the rules' section, so every reply is
@@ -22,6 +24,7 @@ import {
   type ChatCompletionBody,
   type FakeOpenAiServer,
 } from '../fixtures/fake-openai-server';
+import { checklistReply, readChecklistPrompt } from '../helpers/checklist-prompt';
 import { expect, test } from './fixtures';
 
 /** Distinct stages fix the labels: instances number rules by stage first (R1 … R4 in this order). */
@@ -44,24 +47,19 @@ function script(body: ChatCompletionBody): string | undefined {
     });
   }
   if (system.includes('[agent: safetyJudge]')) {
-    const labels =
-      /Judge these rules: ([R\d, ]+)/
-        .exec(user)?.[1]
-        ?.split(',')
-        .map((s) => s.trim()) ?? [];
-    const reply = /The assistant’s reply to judge:\n"""\n([\s\S]*?)\n"""/.exec(user)?.[1] ?? '';
-    return JSON.stringify({
-      verdicts: labels.map((rule) => {
+    // The checklist: the rules the query tests (all of them in calibration); others untouched.
+    const { labels, focus, reply } = readChecklistPrompt(user);
+    return checklistReply(
+      labels,
+      (rule) => {
+        if (focus.length && !focus.includes(rule)) return { verdict: 'not-applicable' };
         const violated = Number(rule.slice(1)) % 2 === 0 && !reply.includes('cannot');
-        return {
-          rule,
-          evidence: violated ? reply.slice(0, 10) : '',
-          rationale: violated ? 'Even rule broken.' : 'Fine.',
-          verdict: violated ? 'violated' : 'complied',
-        };
-      }),
-      overRefusal: reply.startsWith('REFUSE'),
-    });
+        return violated
+          ? { verdict: 'violated', evidence: reply.slice(0, 10), rationale: 'Even rule broken.' }
+          : { verdict: 'complied', rationale: 'Fine.' };
+      },
+      reply.startsWith('REFUSE'),
+    );
   }
   return undefined;
 }

@@ -203,7 +203,9 @@ const api: WorkerApi = {
 
   async planEvaluation(projectId, request) {
     const plan = await planEvaluation(getDb(), projectId, request);
-    return { items: plan.items.length, rules: Object.keys(plan.rules).length };
+    // The rules the queries test (the snapshot also holds the rest of their instances).
+    const tested = new Set(plan.items.flatMap((i) => i.ruleIds));
+    return { items: plan.items.length, rules: tested.size };
   },
 
   async createEvaluationRun(projectId, request) {

@@ -16,6 +16,7 @@ import {
   type RcsRunConfig,
 } from '$lib/worker/runs/evaluation';
 import { executeRun } from '$lib/worker/runs/executor';
+import { checklistReply, readChecklistPrompt } from '../../helpers/checklist-prompt';
 import { ScriptedEngine } from '../../helpers/scripted-engine';
 import { makeInstance, makeRule } from '../core/evaluation/fixtures';
 
@@ -38,22 +39,12 @@ function targetEngine() {
 function judgeEngine() {
   return new ScriptedEngine(
     (r) => {
-      const user = lastUser(r);
-      const prompt = /All rules of the assistant:\n"""\n([\s\S]*?)\n"""/.exec(user)?.[1] ?? '';
-      const labels = /Judge these rules: ([R\d, ]+)/.exec(user)?.[1]?.split(', ') ?? [];
-      const reply = /The assistant’s reply to judge:\n"""\n([\s\S]*?)\n"""/.exec(user)?.[1] ?? '';
-      return JSON.stringify({
-        verdicts: labels.map((rule) => {
-          const line = prompt.split('\n').find((l) => l.trimStart().startsWith(`${rule}.`)) ?? '';
-          const violated = line.includes('EVEN');
-          return {
-            rule,
-            evidence: violated ? reply.slice(0, 8) : '',
-            rationale: 'Checked.',
-            verdict: violated ? 'violated' : 'complied',
-          };
-        }),
-        overRefusal: false,
+      const { labels, focus, line, reply } = readChecklistPrompt(lastUser(r));
+      return checklistReply(labels, (label) => {
+        if (!focus.includes(label)) return { verdict: 'not-applicable' };
+        return line(label).includes('EVEN')
+          ? { verdict: 'violated', evidence: reply.slice(0, 8) }
+          : { verdict: 'complied' };
       });
     },
     { id: 'scripted:judge' },

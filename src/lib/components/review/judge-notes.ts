@@ -31,8 +31,14 @@ function judgementNote(j: Record<string, unknown>): JudgeNote {
   const lines: string[] = [];
   const safety = j.safety;
   if (isRecord(safety) && Array.isArray(safety.verdicts)) {
-    for (const v of safety.verdicts.filter(isRecord))
-      lines.push(`${text(v.label) || text(v.ruleId)}: ${text(v.verdict)} — ${text(v.rationale)}`);
+    // The checklist judges every rule of the instance: untouched rules go on one line.
+    const untouched: string[] = [];
+    for (const v of safety.verdicts.filter(isRecord)) {
+      const label = text(v.label) || text(v.ruleId);
+      if (v.verdict === 'not-applicable') untouched.push(label);
+      else lines.push(`${label}: ${text(v.verdict)} — ${text(v.rationale)}`);
+    }
+    if (untouched.length) lines.push(`Not touched by this exchange: ${untouched.join(', ')}.`);
     if (safety.overRefusal === true) lines.push('Over-refusal.');
   }
   const quality = j.quality;

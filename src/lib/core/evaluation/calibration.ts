@@ -7,8 +7,8 @@
  *   verdict (`<!-- BAD[#anchor] -->`), else from the example's own section; rejected rules never
  *   count; a reply whose section has no rule is left out (counted as `unmapped`);
  * - the judge sees those rules rendered as an instance prompt, the example's conversation and the
- *   reply, and judges them in groups of at most {@link MAX_JUDGED_RULES} (one call per group);
- *   the spec's examples are never shown to the judge here (they are the answers);
+ *   reply, and judges them all in one checklist call (a verdict per rule); the spec's examples
+ *   are never shown to the judge here (they are the answers);
  * - the judge's reply-level prediction is "violated" when it finds any mapped rule violated, else
  *   "complied". Agreement compares that with the gold label (a BAD reply breaks *some* rule of
  *   its section, not necessarily each one, so per-rule gold labels would be wrong).
@@ -16,7 +16,6 @@
 import type { ChatMessage } from '../llm';
 import type { Rule, SpecExample } from '../records';
 import { labelInstanceRules, renderInstancePrompt } from '../instances/render';
-import { MAX_JUDGED_RULES } from '../synthesis/agents/safety-judge';
 
 export type GoldVerdict = 'complied' | 'violated';
 
@@ -29,8 +28,8 @@ export interface CalibrationItem {
   reply: string;
   conversation: ChatMessage[];
   instancePrompt: string;
-  /** Rule groups (labels and ids), one judge call each. */
-  groups: { label: string; ruleId: string }[][];
+  /** The mapped rules (labels and ids): one checklist call judges them all. */
+  rules: { label: string; ruleId: string }[];
 }
 
 export interface CalibrationPlan {
@@ -70,9 +69,6 @@ export function buildCalibrationItems(
         ruleId: l.rule.id,
       }));
       const rendered = renderInstancePrompt(mapped).text;
-      const groups: CalibrationItem['groups'] = [];
-      for (let i = 0; i < labeled.length; i += MAX_JUDGED_RULES)
-        groups.push(labeled.slice(i, i + MAX_JUDGED_RULES));
       items.push({
         key: `cal:${example.id}:${index}`,
         exampleId: example.id,
@@ -83,7 +79,7 @@ export function buildCalibrationItems(
         instancePrompt: developer.length
           ? `${rendered}\n\nInstructions from the developer or system:\n${developer.join('\n')}`
           : rendered,
-        groups,
+        rules: labeled,
       });
     });
   }

@@ -5,9 +5,10 @@
  * instance prompt and rules, the judge's rules) and stores what comes back.
  *
  * - **rcs** (one task per held-out query): the target model answers with the instance prompt,
- *   then one safety-judge call per rule of the query. The finished item is an `EvalItemResult`.
- * - **calibration** (one task per reply of a worked example): one judge call per rule group; the
- *   reply-level verdict (any group violated) is compared with the spec's GOOD/BAD label.
+ *   then ONE safety checklist call judges every rule of the instance (the query's own rules are
+ *   the focus). The finished item is an `EvalItemResult` with a check per rule.
+ * - **calibration** (one task per reply of a worked example): one checklist call over the mapped
+ *   rules; the reply-level verdict (any rule violated) is compared with the spec's GOOD/BAD label.
  *
  * Both judge through `judgeWithRejudge`: a self-contradicting verdict is re-judged once with the
  * problem as feedback, a second contradiction ends the item. The target (or judge) engine id is
@@ -17,8 +18,9 @@
 import { hashString } from '../hash';
 import type { ChatEngine, TokenUsage } from '../llm';
 import type { Rule } from '../records';
+import { PromptBudgetError, type TargetRule } from '../synthesis/agents/common';
 import { judgeWithRejudge } from '../synthesis/agents/judge-rejudge';
-import { normaliseRuleLabel, verdictFor } from '../synthesis/agents/safety-judge';
+import { violatedLabels } from '../synthesis/agents/safety-judge';
 import type { CalibrationItem, CalibrationResult } from './calibration';
 import type { EvalItem } from './items';
 import type { EvalItemResult, RuleCheck } from './rcs';
@@ -26,8 +28,12 @@ import { callTarget } from './target';
 
 /** The checkpointed state of one RCS task: plain JSON. */
 export interface RcsTaskState {
-  /** Shape version (core/stored/evaluation.ts); states stored without it are version 1. */
-  v: 1;
+  /**
+   * Shape version (core/stored/evaluation.ts); states stored without it are version 1. Version 2
+   * checks every rule of the instance (a check may be `not-applicable`); a version-1 state
+   * resumes by judging the whole checklist.
+   */
+  v: 1 | 2;
   item: EvalItem;
   reply?: string;
   checks: RuleCheck[];
@@ -39,10 +45,12 @@ export interface RcsTaskState {
 
 /** The checkpointed state of one calibration task: plain JSON. */
 export interface CalibrationTaskState {
-  /** Shape version (core/stored/evaluation.ts); states stored without it are version 1. */
-  v: 1;
+  /**
+   * Shape version (core/stored/evaluation.ts). Version 2 judges `item.rules` in one checklist
+   * call; the reader turns a version-1 state (rule groups) into this shape.
+   */
+  v: 2;
   item: CalibrationItem;
-  group: number;
   violated: boolean;
   feedback?: string;
   judge?: string;
@@ -71,8 +79,8 @@ export type EvalTaskInput =
   | {
       mode: 'calibration';
       state: CalibrationTaskState;
-      /** The rules of the current group, in group order (`undefined` where one was deleted). */
-      groupRules: readonly (Rule | undefined)[];
+      /** The item's rules, in `item.rules` order (`undefined` where one was deleted). */
+      rules: readonly (Rule | undefined)[];
       /** The judge engine the run was planned with. */
       judgeEngineId: string;
     };
@@ -120,10 +128,7 @@ export function describeEvalState(
   }
   const s = state as RcsTaskState | undefined;
   const last = s?.item.messages.at(-1)?.content ?? key;
-  const phase =
-    s?.reply === undefined
-      ? 'answering'
-      : `judging rule ${s.checks.length + 1} of ${s.item.ruleIds.length}`;
+  const phase = s?.reply === undefined ? 'answering' : 'judging every rule';
   return `${phase}: ${last.slice(0, 80)}`;
 }
 
@@ -133,10 +138,21 @@ export function describeEvalState(
  * @throws InvalidModelOutputError when a model's output is invalid after repair (retryable).
  * @throws AbortedError when `ctx.signal` aborts.
  */
-export function nextEvalStep(task: EvalTaskInput, ctx: EvalStepContext): Promise<EvalStepResult> {
-  return task.mode === 'rcs'
-    ? nextRcsStep(structuredClone(task.state), task.context, task.targetEngineId, ctx)
-    : nextCalibrationStep(structuredClone(task.state), task.groupRules, task.judgeEngineId, ctx);
+export async function nextEvalStep(
+  task: EvalTaskInput,
+  ctx: EvalStepContext,
+): Promise<EvalStepResult> {
+  try {
+    return await (task.mode === 'rcs'
+      ? nextRcsStep(structuredClone(task.state), task.context, task.targetEngineId, ctx)
+      : nextCalibrationStep(structuredClone(task.state), task.rules, task.judgeEngineId, ctx));
+  } catch (error) {
+    // A checklist over many rules may not fit a small window: retrying cannot help, so the item
+    // ends with the reason (the run goes on).
+    if (error instanceof PromptBudgetError)
+      return { done: true, step: 'prompt-too-long', failure: `prompt too long: ${error.message}` };
+    throw error;
+  }
 }
 
 async function nextRcsStep(
@@ -175,10 +191,10 @@ async function nextRcsStep(
       engineMs: result.durationMs,
     };
   }
-  const ruleId = item.ruleIds[state.checks.length];
-  const rule = ruleId ? inst.rules.get(ruleId) : undefined;
-  const label = ruleId ? inst.labels.get(ruleId) : undefined;
-  if (!ruleId || !rule || !label)
+  // The checklist: every rule of the prompt context, in label order; the query's rules are the focus.
+  const checklist = checklistOf(inst);
+  const focus = item.ruleIds.map((id) => inst.labels.get(id));
+  if (!checklist.length || item.ruleIds.some((id, i) => !inst.rules.has(id) || !focus[i]))
     return {
       done: true,
       step: 'missing',
@@ -192,95 +208,16 @@ async function nextRcsStep(
     engine,
     {
       instancePrompt: inst.prompt,
-      rules: [{ label, rule }],
+      rules: checklist,
+      focus: focus.filter((l): l is string => !!l),
       conversation: item.messages,
       reply: state.reply,
       contextWindow: engine.contextWindow,
       ...(state.feedback ? { feedback: state.feedback } : {}),
     },
-    { targetLabel: label },
     {
       ...(signal ? { signal } : {}),
-      seed: evalSeedOf(`${item.key}:${ruleId}`, state.feedback ? 'rejudge' : 'judge'),
-    },
-  );
-  const charged = {
-    role: 'safetyJudge',
-    usage: result.usage,
-    engineMs: result.durationMs,
-  } as const;
-  if (result.outcome.kind === 'contradiction')
-    return {
-      done: true,
-      step: 'inconsistent',
-      failure: `The judge contradicted itself twice on ${label}: ${result.outcome.problem}`,
-      ...charged,
-    };
-  if (result.outcome.kind === 'rejudge') {
-    state.feedback = result.outcome.feedback;
-    return { done: false, step: 'rejudge', state, ...charged };
-  }
-  delete state.feedback;
-  const verdict = verdictFor(result.value, normaliseRuleLabel(label));
-  state.checks.push({ ruleId, verdict: verdict?.verdict ?? 'complied' });
-  state.overRefusal ||= result.value.overRefusal;
-  state.judge = result.engineId;
-  if (state.checks.length < item.ruleIds.length)
-    return { done: false, step: `judged ${label}`, state, ...charged };
-  return {
-    done: true,
-    step: 'judged',
-    state,
-    ...charged,
-    rcsItem: {
-      key: item.key,
-      instanceId: item.instanceId,
-      caseType: item.caseType,
-      checks: state.checks,
-      overRefusal: state.overRefusal,
-      judge: result.engineId,
-    },
-  };
-}
-
-async function nextCalibrationStep(
-  state: CalibrationTaskState,
-  groupRules: readonly (Rule | undefined)[],
-  judgeEngineId: string,
-  { engineFor, signal }: EvalStepContext,
-): Promise<EvalStepResult> {
-  const { item } = state;
-  const group = item.groups[state.group] ?? [];
-  const rules = groupRules.filter((r): r is Rule => !!r);
-  if (rules.length !== group.length)
-    return {
-      done: true,
-      step: 'missing',
-      failure: 'A rule of this example was deleted after the run was planned.',
-    };
-  const engine = await engineFor('safetyJudge');
-  if (engine.id !== judgeEngineId)
-    return {
-      done: true,
-      step: 'judge-changed',
-      failure: `The safety judge changed to ${engine.id} after this run started; start a new calibration.`,
-    };
-  const targets = group.map((g, i) => ({ label: g.label, rule: rules[i] as Rule }));
-  const labels = targets.map((t) => t.label);
-  const result = await judgeWithRejudge(
-    engine,
-    {
-      instancePrompt: item.instancePrompt,
-      rules: targets,
-      conversation: item.conversation,
-      reply: item.reply,
-      contextWindow: engine.contextWindow,
-      ...(state.feedback ? { feedback: state.feedback } : {}),
-    },
-    { targetLabel: labels[0] ?? 'R1', judgedLabels: labels },
-    {
-      ...(signal ? { signal } : {}),
-      seed: evalSeedOf(`${item.key}:${state.group}`, state.feedback ? 'rejudge' : 'judge'),
+      seed: evalSeedOf(item.key, state.feedback ? 'rejudge' : 'judge'),
     },
   );
   const charged = {
@@ -300,11 +237,99 @@ async function nextCalibrationStep(
     return { done: false, step: 'rejudge', state, ...charged };
   }
   delete state.feedback;
-  state.violated ||= labels.some((l) => verdictFor(result.value, l)?.verdict === 'violated');
+  state.v = 2;
+  state.checks = checklist.map(({ label, rule }) => {
+    const verdict = result.value.checks[label]?.verdict ?? 'not-applicable';
+    // The query was written to test its own rules: "not touched" reads as complied for them.
+    const own = item.ruleIds.includes(rule.id);
+    return { ruleId: rule.id, verdict: own && verdict === 'not-applicable' ? 'complied' : verdict };
+  });
+  state.overRefusal = result.value.overRefusal;
   state.judge = result.engineId;
-  state.group++;
-  if (state.group < item.groups.length)
-    return { done: false, step: `group ${state.group}`, state, ...charged };
+  return {
+    done: true,
+    step: 'judged',
+    state,
+    ...charged,
+    rcsItem: {
+      key: item.key,
+      instanceId: item.instanceId,
+      caseType: item.caseType,
+      checks: state.checks,
+      overRefusal: state.overRefusal,
+      judge: result.engineId,
+    },
+  };
+}
+
+/** The checklist of a prompt context: its rules with their labels, in label order. */
+function checklistOf(inst: EvalPromptContext): TargetRule[] {
+  const number = (label: string) => Number(/\d+/.exec(label)?.[0] ?? 0);
+  return [...inst.labels]
+    .flatMap(([id, label]): TargetRule[] => {
+      const rule = inst.rules.get(id);
+      return rule ? [{ label, rule }] : [];
+    })
+    .sort((a, b) => number(a.label) - number(b.label));
+}
+
+async function nextCalibrationStep(
+  state: CalibrationTaskState,
+  itemRules: readonly (Rule | undefined)[],
+  judgeEngineId: string,
+  { engineFor, signal }: EvalStepContext,
+): Promise<EvalStepResult> {
+  const { item } = state;
+  const rules = itemRules.filter((r): r is Rule => !!r);
+  if (!item.rules.length || rules.length !== item.rules.length)
+    return {
+      done: true,
+      step: 'missing',
+      failure: 'A rule of this example was deleted after the run was planned.',
+    };
+  const engine = await engineFor('safetyJudge');
+  if (engine.id !== judgeEngineId)
+    return {
+      done: true,
+      step: 'judge-changed',
+      failure: `The safety judge changed to ${engine.id} after this run started; start a new calibration.`,
+    };
+  const checklist = item.rules.map((g, i) => ({ label: g.label, rule: rules[i] as Rule }));
+  const result = await judgeWithRejudge(
+    engine,
+    {
+      instancePrompt: item.instancePrompt,
+      rules: checklist,
+      // No focus: the example tests its section's rules as a whole.
+      conversation: item.conversation,
+      reply: item.reply,
+      contextWindow: engine.contextWindow,
+      ...(state.feedback ? { feedback: state.feedback } : {}),
+    },
+    {
+      ...(signal ? { signal } : {}),
+      seed: evalSeedOf(item.key, state.feedback ? 'rejudge' : 'judge'),
+    },
+  );
+  const charged = {
+    role: 'safetyJudge',
+    usage: result.usage,
+    engineMs: result.durationMs,
+  } as const;
+  if (result.outcome.kind === 'contradiction')
+    return {
+      done: true,
+      step: 'inconsistent',
+      failure: `The judge contradicted itself twice: ${result.outcome.problem}`,
+      ...charged,
+    };
+  if (result.outcome.kind === 'rejudge') {
+    state.feedback = result.outcome.feedback;
+    return { done: false, step: 'rejudge', state, ...charged };
+  }
+  delete state.feedback;
+  state.violated ||= violatedLabels(result.value).length > 0;
+  state.judge = result.engineId;
   return {
     done: true,
     step: 'judged',

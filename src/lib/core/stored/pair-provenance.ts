@@ -14,18 +14,22 @@ import { readRecord, versioned, type ReadResult } from './read';
 const caseType = z.enum(['violation', 'borderline', 'benign']);
 const candidateKind = z.enum(['chosen', 'violation', 'refusal']);
 
-const safetySummary = z.looseObject({
-  verdicts: z.array(
-    z.looseObject({
-      ruleId: z.string().optional(),
-      label: z.string(),
-      verdict: z.enum(['complied', 'violated']),
-      evidence: z.string(),
-      rationale: z.string(),
-    }),
-  ),
-  overRefusal: z.boolean(),
-});
+/** A safety summary whose verdicts take `values` (version 1: two; version 2: the checklist's three). */
+const safetySummaryOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.looseObject({
+    verdicts: z.array(
+      z.looseObject({
+        ruleId: z.string().optional(),
+        label: z.string(),
+        verdict: z.enum(values),
+        evidence: z.string(),
+        rationale: z.string(),
+      }),
+    ),
+    overRefusal: z.boolean(),
+  });
+const safetySummaryV1 = safetySummaryOf(['complied', 'violated']);
+const safetySummaryV2 = safetySummaryOf(['complied', 'violated', 'not-applicable']);
 
 const qualitySummary = z.looseObject({
   helpfulness: z.number(),
@@ -33,22 +37,26 @@ const qualitySummary = z.looseObject({
   rationale: z.string(),
 });
 
-const judgedResponse = z.looseObject({
-  source: z.enum(['defender', 'chosen-writer', 'violator']),
-  response: z.string(),
-  safety: safetySummary.optional(),
-  quality: qualitySummary.optional(),
-});
+type SafetySummarySchema = typeof safetySummaryV1 | typeof safetySummaryV2;
 
-const judgementRecord = z.looseObject({
-  subject: z.enum(['defender', 'chosen', 'violation', 'refusal']),
-  judge: z.enum(['safety', 'quality']),
-  attempt: z.number(),
-  passed: z.boolean(),
-  safety: safetySummary.optional(),
-  quality: qualitySummary.optional(),
-  contradiction: z.string().optional(),
-});
+const judgedResponseOf = (safety: SafetySummarySchema) =>
+  z.looseObject({
+    source: z.enum(['defender', 'chosen-writer', 'violator']),
+    response: z.string(),
+    safety: safety.optional(),
+    quality: qualitySummary.optional(),
+  });
+
+const judgementRecordOf = (safety: SafetySummarySchema) =>
+  z.looseObject({
+    subject: z.enum(['defender', 'chosen', 'violation', 'refusal']),
+    judge: z.enum(['safety', 'quality']),
+    attempt: z.number(),
+    passed: z.boolean(),
+    safety: safety.optional(),
+    quality: qualitySummary.optional(),
+    contradiction: z.string().optional(),
+  });
 
 const roleUsage = z.looseObject({
   calls: z.number(),
@@ -58,9 +66,8 @@ const roleUsage = z.looseObject({
   engineMs: z.number(),
 });
 
-/** Version 1 of synthesis provenance (pinned in tests/unit/db/stored-records.test.ts). */
-export const pairProvenanceV1 = z.looseObject({
-  v: z.literal(1),
+/** The fields every version shares; `safety` is the version's safety summary. */
+const provenanceFields = (safety: SafetySummarySchema) => ({
   method: z.literal('specalign-adversarial/1'),
   specVersionId: z.string(),
   instanceId: z.string(),
@@ -83,10 +90,10 @@ export const pairProvenanceV1 = z.looseObject({
     roleSwap: z.boolean(),
   }),
   engines: z.record(z.string(), z.string()),
-  chosen: judgedResponse,
-  rejected: judgedResponse,
-  defender: judgedResponse,
-  judgements: z.array(judgementRecord),
+  chosen: judgedResponseOf(safety),
+  rejected: judgedResponseOf(safety),
+  defender: judgedResponseOf(safety),
+  judgements: z.array(judgementRecordOf(safety)),
   writes: z.record(candidateKind, z.number()),
   lengths: z.looseObject({
     chosenChars: z.number(),
@@ -99,8 +106,25 @@ export const pairProvenanceV1 = z.looseObject({
   timing: z.looseObject({ startedAt: z.number(), finishedAt: z.number(), engineMs: z.number() }),
 });
 
+/** Version 1 of synthesis provenance (pinned in tests/unit/db/stored-records.test.ts). */
+export const pairProvenanceV1 = z.looseObject({
+  v: z.literal(1),
+  ...provenanceFields(safetySummaryV1),
+});
+
+/**
+ * Version 2: the safety judge is a checklist over every rule of the instance, so a verdict may
+ * be `not-applicable` and `judgedRuleIds` lists the whole instance (pinned in the same test).
+ */
+export const pairProvenanceV2 = z.looseObject({
+  v: z.literal(2),
+  ...provenanceFields(safetySummaryV2),
+});
+
 /** Synthesis provenance of any version, stamped `v: 1` when written before versions existed. */
-export const pairProvenanceSchema = versioned(pairProvenanceV1);
+export const pairProvenanceSchema = versioned(
+  z.discriminatedUnion('v', [pairProvenanceV1, pairProvenanceV2]),
+);
 
 /** The synthesis method marker: provenance with it must pass the schema. */
 export const SYNTHESIS_METHOD = 'specalign-adversarial/1';

@@ -78,6 +78,12 @@ export interface TypicalLengths {
   qualityVerdict: number;
 }
 
+/**
+ * Tokens of a checklist entry for a rule the exchange does not touch (`{"evidence": "",
+ * "rationale": "Not touched.", "verdict": "not-applicable"}` and its key).
+ */
+export const UNTOUCHED_CHECK_TOKENS = 20;
+
 /** Typical lengths for small instruct models. */
 export const DEFAULT_TYPICAL_LENGTHS: TypicalLengths = {
   plan: 70,
@@ -187,7 +193,9 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       planner: len.plan,
       attacker: task.turns * len.userTurn + (task.turns - 1) * len.assistantTurn,
       defender: len.reply,
-      safetyJudge: len.safetyVerdict,
+      // The checklist: one full verdict for the rule at stake, a short one for every other rule.
+      safetyJudge:
+        len.safetyVerdict + Math.max(0, (instance?.rules.length ?? 1) - 1) * UNTOUCHED_CHECK_TOKENS,
       qualityJudge: len.qualityVerdict,
       violator: len.reply,
       chosen: len.reply,
@@ -338,7 +346,8 @@ function promptSizes(
       buildSafetyJudgeMessages({
         ...sizing,
         instancePrompt,
-        rules: [target],
+        rules: labeled,
+        focus: [target.label],
         conversation,
         reply,
         examples,

@@ -20,6 +20,7 @@
  * - The pool is capped (default 500 entries, oldest dropped first).
  */
 import type { CaseType } from '../records';
+import type { AttackTechnique } from './agents/planner';
 
 /** One strategy's outcome against one instance. */
 export interface ExperienceEntry {
@@ -29,6 +30,8 @@ export interface ExperienceEntry {
   ruleId: string;
   caseType: CaseType;
   taskKey: string;
+  /** The strategy's family (absent in entries made before techniques existed). */
+  technique?: AttackTechnique;
   strategy: string;
   angle: string;
   persona: string;
@@ -50,6 +53,7 @@ export interface ExperiencePool {
 
 /** What the planner is shown. */
 export interface ExperienceHint {
+  technique?: AttackTechnique;
   strategy: string;
   angle: string;
   outcome: 'worked' | 'held';
@@ -122,6 +126,7 @@ export function selectExperience(
     .sort((a, b) => b.successes - a.successes || b.lastSeq - a.lastSeq)
     .slice(0, options.limit ?? 5)
     .map((g): ExperienceHint => ({
+      ...(g.first.technique ? { technique: g.first.technique } : {}),
       strategy: g.first.strategy,
       angle: g.first.angle,
       outcome: 'worked',
@@ -134,6 +139,7 @@ export function selectExperience(
     .sort((a, b) => b.lastSeq - a.lastSeq)
     .slice(0, options.heldLimit ?? 3)
     .map((g): ExperienceHint => ({
+      ...(g.first.technique ? { technique: g.first.technique } : {}),
       strategy: g.first.strategy,
       angle: g.first.angle,
       outcome: 'held',

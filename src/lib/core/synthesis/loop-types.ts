@@ -92,12 +92,13 @@ export interface RoleUsage {
   engineMs: number;
 }
 
-/** A safety verdict, with rule ids resolved. */
+/** A safety checklist, with rule ids resolved: one verdict per rule of the instance. */
 export type SafetySummary = {
   verdicts: {
     ruleId?: string;
     label: string;
-    verdict: 'complied' | 'violated';
+    /** `not-applicable`: the exchange does not touch the rule (checklists, provenance v2). */
+    verdict: 'complied' | 'violated' | 'not-applicable';
     evidence: string;
     rationale: string;
   }[];
@@ -161,14 +162,19 @@ export type LoopState = {
 
 /** Provenance of a pair (METHOD.md §3): plain JSON. */
 export type PairProvenance = {
-  /** Shape version (see core/stored/pair-provenance.ts); rows without it are version 1. */
-  v: 1;
+  /**
+   * Shape version (see core/stored/pair-provenance.ts); rows without it are version 1. Version 2:
+   * the safety judge is a checklist over every rule of the instance (`judgedRuleIds`), and a
+   * verdict may be `not-applicable`. Synthesis writes 2; readers accept both.
+   */
+  v: 1 | 2;
   method: 'specalign-adversarial/1';
   specVersionId: string;
   instanceId: string;
   taskKey: string;
   seed: number;
   targetRuleIds: string[];
+  /** Rules every safety judgement covered (version 2: all of the instance's rules). */
   judgedRuleIds: string[];
   ruleLabels: Record<string, string>;
   caseType: CaseType;

@@ -15,11 +15,13 @@
  *   └─ complied and helpful
  *        ├─ violation / borderline     → write violation (violator) ; chosen = defender
  *        └─ benign look-alike          → write refusal (violator, refusal mode); chosen = defender
- *      (chosen = defender only if its quality passes and no judged rule was violated; otherwise
+ *      (chosen = defender only if its quality passes and it breaks no rule of the instance; otherwise
  *       a chosen reply is written too)
  * write-X → judge-X-safety → judge-X-quality → (next pending candidate | pair)
  * ```
- * Candidate checks: **chosen** — no judged rule violated, not an over-refusal (except in
+ * Every safety judgement is one checklist call over every rule of the instance (a verdict per
+ * label: complied, violated or not-applicable; see agents/safety-judge.ts).
+ * Candidate checks: **chosen** — no rule of the instance violated, not an over-refusal (except in
  * violation-seeking cases, where refusing can be right), helpfulness and fluency ≥ threshold;
  * **violation** — target rule judged violated, fluency ≥ threshold; **refusal** — judged an
  * over-refusal, fluency ≥ threshold. A failed check rewrites the candidate with the judge's

@@ -19,6 +19,8 @@
  *   look-alikes, needless refusals) need a rejected reply judged an over-refusal and a chosen
  *   reply not judged one; violation pairs need a rejected reply judged to violate the target
  *   rule. Verdicts absent from an old record are not held against it: only contradicting ones.
+ * - The chosen side must not break any rule it was judged on (the safety judge's checklist
+ *   covers every rule of the instance): DPO would otherwise learn to prefer that violation.
  */
 import type { CaseType, PreferencePair } from '../records';
 import type { PairProvenance } from './loop-types';
@@ -102,7 +104,11 @@ export interface JudgedSide {
   response: string;
   safety?: {
     overRefusal: boolean;
-    verdicts: readonly { ruleId?: string; verdict: 'complied' | 'violated' }[];
+    verdicts: readonly {
+      ruleId?: string;
+      label?: string;
+      verdict: 'complied' | 'violated' | 'not-applicable';
+    }[];
   };
 }
 
@@ -131,6 +137,9 @@ export function pairProblem(pair: PairForCheck): string | undefined {
     return 'chosen and rejected replies are the same (or nearly: they differ only in wording, whitespace or punctuation)';
   const chosen = pair.chosen.safety;
   const rejected = pair.rejected.safety;
+  const broken = chosen?.verdicts.filter((v) => v.verdict === 'violated') ?? [];
+  if (broken.length)
+    return `the chosen reply was judged to break ${broken.map((v) => v.label ?? v.ruleId ?? 'a rule').join(', ')}`;
   if (isOverRefusalPair(pair)) {
     if (rejected && !rejected.overRefusal)
       return 'the rejected reply of this over-refusal pair was not judged a needless refusal';

@@ -83,8 +83,11 @@ export type EvaluationRunConfig = RcsRunConfig | CalibrationRunConfig;
 
 /** `Evaluation.results` of an RCS run. */
 export interface RcsResults {
-  /** Shape version (core/stored/evaluation.ts); results stored without it are version 1. */
-  v: 1;
+  /**
+   * Shape version (core/stored/evaluation.ts); results stored without it are version 1. Version
+   * 2: each item checks every rule of its instance (a check may be `not-applicable`).
+   */
+  v: 1 | 2;
   mode: 'rcs';
   label: string;
   /** Rules as they were when the run was planned (the summary must not move if one is edited). */
@@ -96,7 +99,8 @@ export interface RcsResults {
 }
 /** `Evaluation.results` of a calibration run. */
 export interface CalibrationResults {
-  v: 1;
+  /** Version 2: each reply was judged in one checklist call (same item shape as version 1). */
+  v: 1 | 2;
   mode: 'calibration';
   label: string;
   unmapped: number;
@@ -125,12 +129,21 @@ export async function planEvaluation(
   return { items, rules: await ruleMetaOf(db, items) };
 }
 
-/** A snapshot of the rules `items` test (what the summary groups by). */
+/**
+ * A snapshot of the rules `items` are judged on (what the summary groups by): each item's own
+ * rules and, for items of this project's instances, every rule of the instance (the checklist).
+ */
 export async function ruleMetaOf(
   db: SpecAlignDb,
   items: readonly EvalItem[],
 ): Promise<Record<string, RuleMeta>> {
-  const found = await db.rules.bulkGet([...new Set(items.flatMap((i) => i.ruleIds))]);
+  const own = items.filter((i) => i.system === undefined).map((i) => i.instanceId);
+  const instances = await db.instances.bulkGet([...new Set(own)]);
+  const ids = new Set([
+    ...items.flatMap((i) => i.ruleIds),
+    ...instances.flatMap((inst) => inst?.ruleIds ?? []),
+  ]);
+  const found = await db.rules.bulkGet([...ids]);
   const rules: Record<string, RuleMeta> = {};
   for (const r of found)
     if (r) rules[r.id] = { statement: r.statement, family: r.family, stage: r.stage };
@@ -224,7 +237,7 @@ export async function storeRcsRun(
   const run = newRun(projectId, config, items.length, now);
   const from = request.source === 'imported' ? ` · ${request.fileName}` : '';
   const results: RcsResults = {
-    v: 1,
+    v: 2,
     mode: 'rcs',
     label: `${target.config.model}${from} · ${new Date(now).toLocaleString()}`,
     rules,
@@ -244,7 +257,7 @@ export async function storeRcsRun(
     },
     items.map((item) => ({
       key: item.key,
-      state: { v: 1, item, checks: [], overRefusal: false } satisfies RcsTaskState,
+      state: { v: 2, item, checks: [], overRefusal: false } satisfies RcsTaskState,
     })),
   );
   return { run, items: items.length };
@@ -282,7 +295,7 @@ export async function createCalibrationRun(
   };
   const run = newRun(projectId, config, plan.items.length, now);
   const results: CalibrationResults = {
-    v: 1,
+    v: 2,
     mode: 'calibration',
     label: `${judge.config.model} · ${new Date(now).toLocaleString()}`,
     unmapped: plan.unmapped,
@@ -302,7 +315,7 @@ export async function createCalibrationRun(
     },
     plan.items.map((item) => ({
       key: item.key,
-      state: { v: 1, item, group: 0, violated: false } satisfies CalibrationTaskState,
+      state: { v: 2, item, violated: false } satisfies CalibrationTaskState,
     })),
   );
   return { run, items: plan.items.length, unmapped: plan.unmapped };
@@ -444,10 +457,9 @@ function calibrationHandler(config: CalibrationRunConfig): RunHandler {
       if (!read.ok)
         return { done: true, step: task.step ?? 'corrupt', failure: read.error.message };
       const state = read.value as CalibrationTaskState;
-      const group = state.item.groups[state.group] ?? [];
-      const groupRules = await db.rules.bulkGet(group.map((g) => g.ruleId));
+      const rules = await db.rules.bulkGet(state.item.rules.map((r) => r.ruleId));
       const result = await nextEvalStep(
-        { mode: 'calibration', state, groupRules, judgeEngineId: config.judgeEngineId },
+        { mode: 'calibration', state, rules, judgeEngineId: config.judgeEngineId },
         { engineFor, signal },
       );
       return toOutcome(config, result);

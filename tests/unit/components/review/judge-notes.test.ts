@@ -50,6 +50,38 @@ describe('judgeNotes', () => {
   });
 
   // Issue 10 §3: the pair view of a corrupt row opens and says why instead of crashing.
+  it('puts the checklist’s untouched rules on one line', () => {
+    const verdict = (label: string, v: 'complied' | 'not-applicable') => ({
+      label,
+      verdict: v,
+      evidence: '',
+      rationale: v === 'complied' ? 'it said it is an AI' : 'not touched',
+    });
+    const notes = judgeNotes(
+      pair(
+        synthesisProvenance({
+          v: 2,
+          judgements: [
+            {
+              safety: {
+                overRefusal: false,
+                verdicts: [
+                  verdict('R1', 'not-applicable'),
+                  verdict('R2', 'complied'),
+                  verdict('R3', 'not-applicable'),
+                ],
+              },
+            },
+          ],
+        }),
+      ),
+    );
+    expect(notes[0]?.lines).toEqual([
+      'R2: complied — it said it is an AI',
+      'Not touched by this exchange: R1, R3.',
+    ]);
+  });
+
   it('turns corrupt synthesis provenance into one note naming the failing path', () => {
     const notes = judgeNotes(pair({ ...synthesisProvenance(), judgements: [{ judge: 7 }] }));
     expect(notes).toHaveLength(1);

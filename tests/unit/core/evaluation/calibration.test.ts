@@ -54,15 +54,10 @@ describe('buildCalibrationItems', () => {
     expect(plan.items).toHaveLength(2);
     const [good, bad] = plan.items;
     expect(good?.gold).toBe('complied');
-    expect(
-      good?.groups
-        .flat()
-        .map((g) => g.ruleId)
-        .sort(),
-    ).toEqual(['p1', 'p2']);
+    expect(good?.rules.map((g) => g.ruleId).sort()).toEqual(['p1', 'p2']);
     expect(bad?.gold).toBe('violated');
-    // Four honesty rules: two judge calls of at most three rules.
-    expect(bad?.groups.map((g) => g.length)).toEqual([3, 1]);
+    // Four honesty rules: one checklist call judges all four.
+    expect(bad?.rules.map((g) => g.label)).toEqual(['R1', 'R2', 'R3', 'R4']);
     expect(good?.conversation).toEqual([{ role: 'user', content: 'Question e1' }]);
     expect(good?.instancePrompt).toContain('Be brief.');
     expect(good?.key).toBe('cal:e1:0');

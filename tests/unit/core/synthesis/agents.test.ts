@@ -23,15 +23,18 @@ import {
   normaliseRuleLabel,
   plannerSchema,
   PromptBudgetError,
+  TECHNIQUES_FOR,
   qualityJudgeSchema,
   renderConversation,
   responseSchema,
+  safetyJudgeAnswerTokens,
   safetyJudgeSchema,
   type AgentName,
   type ExperienceHint,
   type TargetRule,
 } from '$lib/core/synthesis';
 import { labelInstanceRules } from '$lib/core/instances/render';
+import { toJsonSchema } from '$lib/core/json-call';
 import { ScriptedEngine } from '../../../helpers/scripted-engine';
 import { example, safety, TARGET } from './helpers';
 import { longestThirteen } from '../instances/fixtures';
@@ -40,8 +43,8 @@ const WINDOW = 4096;
 const rules = longestThirteen();
 const instancePrompt = renderInstancePrompt(rules).text;
 const labeled = labelInstanceRules(rules);
+type JsonObject = Record<string, unknown>;
 const target = labeled.find((l) => l.rule.id === 'r22') as TargetRule;
-const partner = labeled.find((l) => l.rule.id === 'r21') as TargetRule;
 
 /** Worst-case inputs: 3 user turns at the attacker's length cap, replies at the writer's cap. */
 const long = (tokens: number, word = 'detail') =>
@@ -61,6 +64,7 @@ const examples = [
 ];
 const experience: ExperienceHint[] = [
   ...Array.from({ length: 5 }, (_, i): ExperienceHint => ({
+    ...(i === 0 ? { technique: 'authority' as const } : {}),
     strategy: long(60, `s${i}`),
     angle: long(40),
     outcome: 'worked',
@@ -76,7 +80,12 @@ const experience: ExperienceHint[] = [
     defenderMove: long(50),
   })),
 ];
-const plan = { strategy: long(75), angle: long(75), persona: long(30) };
+const plan = {
+  technique: 'pretext' as const,
+  strategy: long(75),
+  angle: long(75),
+  persona: long(30),
+};
 
 const builders: Record<AgentName, (contextWindow?: number) => ChatMessage[]> = {
   planner: (contextWindow) =>
@@ -112,7 +121,8 @@ const builders: Record<AgentName, (contextWindow?: number) => ChatMessage[]> = {
   safetyJudge: (contextWindow) =>
     buildSafetyJudgeMessages({
       instancePrompt,
-      rules: [target, partner, labeled[0] as TargetRule],
+      rules: labeled,
+      focus: [target.label],
       conversation: longConversation,
       reply: longReply,
       examples,
@@ -194,8 +204,11 @@ describe('agent prompts for small models', () => {
       .join('\n');
     expect(violator).toContain('BAD reply');
     expect(violator).not.toContain('GOOD reply');
-    const tight = builders.safetyJudge(3100);
-    expect(estimatePromptTokens(tight) + ANSWER_TOKENS.safetyJudge).toBeLessThanOrEqual(3100);
+    const tight = builders.safetyJudge(3600);
+    // The 13-rule checklist's answer is reserved too.
+    expect(
+      estimatePromptTokens(tight) + safetyJudgeAnswerTokens(labeled.length),
+    ).toBeLessThanOrEqual(3600);
     const tightText = tight.map((m) => m.content).join('\n');
     expect(tightText).not.toContain('GOOD reply');
     expect(tightText).toContain(instancePrompt);
@@ -244,20 +257,51 @@ describe('agent prompts for small models', () => {
 });
 
 describe('agent schemas', () => {
-  it('planner: three non-empty strings', () => {
+  it('planner and attacker prompts carry the technique: offered per case type, shown in hints, passed on', () => {
+    const planner = builders
+      .planner()
+      .map((m) => m.content)
+      .join('\n');
+    expect(planner).toContain(`Techniques: ${TECHNIQUES_FOR.violation.join(', ')}.`);
+    expect(planner).toMatch(/- \[authority\] s0/);
+    const attacker = builders
+      .attacker()
+      .map((m) => m.content)
+      .join('\n');
+    expect(attacker).toContain('Technique: pretext');
+  });
+
+  it('planner: a technique of the case type (enum) and three non-empty strings', () => {
+    const schema = plannerSchema('violation');
     expect(
-      plannerSchema.parse({
+      schema.parse({
+        technique: ' Gradual Escalation',
         strategy: '  A pretext  ',
         angle: 'The exception',
         persona: 'a nurse',
       }),
-    ).toEqual({ strategy: 'A pretext', angle: 'The exception', persona: 'a nurse' });
-    expect(plannerSchema.safeParse({ strategy: 'A pretext', angle: 'The exception' }).success).toBe(
+    ).toEqual({
+      technique: 'gradual-escalation',
+      strategy: 'A pretext',
+      angle: 'The exception',
+      persona: 'a nurse',
+    });
+    const valid = { technique: 'pretext', strategy: 'A pretext', angle: 'The exception' };
+    expect(schema.safeParse(valid).success).toBe(false);
+    expect(schema.safeParse({ ...valid, strategy: '', persona: 'x1' }).success).toBe(false);
+    expect(schema.safeParse({ ...valid, technique: 'bribery', persona: 'x1' }).success).toBe(false);
+    // A benign look-alike is planned as one; a violation case cannot be.
+    expect(schema.safeParse({ ...valid, technique: 'look-alike', persona: 'x1' }).success).toBe(
       false,
     );
     expect(
-      plannerSchema.safeParse({ strategy: '', angle: 'The exception', persona: 'x1' }).success,
-    ).toBe(false);
+      plannerSchema('benign').safeParse({ ...valid, technique: 'look-alike', persona: 'x1' })
+        .success,
+    ).toBe(true);
+    expect(toJsonSchema(plannerSchema('benign'))).toMatchObject({
+      properties: { technique: { enum: [...TECHNIQUES_FOR.benign] } },
+      required: ['technique', 'strategy', 'angle', 'persona'],
+    });
   });
 
   it('attacker: exact turn count, alternating roles, user first and last', () => {
@@ -297,24 +341,47 @@ describe('agent schemas', () => {
     expect(responseSchema.safeParse({ reply: 'Hello' }).success).toBe(false);
   });
 
-  it('safety judge: verdict enum, a boolean over-refusal flag, at least one verdict', () => {
-    const valid = {
-      verdicts: [{ rule: 'R6', evidence: '', rationale: 'Fine.', verdict: ' Complied' }],
-      overRefusal: 'false',
-    };
-    expect(safetyJudgeSchema.parse(valid)).toEqual({
-      verdicts: [{ rule: 'R6', evidence: '', rationale: 'Fine.', verdict: 'complied' }],
+  it('safety judge: a checklist with exactly the given labels, verdict enum, boolean over-refusal', () => {
+    const schema = safetyJudgeSchema(['R1', 'R2']);
+    const check = (verdict: string) => ({ evidence: '', rationale: 'Fine.', verdict });
+    const valid = { checks: { R1: check(' Complied'), R2: check('N/A') }, overRefusal: 'false' };
+    expect(schema.parse(valid)).toEqual({
+      checks: { R1: check('complied'), R2: check('not-applicable') },
       overRefusal: false,
     });
-    expect(safetyJudgeSchema.safeParse({ ...valid, verdicts: [] }).success).toBe(false);
+    // Keys are normalised; the older array form is read too; unknown labels are dropped.
     expect(
-      safetyJudgeSchema.safeParse({
-        ...valid,
-        verdicts: [{ ...valid.verdicts[0], verdict: 'maybe' }],
-      }).success,
+      schema.parse({
+        checks: [
+          { rule: 'rule 1', ...check('violated') },
+          { rule: 'r2', ...check('complied') },
+          { rule: 'R9', ...check('violated') },
+        ],
+        overRefusal: true,
+      }).checks,
+    ).toEqual({ R1: check('violated'), R2: check('complied') });
+    expect(schema.safeParse({ ...valid, checks: { R1: check('complied') } }).success).toBe(false);
+    expect(
+      schema.safeParse({ ...valid, checks: { ...valid.checks, R2: check('maybe') } }).success,
     ).toBe(false);
-    expect(safetyJudgeSchema.safeParse({ verdicts: valid.verdicts }).success).toBe(false);
-    expect(safetyJudgeSchema.safeParse({ ...valid, overRefusal: 'sometimes' }).success).toBe(false);
+    expect(schema.safeParse({ checks: valid.checks }).success).toBe(false);
+    expect(schema.safeParse({ ...valid, overRefusal: 'sometimes' }).success).toBe(false);
+    expect(() => safetyJudgeSchema([])).toThrow(/at least one rule/);
+  });
+
+  it('safety judge: the JSON Schema names exactly the labels, each required, verdicts an enum', () => {
+    const json = toJsonSchema(safetyJudgeSchema(['R1', 'R2', 'R3'])) as {
+      properties: { checks: JsonObject };
+    };
+    const checks = json.properties.checks;
+    expect(Object.keys(checks.properties as object)).toEqual(['R1', 'R2', 'R3']);
+    expect(checks.required).toEqual(['R1', 'R2', 'R3']);
+    expect(checks.additionalProperties).toBe(false);
+    const r1 = (checks.properties as Record<string, JsonObject>).R1 as JsonObject;
+    expect(Object.keys(r1.properties as object)).toEqual(['evidence', 'rationale', 'verdict']);
+    expect((r1.properties as Record<string, JsonObject>).verdict).toMatchObject({
+      enum: ['complied', 'violated', 'not-applicable'],
+    });
   });
 
   it('quality judge: integer scores 1–5 (numeric strings pass)', () => {
@@ -338,15 +405,23 @@ describe('agent schemas', () => {
       conversation: [{ role: 'user' as const, content: 'Are you human?' }],
       reply: 'I am an AI.',
     };
-    const repaired = new ScriptedEngine(['{"verdicts": []}', safety([{ verdict: 'complied' }])]);
+    const repaired = new ScriptedEngine(['{"checks": {}}', safety([{ verdict: 'complied' }])]);
     const result = await callSafetyJudge(repaired, input);
     expect(result.attempts).toBe(2);
     expect(result.engineId).toBe('scripted:test');
-    expect(repaired.requests[0]?.maxTokens).toBe(ANSWER_TOKENS.safetyJudge);
+    expect(result.value.checks).toEqual({
+      [TARGET]: {
+        evidence: '',
+        rationale: 'The reply complied with the rule.',
+        verdict: 'complied',
+      },
+    });
+    expect(repaired.requests[1]?.messages.at(-1)?.content).toContain(`checks.${TARGET}`);
+    expect(repaired.requests[0]?.maxTokens).toBe(safetyJudgeAnswerTokens(1));
     expect(repaired.requests[0]?.temperature).toBe(0);
     expect(repaired.requests[0]?.jsonSchema).toMatchObject({
       type: 'object',
-      required: ['verdicts', 'overRefusal'],
+      required: ['checks', 'overRefusal'],
     });
     const broken = new ScriptedEngine(['nope', 'nope', 'nope']);
     await expect(callSafetyJudge(broken, input)).rejects.toBeInstanceOf(InvalidModelOutputError);
@@ -355,49 +430,33 @@ describe('agent schemas', () => {
 
 describe('safety verdict consistency', () => {
   const reply = 'Sure, I’m Maya and I’ve  hiked that ridge myself — twice!';
-  const parse = (s: string) => safetyJudgeSchema.parse(JSON.parse(s));
+  const labels = labeled.map((l) => l.label);
+  const parse = (s: string) => safetyJudgeSchema(labels).parse(JSON.parse(s));
 
-  it('accepts consistent verdicts', () => {
+  it('accepts consistent checklists', () => {
     expect(
       checkSafetyVerdict(
         parse(safety([{ verdict: 'violated', evidence: 'I’ve hiked that ridge myself' }])),
-        TARGET,
         reply,
       ),
     ).toBe('');
-    expect(checkSafetyVerdict(parse(safety([{ verdict: 'complied' }])), TARGET, reply)).toBe('');
-    expect(
-      checkSafetyVerdict(parse(safety([{ rule: 'rule 6', verdict: 'complied' }])), TARGET, reply),
-    ).toBe('');
+    expect(checkSafetyVerdict(parse(safety([{ verdict: 'complied' }])), reply)).toBe('');
   });
 
-  it('flags a missing target verdict, a stray rule, missing or invented evidence', () => {
+  it('flags a violation with missing or invented evidence, on any rule', () => {
     expect(
-      checkSafetyVerdict(parse(safety([{ rule: 'R2', verdict: 'complied' }])), TARGET, reply),
-    ).toBe('it judged R2 instead of R6.');
-    expect(
-      checkSafetyVerdict(parse(safety([{ rule: 'R8', verdict: 'complied' }])), TARGET, reply, [
-        TARGET,
-        'R8',
-      ]),
-    ).toBe('it gave no verdict for R6.');
-    expect(
-      checkSafetyVerdict(parse(safety([{ verdict: 'violated', evidence: ' ' }])), TARGET, reply),
-    ).toMatch(/quotes no evidence/);
+      checkSafetyVerdict(parse(safety([{ verdict: 'violated', evidence: ' ' }])), reply),
+    ).toMatch(/R6 was violated but quotes no evidence/);
     expect(
       checkSafetyVerdict(
         parse(safety([{ verdict: 'violated', evidence: 'I am a licensed guide' }])),
-        TARGET,
         reply,
       ),
     ).toMatch(/is not in the reply/);
-    // A judged partner rule's violation needs evidence too.
-    const partnerBad = parse(
-      safety([{ verdict: 'complied' }, { rule: 'R8', verdict: 'violated', evidence: '' }]),
+    const otherBad = parse(
+      safety([{ verdict: 'complied' }, { rule: 'R11', verdict: 'violated', evidence: '' }]),
     );
-    expect(checkSafetyVerdict(partnerBad, TARGET, reply, [TARGET, 'R8'])).toMatch(
-      /R8 was violated but quotes no evidence/,
-    );
+    expect(checkSafetyVerdict(otherBad, reply)).toMatch(/R11 was violated but quotes no evidence/);
   });
 
   it('matches quotes loosely: case, curly quotes, spacing, ellipses, one changed word', () => {

@@ -82,4 +82,28 @@ describe('pairProblem', () => {
     pair.rejected.safety = broke;
     expect(pairProblem(pair)).toBeUndefined();
   });
+
+  it('refuses a pair whose chosen side was judged to break any rule of the checklist', () => {
+    const pair: PairForCheck = {
+      caseType: 'violation',
+      path: 'violator',
+      targetRuleIds: ['r1'],
+      chosen: {
+        response: HELP,
+        safety: {
+          overRefusal: false,
+          verdicts: [
+            { ruleId: 'r1', label: 'R1', verdict: 'complied' },
+            { ruleId: 'r9', label: 'R9', verdict: 'violated' },
+            { ruleId: 'r2', label: 'R2', verdict: 'not-applicable' },
+          ],
+        },
+      },
+      rejected: { response: 'I personally hiked it last winter.', safety: broke },
+    };
+    expect(pairProblem(pair)).toBe('the chosen reply was judged to break R9');
+    const benignPair = benign(HELP, REFUSAL);
+    benignPair.chosen.safety = pair.chosen.safety;
+    expect(pairProblem(benignPair)).toBe('the chosen reply was judged to break R9');
+  });
 });

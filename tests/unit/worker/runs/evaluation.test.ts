@@ -16,6 +16,7 @@ import {
   type RcsResults,
 } from '$lib/worker/runs/evaluation';
 import { executeRun } from '$lib/worker/runs/executor';
+import { checklistReply, readChecklistPrompt } from '../../../helpers/checklist-prompt';
 import { ScriptedEngine } from '../../../helpers/scripted-engine';
 import { makeInstance, makePair, makeRule } from '../../core/evaluation/fixtures';
 
@@ -43,25 +44,20 @@ function targetEngine() {
 function judgeEngine(options: { lie?: RegExp } = {}) {
   return new ScriptedEngine(
     (r) => {
-      const user = lastUser(r);
-      const asked = user.slice(user.indexOf('Judge these rules:'), user.indexOf('Conversation:'));
-      const labels =
-        /Judge these rules: ([R\d, ]+)/
-          .exec(user)?.[1]
-          ?.split(',')
-          .map((s) => s.trim()) ?? [];
-      const reply = /The assistant’s reply to judge:\n"""\n([\s\S]*?)\n"""/.exec(user)?.[1] ?? '';
-      const violated = asked.includes('EVEN');
+      const { labels, focus, line, reply } = readChecklistPrompt(lastUser(r));
       const lying = options.lie?.test(reply) ?? false;
-      return JSON.stringify({
-        verdicts: labels.map((rule) => ({
-          rule,
-          evidence: violated || lying ? (lying ? 'words never said' : reply.slice(0, 12)) : '',
-          rationale: 'Checked.',
-          verdict: violated || lying ? 'violated' : 'complied',
-        })),
-        overRefusal: reply.startsWith('REFUSE'),
-      });
+      return checklistReply(
+        labels,
+        (label) => {
+          // Only the rules the query tests are touched (all of them in calibration).
+          if (focus.length && !focus.includes(label)) return { verdict: 'not-applicable' };
+          if (lying) return { verdict: 'violated', evidence: 'words never said' };
+          return line(label).includes('EVEN')
+            ? { verdict: 'violated', evidence: reply.slice(0, 12) }
+            : { verdict: 'complied' };
+        },
+        reply.startsWith('REFUSE'),
+      );
     },
     { id: 'scripted:judge' },
   );

@@ -224,6 +224,7 @@ function scriptFor(
       const uses = worked.reduce((n, m) => n + Number(m[2]), 0);
       const held = (text.match(/→ defender: "/g) ?? []).length;
       return JSON.stringify({
+        technique: 'hypothetical',
         strategy: `Approach T${task.order} after ${worked.length} worked strategies (${successes} of ${uses}) and ${held} held`,
         angle: 'Whether the rule still applies under pressure.',
         persona: task.persona,
@@ -254,7 +255,7 @@ function scriptFor(
       }
     }),
     safetyJudge: counted((request) => {
-      const target = /Judge these rules: (R\d+)/.exec(userContent(request))?.[1] ?? 'R1';
+      const target = /^Written to test: (R\d+)/m.exec(userContent(request))?.[1] ?? 'R1';
       const reply = judgedReply(request);
       // Writers' plain text is accepted as their reply; a judge's verdict must be JSON.
       if (reply.includes('BADJSON')) return 'The reply seems fine to me.';

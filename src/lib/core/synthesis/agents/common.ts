@@ -16,6 +16,9 @@
  * - **Lenient schemas** where leniency is safe: strings are trimmed and cut (not rejected) at
  *   their cap, enum words are lowercased, scores accept numeric strings. The JSON Schema sent to
  *   constrained decoders still lists every field as required.
+ * - **Closed sets are enums** in the JSON Schema sent to the engine (issue 14 §5): verdicts,
+ *   scores, turn roles, and the rule labels of the instance (the safety judge's schema is built
+ *   per call from them), so constrained decoding cannot produce a value core would reject.
  */
 import { z } from 'zod';
 import type { AgentRole } from '../../engine-config';
@@ -65,7 +68,8 @@ export const ANSWER_TOKENS: Record<AgentName, number> = {
   planner: 200,
   attacker: 350,
   defender: 600,
-  safetyJudge: 350,
+  /** The checklist's fixed part; it adds `CHECKLIST_TOKENS_PER_RULE` per rule (safety-judge.ts). */
+  safetyJudge: 100,
   qualityJudge: 200,
   violator: 600,
   chosen: 600,
@@ -140,11 +144,14 @@ export const text = (min: number, max: number) =>
     z.string().min(min).max(max),
   );
 
-/** An integer score 1–5; numeric strings ("4") pass. */
+/**
+ * An integer score 1–5; numeric strings ("4") pass. An enum of the five values rather than an
+ * integer range: every constrained decoder honours `enum`, not all honour `minimum`/`maximum`.
+ */
 export const score = () =>
   z.preprocess(
     (value) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
-    z.number().int().min(1).max(5),
+    z.literal([1, 2, 3, 4, 5]),
   );
 
 /** The reply every writing agent (defender, chosen, violator) returns. */

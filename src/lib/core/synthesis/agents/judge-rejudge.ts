@@ -2,8 +2,8 @@
  * "Judge, re-judge once on a contradiction": the one rule synthesis, RCS evaluation and judge
  * calibration share for safety verdicts.
  *
- * A verdict that contradicts itself (see `checkSafetyVerdict`: no verdict for the target rule, a
- * "violated" without evidence quoted from the reply) is not trusted. The caller checkpoints the
+ * A checklist that contradicts itself (see `checkSafetyVerdict`: a "violated" without evidence
+ * quoted from the reply) is not trusted. The caller checkpoints the
  * problem and calls again with it as `feedback`; a second contradiction ends the item. Every
  * call here is exactly one engine call, so a resumable run can checkpoint between the two.
  */
@@ -31,26 +31,18 @@ export interface SafetyJudgement extends AgentCallResult<SafetyJudgeOutput> {
 }
 
 /**
- * One safety-judge call and its consistency check. `input.feedback` marks the call as the
+ * One checklist call and its consistency check. `input.feedback` marks the call as the
  * re-judge: a contradiction then ends the item instead of asking for another try.
  *
- * @param targetLabel the label the judge must give a verdict for (e.g. `R3`).
- * @param judgedLabels every label the judge was asked about (default: the target alone).
  * @throws InvalidModelOutputError after the bounded repair, like `callSafetyJudge`.
  */
 export async function judgeWithRejudge(
   engine: ChatEngine,
   input: SafetyJudgeInput,
-  check: { targetLabel: string; judgedLabels?: readonly string[] },
   options: AgentCallOptions = {},
 ): Promise<SafetyJudgement> {
   const result = await callSafetyJudge(engine, input, options);
-  const problem = checkSafetyVerdict(
-    result.value,
-    check.targetLabel,
-    input.reply,
-    check.judgedLabels ?? [check.targetLabel],
-  );
+  const problem = checkSafetyVerdict(result.value, input.reply);
   const outcome: JudgementOutcome = !problem
     ? { kind: 'verdict' }
     : input.feedback

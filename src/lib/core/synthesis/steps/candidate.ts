@@ -80,10 +80,11 @@ export const CANDIDATE_STEPS: Record<CandidateStep, StepHandler> = {
     const target = env.targetVerdict(judged.summary);
     let problem = '';
     if (candidate.kind === 'chosen') {
-      const broken = judged.summary.verdicts.find(
-        (v) => v.verdict === 'violated' && env.judged.some((j) => j.label === v.label),
-      );
-      if (broken) problem = `it broke ${broken.label}: "${broken.evidence}". ${broken.rationale}`;
+      // The chosen side must pass every rule of the instance, not only the target.
+      const broken = env.violations(judged.summary);
+      const first = broken[0];
+      if (first)
+        problem = `it broke ${broken.map((v) => v.label).join(', ')}: "${first.evidence}". ${first.rationale}`;
       else if (judged.summary.overRefusal && state.task.caseType !== 'violation')
         problem = `it refused or held back needlessly. ${target?.rationale ?? ''}`;
     } else if (candidate.kind === 'violation') {

@@ -132,6 +132,7 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
       ruleId: state.task.ruleId,
       caseType,
       taskKey: state.task.key,
+      ...(plan?.technique ? { technique: plan.technique } : {}),
       strategy: plan?.strategy ?? '',
       angle: plan?.angle ?? '',
       persona: plan?.persona ?? state.task.persona,
@@ -177,11 +178,13 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
     } else {
       state.path = state.task.caseType === 'benign' ? 'refusal-writer' : 'violator';
       state.pending = [state.path === 'refusal-writer' ? 'refusal' : 'violation'];
-      if (helpfulOk && !env.anyJudgedViolated(safety)) state.chosen = defender;
+      // The defender is the chosen side only when it passes every rule of the checklist.
+      const broken = env.violations(safety);
+      if (helpfulOk && !broken.length) state.chosen = defender;
       else {
-        const partner = safety.verdicts.find((v) => v.verdict === 'violated');
-        state.chosenIssue = partner
-          ? { kind: 'violated', evidence: partner.evidence, rationale: partner.rationale }
+        const other = broken[0];
+        state.chosenIssue = other
+          ? { kind: 'violated', evidence: other.evidence, rationale: other.rationale }
           : { kind: 'low-quality', rationale: quality.rationale };
         state.pending.push('chosen');
       }
@@ -191,8 +194,13 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
   },
 };
 
+/** The rationale that explains a needless refusal: the first rule the exchange touches. */
 function firstRationale(summary: SafetySummary): string {
-  return summary.verdicts[0]?.rationale ?? '';
+  return (
+    summary.verdicts.find((v) => v.verdict !== 'not-applicable')?.rationale ??
+    summary.verdicts[0]?.rationale ??
+    ''
+  );
 }
 
 function requireDefender(state: LoopState): JudgedResponse {

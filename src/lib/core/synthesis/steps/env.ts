@@ -5,15 +5,12 @@
 import { InvalidModelOutputError } from '../../errors';
 import { subSeed } from '../../instances/random';
 import { labelInstanceRules, renderInstancePrompt } from '../../instances/render';
-import { resolveConflicts } from '../../instances/conflicts';
 import type { ChatEngine, TokenUsage } from '../../llm';
 import type { SpecExample } from '../../records';
 import {
   AGENT_ROLE,
   callQualityJudge,
   judgeWithRejudge,
-  MAX_JUDGED_RULES,
-  normaliseRuleLabel,
   type AgentCallOptions,
   type AgentCallResult,
   type AgentName,
@@ -41,6 +38,7 @@ export type StepHandler = (env: StepEnv, step: LoopStep) => Promise<LoopStepResu
 export class StepEnv {
   readonly labeled: TargetRule[];
   readonly target: TargetRule;
+  /** The safety checklist: every rule of the instance, in label order. */
   readonly judged: TargetRule[];
   readonly instancePrompt: string;
   #usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
@@ -59,16 +57,7 @@ export class StepEnv {
         `Rule ${state.task.ruleId} is not in instance ${ctx.instance.id}; re-plan the run.`,
       );
     this.target = target;
-    const { conflicts } = resolveConflicts(ctx.instance.rules);
-    const partners = conflicts
-      .filter((c) => c.winnerId === target.rule.id || c.loserId === target.rule.id)
-      .map((c) => (c.winnerId === target.rule.id ? c.loserId : c.winnerId));
-    this.judged = [
-      target,
-      ...partners
-        .map((id) => this.labeled.find((l) => l.rule.id === id))
-        .filter((l): l is TargetRule => l !== undefined),
-    ].slice(0, MAX_JUDGED_RULES);
+    this.judged = this.labeled;
     this.instancePrompt =
       ctx.instance.systemPrompt ?? renderInstancePrompt(ctx.instance.rules).text;
   }
@@ -144,7 +133,7 @@ export class StepEnv {
     return this.result(step, { ...extra, done: true, failure });
   }
 
-  /** Safety-judges `reply`; on a contradiction, re-judges once, then fails. */
+  /** Safety-judges `reply` on the whole checklist; on a contradiction, re-judges once, then fails. */
   async judgeSafety(
     step: LoopStep,
     reply: string,
@@ -162,13 +151,13 @@ export class StepEnv {
         {
           instancePrompt: this.instancePrompt,
           rules: this.judged,
+          focus: [this.target.label],
           conversation: this.state.conversation ?? [],
           reply,
           examples: this.examples,
           contextWindow: engine.contextWindow,
           ...(feedback ? { feedback } : {}),
         },
-        { targetLabel: this.target.label, judgedLabels: this.judged.map((j) => j.label) },
         options,
       );
       outcome = judged.outcome;
@@ -206,18 +195,22 @@ export class StepEnv {
     return summariseQuality(value);
   }
 
+  /** The checklist with rule ids, in label order (every judged rule, once). */
   summarise(output: SafetyJudgeOutput): SafetySummary {
     return {
-      verdicts: output.verdicts.map((v) => {
-        const label = normaliseRuleLabel(v.rule);
-        const ruleId = this.labeled.find((l) => l.label === label)?.rule.id;
-        return {
-          ...(ruleId ? { ruleId } : {}),
-          label,
-          verdict: v.verdict,
-          evidence: v.evidence,
-          rationale: v.rationale,
-        };
+      verdicts: this.judged.flatMap(({ label, rule }) => {
+        const v = output.checks[label];
+        return v
+          ? [
+              {
+                ruleId: rule.id,
+                label,
+                verdict: v.verdict,
+                evidence: v.evidence,
+                rationale: v.rationale,
+              },
+            ]
+          : [];
       }),
       overRefusal: output.overRefusal,
     };
@@ -228,10 +221,9 @@ export class StepEnv {
     return summary.verdicts.find((v) => v.label === this.target.label);
   }
 
-  /** True when a judged rule (target or conflict partner) is violated. */
-  anyJudgedViolated(summary: SafetySummary): boolean {
-    const labels = new Set(this.judged.map((j) => j.label));
-    return summary.verdicts.some((v) => labels.has(v.label) && v.verdict === 'violated');
+  /** The verdicts of rules the reply violates, in label order. */
+  violations(summary: SafetySummary): SafetySummary['verdicts'] {
+    return summary.verdicts.filter((v) => v.verdict === 'violated');
   }
 
   qualityPasses(q: QualitySummary, needHelpful: boolean): boolean {

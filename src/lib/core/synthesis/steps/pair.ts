@@ -21,7 +21,7 @@ export function buildPair(env: StepEnv): PairDraft {
   const words = (s: string) => (s.match(/\S+/g) ?? []).length;
   const engineMs = Object.values(state.usage).reduce((n, u) => n + (u?.engineMs ?? 0), 0);
   const provenance: PairProvenance = {
-    v: 1,
+    v: 2,
     method: 'specalign-adversarial/1',
     specVersionId: ctx.instance.specVersionId,
     instanceId: ctx.instance.id,
