@@ -34,6 +34,7 @@ import { ScriptedEngine } from '../tests/helpers/scripted-engine';
 import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
+import { benchTrainingMix } from './bench-mix';
 import type { ExportMeasurement } from './bench-export';
 
 interface Row {
@@ -363,6 +364,7 @@ await benchRules();
 await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
+rows.push(...benchTrainingMix());
 try {
   await benchExport();
 } catch (error) {

@@ -73,16 +73,18 @@ describe('NearDuplicateIndex', () => {
   });
 
   it('compares with kept items only: a chain A ≈ B ≈ C with A ≉ C keeps A and C', () => {
-    const random = mulberry32(5);
-    const a = randomText(random, 60);
-    // B shares the first 54 words with A, C the last 54 with B: J(A,B), J(B,C) ≈ 0.85, J(A,C) ≈ 0.7.
-    const b = [...a.slice(0, 54), ...randomText(random, 6)];
-    const c = [...randomText(random, 6), ...b.slice(6)];
-    expect(exact(a.join(' '), b.join(' '))).toBeGreaterThan(0.8);
-    expect(exact(b.join(' '), c.join(' '))).toBeGreaterThan(0.8);
-    expect(exact(a.join(' '), c.join(' '))).toBeLessThan(0.75);
+    // Crafted signatures (values differ in their high 16 bits, the part that is kept):
+    // B differs from A in 10 of 120 values (0.92), C from B in 20 more (0.83), C from A in 30 (0.75).
+    const a = Uint32Array.from({ length: MINHASH_PERMUTATIONS }, (_, i) => (i + 1) << 16);
+    const b = a.map((v, i) => (i < 10 ? v + (1000 << 16) : v));
+    const c = b.map((v, i) => (i >= 10 && i < 30 ? v + (2000 << 16) : v));
     const index = new NearDuplicateIndex(0.8);
-    for (const t of [a, b, c]) index.add(t.join(' '));
+    for (const sig of [a, b, c]) index.addSignature(sig);
+    expect([index.similarity(0, 1), index.similarity(1, 2), index.similarity(0, 2)]).toEqual([
+      110 / 120,
+      100 / 120,
+      90 / 120,
+    ]);
     expect([...index.resolve().duplicateOf]).toEqual([-1, 0, -1]);
   });
 
@@ -102,15 +104,24 @@ describe('NearDuplicateIndex', () => {
     for (const t of texts) index.add(t);
     const { duplicateOf, comparisons } = index.resolve();
     for (let i = 0; i < 300; i++) expect(duplicateOf[i]).toBe(-1);
+    let close = 0;
+    let caught = 0;
+    let far = 0;
     for (let i = 0; i < 300; i++) {
       const truth = exact(texts[i]!, texts[300 + i]!);
-      if (truth >= 0.85) expect(duplicateOf[300 + i]).toBe(i);
-      if (truth <= 0.6) expect(duplicateOf[300 + i]).toBe(-1);
+      if (truth >= 0.85) {
+        close++;
+        if (duplicateOf[300 + i] === i) caught++;
+      }
+      if (truth <= 0.6) {
+        far++;
+        expect(duplicateOf[300 + i]).toBe(-1); // never a false positive this far below
+      }
     }
-    // Both branches of the check above were exercised.
-    const dup = [...duplicateOf].filter((d) => d >= 0).length;
-    expect(dup).toBeGreaterThanOrEqual(140);
-    expect(dup).toBeLessThanOrEqual(160);
+    // Both kinds were exercised; at J ≈ 0.88 the estimate (σ ≈ 0.03) misses a few per cent.
+    expect(close).toBeGreaterThanOrEqual(140);
+    expect(far).toBeGreaterThanOrEqual(140);
+    expect(caught / close).toBeGreaterThanOrEqual(0.93);
     expect(comparisons).toBeLessThan((texts.length * (texts.length - 1)) / 2 / 50);
   });
 
