@@ -186,14 +186,15 @@ export interface WorkerApi extends EditApi {
   /**
    * What a training mix would do to the selected pairs (SFT:DPO counts, pairs outside the length
    * bounds, near-duplicates across runs, the ratio histogram), from one read of the pairs in the
-   * worker. A newer call with the same job id cancels the older one. Throws MixSettingsError for
-   * settings that cannot work.
+   * worker, reported every 1,000 pairs read. A newer call with the same job id cancels the older
+   * one, as does `cancel(jobId)`. Throws MixSettingsError for settings that cannot work.
    */
   previewTrainingMix(
     jobId: string,
     projectId: string,
     selection: ExportSelection,
     settings: MixSettings,
+    onProgress?: (status: ExportStatus) => void,
   ): Promise<MixSummary>;
 
   /** A whole project as one file (API keys are never included). */

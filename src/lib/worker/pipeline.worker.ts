@@ -192,9 +192,12 @@ const api: WorkerApi = {
     );
   },
 
-  previewTrainingMix(jobId, projectId, selection, settings) {
+  previewTrainingMix(jobId, projectId, selection, settings, onProgress) {
     return jobs.run(jobId, (signal) =>
-      previewTrainingMix(getDb(), projectId, selection, settings, { signal }),
+      previewTrainingMix(getDb(), projectId, selection, settings, {
+        signal,
+        ...(onProgress ? { onProgress } : {}),
+      }),
     );
   },
 
