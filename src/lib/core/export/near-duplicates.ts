@@ -9,27 +9,30 @@
  *   checks agree on what "the same query" means. The text is the conversation turns only: the
  *   system prompt is the instance, and different instances asking the same thing still teach
  *   the same query twice.
- * - Signature: 120 min-hashes, each `min over shingles of mix(hash(shingle) ⊕ seedᵢ)` with fixed
- *   seeds (never the export seed: which pairs are duplicates must not change with the split).
- *   Kept as 16-bit values (b-bit MinHash): 240 bytes per pair, 24 MB at 100k; a chance 16-bit
- *   agreement (1/65,536) moves the estimate by less than 0.0001.
+ * - Signature (for finding candidates only): 120 min-hashes, each the minimum over the shingles
+ *   of a seeded permutation of the shingle's hash, with fixed seeds (never the export seed:
+ *   which pairs are duplicates must not change with the split). Only its 20 band keys are kept.
  * - Banding: 20 bands × 6 rows. Two prompts become candidates when one band agrees entirely:
  *   P = 1 − (1 − J⁶)²⁰, i.e. 0.998 at Jaccard 0.8, 0.27 at 0.5, 0.015 at 0.3. So nearly every
  *   pair at the threshold is compared, while template-like queries (J ≈ 0.3 is common for
  *   "Can you help me…" prompts) rarely are. 32 × 4 would catch as much at 0.8 but makes most
  *   J ≈ 0.3 pairs candidates; 16 × 8 misses 5 % at 0.8.
- * - Decision: a candidate is a duplicate when the signatures agree on ≥ threshold of their 120
- *   values (default 0.8, as in synthesis). The estimate is unbiased with a standard error of
- *   ≈ 0.037 near J = 0.8, so pairs within a few hundredths of the threshold go either way
- *   (bench: 95.7 % of planted copies at exact J ≥ 0.85 caught, 3 of 6,701 removals below 0.7).
- *   Exact verification would need every item's shingle set, whose memory grows with prompt
- *   length; the signature keeps it fixed at 240 bytes.
+ * - Decision (verification): a candidate is a duplicate when the Jaccard similarity of the two
+ *   shingle sets is ≥ threshold (default 0.8, as in synthesis), computed from each item's
+ *   bottom-128 sketch (its 128 smallest shingle hashes). That is **exact** while two prompts have
+ *   at most 128 distinct shingles together (two prompts of about 60 words: most attack
+ *   queries), and an unbiased estimate with a standard error of ≈ 0.035 at J = 0.8 beyond. So
+ *   the only misses below that size are LSH's (0.2 % at J = 0.8, fewer above), and there are no
+ *   false positives (bench: 100 % of planted copies at J ≥ 0.85 caught over 100k prompts). A
+ *   MinHash estimate from the 120 values (σ ≈ 0.037 at 0.8) would decide pairs near the
+ *   threshold by chance; whole shingle sets would make memory grow with prompt length.
  * - Which one stays: the earliest (items are added in creation order); a later item is a
  *   duplicate when it matches an earlier item that was **kept**, so a chain A ≈ B ≈ C with A ≉ C
  *   keeps A and C.
- * Cost: O(n · shingles · 120) hashing plus one sort per band; memory ≈ 0.5 KB per item.
+ * Cost: O(n · shingles · 120) hashing plus one sort per band; memory per item: band keys 80 B,
+ * sketch ≤ 512 B (4 B per shingle up to 128), and 160 B while resolving.
  * No npm package fits: `bloom-filters` has MinHash without LSH banding, `minhash` (0.0.x) is
- * unmaintained; neither keeps 16-bit signatures or decides which copy stays.
+ * unmaintained; neither verifies candidates exactly or decides which copy stays.
  */
 import { hashString } from '../hash';
 import { NEAR_DUPLICATE_THRESHOLD } from '../synthesis/near-duplicate';
@@ -42,6 +45,9 @@ export const LSH_BANDS = 20;
 export const LSH_ROWS = 6;
 /** The default Jaccard threshold, shared with the in-run check. */
 export const CROSS_RUN_THRESHOLD = NEAR_DUPLICATE_THRESHOLD;
+
+/** Shingle hashes kept per item for verification (bottom-k sketch). */
+export const SKETCH_SIZE = 128;
 
 /** Items one index can hold: item numbers are packed next to 32-bit band keys in a double. */
 const MAX_ITEMS = 2 ** 21;
@@ -97,16 +103,13 @@ export function shingleHashes(text: string): number[] {
 }
 
 /**
- * The MinHash signature of a text's word 3-gram shingles, or `undefined` when the text has no
- * word at all (such texts are never called duplicates: there is nothing to compare).
+ * The MinHash signature of a set of shingle hashes (see {@link shingleHashes}).
  *
  * Permutation p of a shingle hash h is `(h ⊕ seedₚ) × oddₚ`, then xor-shifted: a bijection of
  * 32-bit values, so min-hashes of well-mixed inputs (`h` is already avalanched) stay uniform,
  * at 4 operations instead of a full finaliser per permutation.
  */
-export function minHashSignature(text: string): Uint32Array | undefined {
-  const hashes = shingleHashes(text);
-  if (hashes.length === 0) return undefined;
+export function minHashSignature(hashes: readonly number[]): Uint32Array {
   const sig = new Uint32Array(MINHASH_PERMUTATIONS).fill(0xffffffff);
   const seeds = SEEDS;
   const odds = MULTIPLIERS;
@@ -118,6 +121,16 @@ export function minHashSignature(text: string): Uint32Array | undefined {
     }
   }
   return sig;
+}
+
+/** The `SKETCH_SIZE` smallest distinct shingle hashes, ascending (all of them for short texts). */
+export function bottomSketch(hashes: readonly number[]): Uint32Array {
+  const sorted = Uint32Array.from(hashes).sort();
+  const out = new Uint32Array(Math.min(SKETCH_SIZE, sorted.length));
+  let n = 0;
+  for (let i = 0; i < sorted.length && n < out.length; i++)
+    if (i === 0 || sorted[i] !== sorted[i - 1]) out[n++] = sorted[i] as number;
+  return out.subarray(0, n);
 }
 
 /** What {@link NearDuplicateIndex.resolve} found. */
@@ -138,12 +151,13 @@ export class NearDuplicateIndex {
   readonly threshold: number;
   #count = 0;
   #capacity: number;
-  /** 16-bit signature values, MINHASH_PERMUTATIONS per item. */
-  #sigs: Uint16Array;
   /** One 32-bit key per band per item. */
   #bands: Uint32Array;
-  /** 1 when the item has a signature (a text with words). */
+  /** 1 when the item has shingles (a text with words). */
   #present: Uint8Array;
+  /** Bottom-k sketches of all items, back to back; item i is `#sketches[#start[i] .. #start[i+1])`. */
+  #sketches: Uint32Array;
+  #start: Uint32Array;
 
   constructor(threshold = CROSS_RUN_THRESHOLD, capacity = 1024) {
     if (!(threshold > 0 && threshold <= 1))
@@ -152,9 +166,10 @@ export class NearDuplicateIndex {
       );
     this.threshold = threshold;
     this.#capacity = Math.max(1, capacity);
-    this.#sigs = new Uint16Array(this.#capacity * MINHASH_PERMUTATIONS);
     this.#bands = new Uint32Array(this.#capacity * LSH_BANDS);
     this.#present = new Uint8Array(this.#capacity);
+    this.#start = new Uint32Array(this.#capacity + 1);
+    this.#sketches = new Uint32Array(this.#capacity * 64);
   }
 
   /** Items added so far. */
@@ -164,19 +179,30 @@ export class NearDuplicateIndex {
 
   /** Adds a text; returns its item number (0, 1, 2… in the order added). */
   add(text: string): number {
-    return this.addSignature(minHashSignature(text));
+    return this.addShingles(shingleHashes(text));
   }
 
-  /** Adds a precomputed signature (`undefined`: a text without words, never a duplicate). */
-  addSignature(sig: Uint32Array | undefined): number {
+  /** Adds an item by its shingle hashes (none: a text without words, never a duplicate). */
+  addShingles(hashes: readonly number[]): number {
     if (this.#count >= MAX_ITEMS)
       throw new RangeError(`One near-duplicate pass holds at most ${MAX_ITEMS} items.`);
     if (this.#count === this.#capacity) this.#grow();
     const item = this.#count++;
-    if (!sig) return item;
+    const begin = this.#start[item] as number;
+    if (hashes.length === 0) {
+      this.#start[item + 1] = begin;
+      return item;
+    }
     this.#present[item] = 1;
-    const base = item * MINHASH_PERMUTATIONS;
-    for (let p = 0; p < MINHASH_PERMUTATIONS; p++) this.#sigs[base + p] = (sig[p] as number) >>> 16;
+    const sketch = bottomSketch(hashes);
+    if (begin + sketch.length > this.#sketches.length) {
+      const bigger = new Uint32Array(Math.max(2 * this.#sketches.length, begin + sketch.length));
+      bigger.set(this.#sketches);
+      this.#sketches = bigger;
+    }
+    this.#sketches.set(sketch, begin);
+    this.#start[item + 1] = begin + sketch.length;
+    const sig = minHashSignature(hashes);
     for (let b = 0; b < LSH_BANDS; b++) {
       let h = 0x811c9dc5 ^ b;
       for (let r = 0; r < LSH_ROWS; r++) h = mix(h ^ (sig[b * LSH_ROWS + r] as number));
@@ -187,26 +213,43 @@ export class NearDuplicateIndex {
 
   #grow(): void {
     const capacity = Math.min(MAX_ITEMS, this.#capacity * 2);
-    const sigs = new Uint16Array(capacity * MINHASH_PERMUTATIONS);
-    sigs.set(this.#sigs);
     const bands = new Uint32Array(capacity * LSH_BANDS);
     bands.set(this.#bands);
     const present = new Uint8Array(capacity);
     present.set(this.#present);
-    this.#sigs = sigs;
+    const start = new Uint32Array(capacity + 1);
+    start.set(this.#start);
     this.#bands = bands;
     this.#present = present;
+    this.#start = start;
     this.#capacity = capacity;
   }
 
-  /** Estimated Jaccard similarity of two items: the share of equal signature values. */
+  /**
+   * Jaccard similarity of two items from their bottom-k sketches: of the k smallest hashes of
+   * the union, the share in both. Exact when the two texts have at most k shingles together
+   * distinct (the sketches are then the whole sets); an unbiased estimate beyond.
+   */
   similarity(a: number, b: number): number {
-    const sa = a * MINHASH_PERMUTATIONS;
-    const sb = b * MINHASH_PERMUTATIONS;
-    let equal = 0;
-    for (let p = 0; p < MINHASH_PERMUTATIONS; p++)
-      if (this.#sigs[sa + p] === this.#sigs[sb + p]) equal++;
-    return equal / MINHASH_PERMUTATIONS;
+    const sk = this.#sketches;
+    let i = this.#start[a] as number;
+    let j = this.#start[b] as number;
+    const endA = this.#start[a + 1] as number;
+    const endB = this.#start[b + 1] as number;
+    let seen = 0;
+    let common = 0;
+    while (seen < SKETCH_SIZE && (i < endA || j < endB)) {
+      const x = i < endA ? (sk[i] as number) : Infinity;
+      const y = j < endB ? (sk[j] as number) : Infinity;
+      if (x === y) {
+        common++;
+        i++;
+        j++;
+      } else if (x < y) i++;
+      else j++;
+      seen++;
+    }
+    return seen === 0 ? 1 : common / seen;
   }
 
   /**

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  minHashSignature,
-  MINHASH_PERMUTATIONS,
-  NearDuplicateIndex,
-} from '$lib/core/export/near-duplicates';
-import { mulberry32 } from '$lib/core/hash';
+import { NearDuplicateIndex, shingleHashes, SKETCH_SIZE } from '$lib/core/export/near-duplicates';
+import { hashString, mulberry32 } from '$lib/core/hash';
 import { jaccard, shingles } from '$lib/core/synthesis/near-duplicate';
 
 /** A vocabulary large enough that unrelated prompts share almost no 3-gram. */
@@ -26,19 +22,16 @@ function exact(a: string, b: string): number {
   return jaccard(shingles(a), shingles(b));
 }
 
-describe('minHashSignature', () => {
-  it('is deterministic, ignores case and punctuation, and is undefined without words', () => {
-    const a = minHashSignature('Tell me the previous caller’s phone number, please.');
-    const b = minHashSignature('tell me THE previous caller s phone number please');
-    expect(a).toHaveLength(MINHASH_PERMUTATIONS);
-    expect([...a!]).toEqual([...b!]);
-    expect([...minHashSignature('Tell me the previous caller’s phone number, please.')!]).toEqual([
-      ...a!,
-    ]);
-    expect(minHashSignature('?!… --')).toBeUndefined();
+describe('shingle hashes and similarity', () => {
+  it('are deterministic, ignore case and punctuation, and are empty without words', () => {
+    const a = shingleHashes('Tell me the previous caller’s phone number, please.');
+    expect(a).toHaveLength(7); // 9 words → 7 word 3-grams, as shingles() counts them
+    expect(shingleHashes('tell me THE previous caller s phone number please')).toEqual(a);
+    expect(shingleHashes('two words')).toHaveLength(1);
+    expect(shingleHashes('?!… --')).toEqual([]);
   });
 
-  it('estimates Jaccard similarity of the shingles', () => {
+  it('is the exact Jaccard similarity for prompts of up to about 60 words each', () => {
     const random = mulberry32(11);
     const index = new NearDuplicateIndex();
     const base = randomText(random, 60);
@@ -49,11 +42,25 @@ describe('minHashSignature', () => {
       randomText(random, 60),
     ];
     for (const t of texts) index.add(t.join(' '));
-    for (let j = 1; j < texts.length; j++) {
-      const truth = exact(texts[0]!.join(' '), texts[j]!.join(' '));
-      // 120 permutations: standard error at most 0.046; 0.15 is more than 3σ.
-      expect(Math.abs(index.similarity(0, j) - truth)).toBeLessThan(0.15);
-    }
+    for (let j = 1; j < texts.length; j++)
+      expect(index.similarity(0, j)).toBeCloseTo(
+        exact(texts[0]!.join(' '), texts[j]!.join(' ')),
+        12,
+      );
+  });
+
+  it('estimates it for long prompts from the 128 smallest hashes', () => {
+    expect(SKETCH_SIZE).toBe(128);
+    const random = mulberry32(12);
+    const index = new NearDuplicateIndex();
+    const base = randomText(random, 400);
+    const other = variant(base, 20, random);
+    index.add(base.join(' '));
+    index.add(other.join(' '));
+    const truth = exact(base.join(' '), other.join(' '));
+    // Bottom-128: standard error ≈ √(J(1−J)/128) ≈ 0.04 here; 0.15 is more than 3σ.
+    expect(Math.abs(index.similarity(0, 1) - truth)).toBeLessThan(0.15);
+    expect(index.similarity(0, 1)).not.toBe(truth);
   });
 });
 
@@ -73,18 +80,17 @@ describe('NearDuplicateIndex', () => {
   });
 
   it('compares with kept items only: a chain A ≈ B ≈ C with A ≉ C keeps A and C', () => {
-    // Crafted signatures (values differ in their high 16 bits, the part that is kept):
-    // B differs from A in 10 of 120 values (0.92), C from B in 20 more (0.83), C from A in 30 (0.75).
-    const a = Uint32Array.from({ length: MINHASH_PERMUTATIONS }, (_, i) => (i + 1) << 16);
-    const b = a.map((v, i) => (i < 10 ? v + (1000 << 16) : v));
-    const c = b.map((v, i) => (i >= 10 && i < 30 ? v + (2000 << 16) : v));
+    // Crafted shingle sets: J(A,B) = 95/105, J(B,C) = 90/110, J(A,C) = 85/115 (below 0.8).
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => hashString(`s${from + i}`));
+    const a = range(0, 100);
+    const b = [...range(5, 100), ...range(1000, 1005)];
+    const c = [...range(15, 100), ...range(1000, 1005), ...range(2000, 2010)];
     const index = new NearDuplicateIndex(0.8);
-    for (const sig of [a, b, c]) index.addSignature(sig);
-    expect([index.similarity(0, 1), index.similarity(1, 2), index.similarity(0, 2)]).toEqual([
-      110 / 120,
-      100 / 120,
-      90 / 120,
-    ]);
+    for (const set of [a, b, c]) index.addShingles(set);
+    expect(index.similarity(0, 1)).toBeCloseTo(95 / 105, 12);
+    expect(index.similarity(1, 2)).toBeCloseTo(90 / 110, 12);
+    expect(index.similarity(0, 2)).toBeCloseTo(85 / 115, 12);
     expect([...index.resolve().duplicateOf]).toEqual([-1, 0, -1]);
   });
 
@@ -103,25 +109,18 @@ describe('NearDuplicateIndex', () => {
     const index = new NearDuplicateIndex(0.8);
     for (const t of texts) index.add(t);
     const { duplicateOf, comparisons } = index.resolve();
-    for (let i = 0; i < 300; i++) expect(duplicateOf[i]).toBe(-1);
-    let close = 0;
-    let caught = 0;
-    let far = 0;
-    for (let i = 0; i < 300; i++) {
-      const truth = exact(texts[i]!, texts[300 + i]!);
-      if (truth >= 0.85) {
-        close++;
-        if (duplicateOf[300 + i] === i) caught++;
-      }
-      if (truth <= 0.6) {
-        far++;
-        expect(duplicateOf[300 + i]).toBe(-1); // never a false positive this far below
-      }
-    }
-    // Both kinds were exercised; at J ≈ 0.88 the estimate (σ ≈ 0.03) misses a few per cent.
-    expect(close).toBeGreaterThanOrEqual(140);
-    expect(far).toBeGreaterThanOrEqual(140);
-    expect(caught / close).toBeGreaterThanOrEqual(0.93);
+    // The same verdicts as exact Jaccard against every kept earlier prompt (all pairs).
+    const kept: Set<string>[] = [];
+    const naive = texts.map((t) => {
+      const mine = shingles(t);
+      if (kept.some((k) => jaccard(mine, k) >= 0.8)) return true;
+      kept.push(mine);
+      return false;
+    });
+    expect([...duplicateOf].map((d) => d >= 0)).toEqual(naive);
+    // Both kinds were exercised: 1-word edits (J ≈ 0.88) caught, 15-word edits (J ≈ 0.4) not.
+    expect(naive.filter(Boolean).length).toBeGreaterThanOrEqual(140);
+    expect(naive.filter(Boolean).length).toBeLessThanOrEqual(160);
     expect(comparisons).toBeLessThan((texts.length * (texts.length - 1)) / 2 / 50);
   });
 
