@@ -206,7 +206,9 @@ export async function exportDataset(
   const mixSettings = request.kind === 'eval' ? undefined : request.mix;
   // Reads of the pairs: the mix plan (when asked), then one per file (HF: train, test, eval, and
   // the other stage's train and test when the mix gives it pairs).
-  let passes = (request.kind === 'hf' ? 3 : 1) + (mixSettings ? 1 : 0);
+  // With a mix, the HF count starts at 5 file reads and drops to 3 when the other stage is empty:
+  // a progress bar may jump forward, never back.
+  let passes = (request.kind === 'hf' ? (mixSettings ? 5 : 3) : 1) + (mixSettings ? 1 : 0);
   let read = 0;
   const left = { skipped: 0, refused: 0, corrupt: 0 };
   const tally = (p: { skipped: number; refused: number; corrupt: number; done: boolean }) => {
@@ -236,7 +238,7 @@ export async function exportDataset(
     mixSettings && (await planTrainingMix(source(), { ...common, settings: mixSettings }));
   if (mix && request.kind === 'hf') {
     const other = FORMAT_INFO[request.format].usesRejected ? mix.summary.sft : mix.summary.dpo;
-    if (other > 0) passes += 2;
+    if (other === 0) passes -= 2;
   }
   const withMix = mix ? { mix } : {};
   if (request.kind === 'pairs') {
