@@ -138,6 +138,11 @@ test('the training mix is previewed, applied and recorded: SFT:DPO 1:3, length b
   await expect(
     page.getByRole('img', { name: 'Chosen ÷ rejected length per pair, with the bounds' }),
   ).toBeVisible();
+  // The chart's numbers as a table: the two long pairs (ratio ≈ 13) fall outside the bounds.
+  const chart = page.getByRole('figure').filter({ hasText: 'Chosen ÷ rejected length per pair' });
+  await chart.getByText('Data').click();
+  await expect(chart.getByRole('row', { name: '≥ 8 (outside the bounds) 2' })).toBeVisible();
+  await expect(chart.getByRole('row', { name: '1–1.4142 22' })).toBeVisible();
 
   // Applying the bounds removes the two long pairs; the preview follows.
   await page.getByLabel('Leave out pairs outside the bounds').check();
