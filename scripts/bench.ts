@@ -35,6 +35,7 @@ import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
 import { benchJudge } from './bench-judge';
+import { benchTrainingMix } from './bench-mix';
 import type { ExportMeasurement } from './bench-export';
 
 interface Row {
@@ -365,6 +366,7 @@ await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
 rows.push(...(await benchJudge()));
+rows.push(...benchTrainingMix());
 try {
   await benchExport();
 } catch (error) {

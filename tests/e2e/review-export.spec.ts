@@ -244,6 +244,8 @@ test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL
   // Export: TRL DPO (standard) JSONL of the accepted pairs, in creation order.
   await nav.getByRole('link', { name: 'Export' }).click();
   await expect(page.getByText('20 accepted and 0 pending pairs.')).toBeVisible();
+  // Plain exports here; export-mix.spec.ts covers the training mix (on by default).
+  await page.getByLabel(/Apply the training mix/).uncheck();
   await page.getByLabel('Format').selectOption({ label: 'TRL DPO (standard)' });
   const jsonl = await download(page, () =>
     page.getByRole('button', { name: 'Download TRL DPO (standard) JSONL' }).click(),

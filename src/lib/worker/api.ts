@@ -17,7 +17,8 @@ import type { SampleInstancesResult } from './instances-service';
 import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
-import type { ExportRequest, ExportResult, ExportStatus } from './export-service';
+import type { ExportRequest, ExportResult, ExportSelection, ExportStatus } from './export-service';
+import type { MixSettings, MixSummary } from '$lib/core/export/mix';
 import type { PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
@@ -182,6 +183,20 @@ export interface WorkerApi extends EditApi {
     request: ExportRequest,
     onProgress: (status: ExportStatus) => void,
   ): Promise<ExportResult>;
+
+  /**
+   * What a training mix would do to the selected pairs (SFT:DPO counts, pairs outside the length
+   * bounds, near-duplicates across runs, the ratio histogram), from one read of the pairs in the
+   * worker, reported every 1,000 pairs read. A newer call with the same job id cancels the older
+   * one, as does `cancel(jobId)`. Throws MixSettingsError for settings that cannot work.
+   */
+  previewTrainingMix(
+    jobId: string,
+    projectId: string,
+    selection: ExportSelection,
+    settings: MixSettings,
+    onProgress?: (status: ExportStatus) => void,
+  ): Promise<MixSummary>;
 
   /** A whole project as one file (API keys are never included). */
   exportProject(projectId: string): Promise<Blob>;

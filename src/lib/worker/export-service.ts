@@ -11,6 +11,9 @@ import {
   exportPairs,
   filterPairs,
   FORMAT_INFO,
+  planTrainingMix,
+  type MixSettings,
+  type MixSummary,
   type PairFilter,
   type PairFormat,
   type PairSource,
@@ -44,6 +47,8 @@ export type ExportRequest =
       provenance: boolean;
       /** The instance's system prompt in each row's prompt. */
       includeSystem: boolean;
+      /** The training mix: the file then holds the format's stage share (see core/export/mix.ts). */
+      mix?: MixSettings;
     })
   | (ExportBase & {
       kind: 'hf';
@@ -54,6 +59,8 @@ export type ExportRequest =
       seed: number;
       /** Hub license id for the dataset card. */
       license: string;
+      /** The training mix: both stages' shares, each in its config; the card records it. */
+      mix?: MixSettings;
     })
   | (ExportBase & { kind: 'eval'; testFraction: number; seed: number });
 
@@ -74,7 +81,12 @@ export interface ExportResult {
   refused: number;
   /** Selected pairs skipped because their stored record is corrupt. */
   corrupt: number;
+  /** The training mix applied, when one was asked for. */
+  mix?: MixSummary;
 }
+
+/** Which pairs an export or a mix preview reads. */
+export type ExportSelection = ExportBase;
 
 /** How often (in pairs read) progress is reported: often enough for a bar, rarely enough to be cheap. */
 const PROGRESS_EVERY = 1000;
@@ -129,6 +141,54 @@ class BlobBuilder {
   }
 }
 
+/** The project's selected pair ids (creation order) and the export filter. */
+async function selection(
+  db: SpecAlignDb,
+  projectId: string,
+  request: ExportBase,
+): Promise<{ ids: string[]; select: PairFilter }> {
+  const statuses: PairStatus[] = request.includePending ? ['accepted', 'pending'] : ['accepted'];
+  // Narrow by the status index first (keys only), so unselected rows are never read.
+  const ids = await orderedPairIds(db, projectId, statuses);
+  const select = request.excludeMarkup ? withoutMarkup(statuses) : { statuses };
+  return { ids, select };
+}
+
+/**
+ * What a training mix would do to the selected pairs, before exporting: one read of the pairs
+ * (in creation order, so the earliest copy of a duplicate stays), no file. The Export screen
+ * shows it as the settings change (a newer call with the same job id cancels the older one).
+ *
+ * @throws MixSettingsError for settings that cannot work; AbortedError when cancelled.
+ */
+export async function previewTrainingMix(
+  db: SpecAlignDb,
+  projectId: string,
+  request: ExportSelection,
+  settings: MixSettings,
+  options: { signal?: AbortSignal; onProgress?: (status: ExportStatus) => void } = {},
+): Promise<MixSummary> {
+  const { ids, select } = await selection(db, projectId, request);
+  let read = 0;
+  const source = (async function* () {
+    for await (const pair of pairsByIds(db, ids)) {
+      read++;
+      if (read % PROGRESS_EVERY === 0)
+        options.onProgress?.({
+          fraction: read / ids.length,
+          detail: `${read.toLocaleString('en')} of ${ids.length.toLocaleString('en')} pairs read`,
+        });
+      yield pair;
+    }
+  })();
+  const plan = await planTrainingMix(source, {
+    settings,
+    select,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return plan.summary;
+}
+
 export async function exportDataset(
   db: SpecAlignDb,
   projectId: string,
@@ -142,11 +202,13 @@ export async function exportDataset(
     db.rules.where('projectId').equals(projectId).toArray(),
   ]);
   const context = createExportContext(instances, rules);
-  const statuses: PairStatus[] = request.includePending ? ['accepted', 'pending'] : ['accepted'];
-  // Narrow by the status index first (keys only), so unselected rows are never read.
-  const ids = await orderedPairIds(db, projectId, statuses);
-  const select = request.excludeMarkup ? withoutMarkup(statuses) : { statuses };
-  const passes = request.kind === 'hf' ? 3 : 1;
+  const { ids, select } = await selection(db, projectId, request);
+  const mixSettings = request.kind === 'eval' ? undefined : request.mix;
+  // Reads of the pairs: the mix plan (when asked), then one per file (HF: train, test, eval, and
+  // the other stage's train and test when the mix gives it pairs).
+  // With a mix, the HF count starts at 5 file reads and drops to 3 when the other stage is empty:
+  // a progress bar may jump forward, never back.
+  let passes = (request.kind === 'hf' ? (mixSettings ? 5 : 3) : 1) + (mixSettings ? 1 : 0);
   let read = 0;
   const left = { skipped: 0, refused: 0, corrupt: 0 };
   const tally = (p: { skipped: number; refused: number; corrupt: number; done: boolean }) => {
@@ -172,12 +234,20 @@ export async function exportDataset(
   let blob: Blob;
   let fileName: string;
   report('Reading pairs…');
+  const mix =
+    mixSettings && (await planTrainingMix(source(), { ...common, settings: mixSettings }));
+  if (mix && request.kind === 'hf') {
+    const other = FORMAT_INFO[request.format].usesRejected ? mix.summary.sft : mix.summary.dpo;
+    if (other === 0) passes -= 2;
+  }
+  const withMix = mix ? { mix } : {};
   if (request.kind === 'pairs') {
     for await (const chunk of exportPairs(source(), request.format, {
       ...common,
       provenance: request.provenance,
       includeSystem: request.includeSystem,
       onProgress: tally,
+      ...withMix,
     }))
       parts.push(chunk);
     blob = parts.build('application/jsonl');
@@ -204,6 +274,7 @@ export async function exportDataset(
       testFraction: request.testFraction,
       seed: request.seed,
       onProgress: tally,
+      ...withMix,
       rulesFile: {
         serialize: (list) => serializeRulesFile(list),
         rules: rules.filter((r) => r.status === 'accepted'),
@@ -229,5 +300,5 @@ export async function exportDataset(
     fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}-dataset.zip`;
   }
   options.onProgress?.({ fraction: 1, detail: `${read.toLocaleString('en')} pairs read` });
-  return { blob, fileName, pairsRead: read, ...left };
+  return { blob, fileName, pairsRead: read, ...left, ...(mix ? { mix: mix.summary } : {}) };
 }

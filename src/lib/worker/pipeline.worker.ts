@@ -26,7 +26,7 @@ import {
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
 import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
-import { exportDataset } from './export-service';
+import { exportDataset, previewTrainingMix } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
 import { countChosenMarkup, findPairs } from './pairs-service';
 import { createProject, renameProject, setProjectModels } from '$lib/db/projects';
@@ -190,6 +190,15 @@ const api: WorkerApi = {
   exportDataset(jobId, projectId, request, onProgress) {
     return jobs.run(jobId, (signal) =>
       exportDataset(getDb(), projectId, request, { signal, onProgress }),
+    );
+  },
+
+  previewTrainingMix(jobId, projectId, selection, settings, onProgress) {
+    return jobs.run(jobId, (signal) =>
+      previewTrainingMix(getDb(), projectId, selection, settings, {
+        signal,
+        ...(onProgress ? { onProgress } : {}),
+      }),
     );
   },
 

@@ -2,10 +2,10 @@ import { closeTestDbs, openTestDb } from '../../helpers/db';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unzipSync, strFromU8 } from 'fflate';
 import { AbortedError } from '$lib/core/errors';
-import { EmptyExportError } from '$lib/core/export';
+import { DEFAULT_MIX, EmptyExportError, MixSettingsError } from '$lib/core/export';
 import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { exportDataset, type ExportStatus } from '$lib/worker/export-service';
+import { exportDataset, previewTrainingMix, type ExportStatus } from '$lib/worker/export-service';
 import { countChosenMarkup, findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
@@ -107,6 +107,83 @@ describe('exportDataset', () => {
     expect(JSON.parse(train[0]!).chosen).toEqual([{ role: 'assistant', content: 'good 0' }]);
     expect(strFromU8(files['README.md']!)).toContain('license: cc-by-4.0');
     expect(JSON.parse(strFromU8(files['rules.json']!)).rules).toHaveLength(2);
+  });
+
+  describe('with a training mix', () => {
+    /** 12 pairs; the last repeats the first one's query in another run, the 6th has a long chosen reply. */
+    async function mixed() {
+      const seeded12 = await seeded(12);
+      const { db, pairs } = seeded12;
+      await db.pairs.update(pairs[11]!.id, { runId: 'run-2', prompt: pairs[0]!.prompt });
+      await db.pairs.update(pairs[5]!.id, { chosen: 'a very long chosen reply indeed' });
+      return seeded12;
+    }
+    const settings = {
+      ...DEFAULT_MIX,
+      balance: { minRatio: 0.5, maxRatio: 2, mode: 'apply' as const },
+    };
+
+    it('previews what the mix removes and how it splits, before any export', async () => {
+      const { db, projectId } = await mixed();
+      const preview = await previewTrainingMix(db, projectId, { includePending: false }, settings);
+      expect(preview).toMatchObject({
+        considered: 12,
+        lengthOutside: 1,
+        lengthRemoved: 1,
+        duplicates: 1,
+        crossRunDuplicates: 1,
+        kept: 10,
+        sft: 3, // round(2.5)
+        dpo: 7,
+      });
+      const reported = await previewTrainingMix(
+        db,
+        projectId,
+        { includePending: false },
+        { ...settings, balance: { ...settings.balance, mode: 'report' } },
+      );
+      expect(reported).toMatchObject({ lengthOutside: 1, lengthRemoved: 0, kept: 11 });
+      await expect(
+        previewTrainingMix(
+          db,
+          projectId,
+          { includePending: false },
+          { ...settings, parts: { sft: 0, dpo: 0 } },
+        ),
+      ).rejects.toThrow(MixSettingsError);
+    });
+
+    it('exports the DPO share as JSONL and both shares in the dataset zip', async () => {
+      const { db, projectId } = await mixed();
+      const jsonl = await exportDataset(db, projectId, { ...trlStandard, mix: settings });
+      expect(jsonl.mix).toMatchObject({ kept: 10, dpo: 7 });
+      const prompts = (await jsonl.blob.text())
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { prompt: string }).prompt);
+      expect(prompts).toHaveLength(7);
+      expect(prompts).not.toContain('q5');
+      const zip = await exportDataset(db, projectId, {
+        kind: 'hf',
+        format: 'trl-conversational',
+        includePending: false,
+        provenance: false,
+        includeSystem: true,
+        testFraction: 0,
+        seed: 0,
+        license: 'mit',
+        mix: settings,
+      });
+      const files = unzipSync(new Uint8Array(await zip.blob.arrayBuffer()));
+      expect(Object.keys(files).sort()).toEqual([
+        'README.md',
+        'data/train.jsonl',
+        'rules.json',
+        'sft/train.jsonl',
+      ]);
+      expect(strFromU8(files['sft/train.jsonl']!).trimEnd().split('\n')).toHaveLength(3);
+      expect(strFromU8(files['README.md']!)).toContain('## Training mix');
+    });
   });
 
   it('refuses pairs whose chosen and rejected replies are the same, and reports the count', async () => {

@@ -6,6 +6,8 @@
  */
 import { EVAL_FEATURES, formatFeatures, type Feature } from './features';
 import { FORMAT_INFO, type PairFormat } from './formats';
+import type { MixSummary } from './mix';
+import type { TrainingStage } from './splits';
 import type { CategoryCount, DatasetStats, SummaryStats } from './stats';
 import { toYaml, type YamlValue } from './yaml';
 
@@ -57,6 +59,10 @@ export interface DatasetCardInput extends DatasetCardInfo {
   splitInstances?: { train: number; test: number };
   /** Whether an eval set was asked for (default true), to say why none is in the folder. */
   evalRequested?: boolean;
+  /** The training mix the export applied (SFT:DPO split, length balancing, near-duplicates). */
+  mix?: MixSummary;
+  /** The mix's other stage, written as a second config named after its stage. */
+  companion?: { config: TrainingStage; format: PairFormat; files: CardFile[] };
 }
 
 /** The Hub's `size_categories` bucket for a row count. */
@@ -91,7 +97,10 @@ function splitInfo(file: CardFile): YamlValue {
 
 /** The front matter as a plain object (exported for tests and for tools that edit cards). */
 export function cardMetadata(input: DatasetCardInput): { [key: string]: YamlValue } {
-  const rows = input.files.reduce((n, f) => n + f.numExamples, 0);
+  const rows = [...input.files, ...(input.companion?.files ?? [])].reduce(
+    (n, f) => n + f.numExamples,
+    0,
+  );
   const tags = [...new Set([...formatTags(input.format), ...(input.tags ?? [])])];
   const configs: YamlValue[] = [
     {
@@ -106,6 +115,18 @@ export function cardMetadata(input: DatasetCardInput): { [key: string]: YamlValu
       splits: input.files.map(splitInfo),
     },
   ];
+  if (input.companion) {
+    const c = input.companion;
+    configs.push({
+      config_name: c.config,
+      data_files: c.files.map((f) => ({ split: f.split, path: f.path })),
+    });
+    info.push({
+      config_name: c.config,
+      features: formatFeatures(c.format, { provenance: input.provenance }).map(featureYaml),
+      splits: c.files.map(splitInfo),
+    });
+  }
   if (input.evalFile) {
     configs.push({
       config_name: 'eval',
@@ -210,6 +231,34 @@ function splitParagraphs(input: DatasetCardInput): string[] {
   ];
 }
 
+function ratio(value: number): string {
+  return String(Number(value.toFixed(3)));
+}
+
+/** The "Training mix" section: the settings the export used and what each step removed. */
+function mixParagraphs(mix: MixSummary, input: DatasetCardInput): string[] {
+  const s = mix.settings;
+  const stage = FORMAT_INFO[input.format].usesRejected ? 'dpo' : 'sft';
+  const where = (of: TrainingStage) => (of === stage ? 'the default config' : `config \`${of}\``);
+  const b = s.balance;
+  const lines = [
+    '## Training mix',
+    '',
+    `Of ${mix.considered} selected pairs, ${mix.kept} are in this dataset after length balancing and near-duplicate removal.`,
+    '',
+    '| Setting | Value | Pairs |',
+    '| --- | --- | ---: |',
+    `| SFT:DPO split | ${s.parts.sft}:${s.parts.dpo} (SFT share ${(mix.sftShare * 100).toFixed(1)} %, exact, seed \`${s.seed}\`) | ${mix.sft} SFT (${where('sft')}), ${mix.dpo} DPO (${where('dpo')}) |`,
+    `| Length balancing (chosen/rejected characters per pair) | bounds ${ratio(b.minRatio)}–${ratio(b.maxRatio)}, mode \`${b.mode}\` | ${mix.lengthOutside} outside the bounds, ${mix.lengthRemoved} removed |`,
+    `| Near-duplicate removal | ${s.dedup.enabled ? `${cell(mix.dedupMethod, 400)}; threshold ${s.dedup.threshold}` : 'off'} | ${mix.duplicates} removed (${mix.crossRunDuplicates} duplicating a pair of another run) |`,
+  ];
+  lines.push(
+    '',
+    'The SFT share is written with the SFT format (prompt + chosen reply), the DPO share with the preference format; a pair is in one of them, never both. Splits are by instance in both.',
+  );
+  return lines;
+}
+
 /** The full `README.md`: front matter, then the Markdown body. */
 export function renderDatasetCard(input: DatasetCardInput): string {
   const info = FORMAT_INFO[input.format];
@@ -281,9 +330,20 @@ export function renderDatasetCard(input: DatasetCardInput): string {
       '',
     );
   }
+  if (input.companion) {
+    const c = input.companion;
+    body.push(
+      `| Config \`${c.config}\` (${FORMAT_INFO[c.format].label}) | File | Rows |`,
+      '| --- | --- | ---: |',
+    );
+    for (const f of c.files) body.push(`| ${f.split} | \`${f.path}\` | ${f.numExamples} |`);
+    body.push('');
+  }
   if (input.extraFiles?.length) {
     body.push(`Also in this folder: ${input.extraFiles.map((f) => `\`${f}\``).join(', ')}.`, '');
   }
+
+  if (input.mix) body.push(...mixParagraphs(input.mix, input), '');
 
   body.push('## Statistics', '');
   body.push(`${s.pairs} pairs from ${s.instances} spec instances.`, '');
@@ -325,6 +385,10 @@ export function renderDatasetCard(input: DatasetCardInput): string {
 
   body.push('## Usage', '', '```python', 'from datasets import load_dataset', '');
   body.push('ds = load_dataset("path/to/this/folder")  # train / test');
+  if (input.companion)
+    body.push(
+      `${input.companion.config} = load_dataset("path/to/this/folder", "${input.companion.config}")`,
+    );
   if (input.evalFile) body.push('evals = load_dataset("path/to/this/folder", "eval")');
   body.push('```', '');
 

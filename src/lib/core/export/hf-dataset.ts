@@ -7,6 +7,8 @@
  * eval/eval.jsonl    held-out queries with their rules (config `eval`; see `eval-set.ts`)
  * rules.json         the rules, when a serializer is given
  * README.md          dataset card: front matter + statistics (written last, once they are known)
+ * sft/train.jsonl    with a training mix: the other stage's share (config `sft`, or `dpo` when
+ * sft/test.jsonl     the chosen format is an SFT one), in the same style's format
  * ```
  *
  * Rows go into the archive as they come (`fflate.Zip` + `ZipDeflate`, data descriptors, no
@@ -23,6 +25,7 @@
 import { Zip, ZipDeflate } from 'fflate';
 import type { PreferencePair, Rule } from '../records';
 import { renderDatasetCard, type CardFile, type DatasetCardInfo } from './dataset-card';
+import { EmptyExportError } from './errors';
 import { EvalDeduper, evalRow, isMarkedEval } from './eval-set';
 import {
   FORMAT_INFO,
@@ -38,8 +41,14 @@ import {
   throwIfAborted,
   type StreamCounters,
 } from './pipeline';
+import { companionFormat, stageOfFormat, type TrainingMix } from './mix';
 import type { PairFilter, PairSource } from './select';
-import { createInstanceSplit, DEFAULT_TEST_FRACTION, type DatasetSplit } from './splits';
+import {
+  createInstanceSplit,
+  DEFAULT_TEST_FRACTION,
+  type DatasetSplit,
+  type TrainingStage,
+} from './splits';
 import { DatasetStatsCollector, type DatasetStats } from './stats';
 
 /** Turns rules into the rules file's text; pass `serializeRulesFile` from `core/rules/rules-file`. */
@@ -52,6 +61,11 @@ export const HF_PATHS = {
   eval: 'eval/eval.jsonl',
   rules: 'rules.json',
   card: 'README.md',
+  /** The other stage's files of a training mix, by stage. */
+  companion: {
+    sft: { train: 'sft/train.jsonl', test: 'sft/test.jsonl' },
+    dpo: { train: 'dpo/train.jsonl', test: 'dpo/test.jsonl' },
+  },
 } as const;
 
 /**
@@ -109,9 +123,17 @@ export interface HfDatasetOptions extends RowOptions {
   onProgress?: (progress: HfExportProgress) => void;
   /** Receives the statistics once the first read is over (the worker can show them). */
   onStats?: (stats: DatasetStats) => void;
+  /**
+   * The training mix (`planTrainingMix` over the same source and selection). The default config
+   * then holds the kept pairs of the format's stage; the other stage's kept pairs go to a second
+   * config (`sft/…` or `dpo/…`, see {@link companionFormat}); removed pairs are in neither. The
+   * eval set is not affected. The card records the mix.
+   */
+  mix?: TrainingMix;
 }
 
-type Target = DatasetSplit | 'eval';
+/** Files of the default config, of the mix's other stage (`c…`), and the eval set. */
+type Target = DatasetSplit | 'ctrain' | 'ctest' | 'eval';
 
 const ZIP_MIN = new Date(1980, 0, 1, 0, 0, 0).getTime();
 const ZIP_MAX = new Date(2099, 11, 31, 23, 59, 58).getTime();
@@ -186,10 +208,33 @@ export async function* exportHfDataset(
   const includeSystem = options.includeSystem ?? FORMAT_INFO[format].conversational;
   const rowOptions: RowOptions = { includeSystem, provenance: options.provenance ?? false };
   const splitOf = createInstanceSplit(options.context.instances.keys(), { testFraction, seed });
-  const targetsOf = (pair: PreferencePair): { data?: DatasetSplit; eval: boolean } => {
+  const mix = options.mix;
+  const stage = stageOfFormat(format);
+  const otherStage: TrainingStage = stage === 'dpo' ? 'sft' : 'dpo';
+  const otherFormat = companionFormat(format);
+  if (mix && mix.summary.considered > 0 && mix.summary[stage] === 0) {
+    throw new EmptyExportError(
+      `Nothing to export: the training mix leaves no pair for ${stage.toUpperCase()}, the stage of ${FORMAT_INFO[format].label} (${mix.summary.kept} kept pair${mix.summary.kept === 1 ? ' goes' : 's go'} to ${otherStage.toUpperCase()}). Change the SFT:DPO parts, or choose ${stage === 'dpo' ? 'an SFT' : 'a preference'} format.`,
+    );
+  }
+  const withCompanion = !!mix && mix.summary[otherStage] > 0;
+  const paths: Record<Target, string> = {
+    train: HF_PATHS.train,
+    test: HF_PATHS.test,
+    ctrain: HF_PATHS.companion[otherStage].train,
+    ctest: HF_PATHS.companion[otherStage].test,
+    eval: HF_PATHS.eval,
+  };
+  const targetsOf = (
+    pair: PreferencePair,
+  ): { data?: DatasetSplit; companion?: boolean; eval: boolean } => {
     const split = splitOf(pair.instanceId);
     if (isMarkedEval(pair)) return { eval: includeEval };
-    return { data: split, eval: includeEval && split === 'test' };
+    const evalToo = includeEval && split === 'test';
+    if (!mix) return { data: split, eval: evalToo };
+    const pairStage = mix.stageOf(pair.id);
+    if (pairStage === undefined) return { eval: evalToo };
+    return { data: split, companion: pairStage !== stage, eval: evalToo };
   };
 
   const encoder = new TextEncoder();
@@ -210,7 +255,7 @@ export async function* exportHfDataset(
   const entry = (target: Target): Entry => {
     let e = entries.get(target);
     if (!e) {
-      e = new Entry(HF_PATHS[target], openZip(), options, encoder);
+      e = new Entry(paths[target], openZip(), options, encoder);
       entries.set(target, e);
     }
     return e;
@@ -236,9 +281,11 @@ export async function* exportHfDataset(
       stats.add(pair, t.data);
       splitInstances[t.data].add(pair.instanceId);
     }
-    if (t.data && active.has(t.data)) {
-      const e = entry(t.data);
-      for (const line of pairLines(pair, format, options.context, rowOptions)) {
+    const target: Target | undefined = t.data && (t.companion ? `c${t.data}` : t.data);
+    if (target && active.has(target)) {
+      const e = entry(target);
+      const rowFormat = t.companion ? otherFormat : format;
+      for (const line of pairLines(pair, rowFormat, options.context, rowOptions)) {
         e.line(line);
         rows++;
       }
@@ -255,10 +302,14 @@ export async function* exportHfDataset(
 
   // One read per file with a factory (nothing waits in memory), else one read for all files.
   const passes: Target[][] =
-    typeof source === 'function' ? [['train'], ['test'], ['eval']] : [['train', 'test', 'eval']];
+    typeof source === 'function'
+      ? withCompanion
+        ? [['train'], ['test'], ['ctrain'], ['ctest'], ['eval']]
+        : [['train'], ['test'], ['eval']]
+      : [['train', 'test', 'ctrain', 'ctest', 'eval']];
   for (const [pass, targets] of passes.entries()) {
     const active = new Set(targets);
-    const file = targets.map((t) => HF_PATHS[t]).join(', ');
+    const file = targets.map((t) => paths[t]).join(', ');
     let read = 0;
     const progress = (done: boolean): void =>
       options.onProgress?.({
@@ -308,6 +359,9 @@ export async function* exportHfDataset(
     (f): f is CardFile => !!f,
   );
   const evalFile = fileOf('eval', 'test');
+  const companionFiles = [fileOf('ctrain', 'train'), fileOf('ctest', 'test')].filter(
+    (f): f is CardFile => !!f,
+  );
   const rulesFile = options.rulesFile;
   const archive = openZip();
   if (rulesFile) {
@@ -326,6 +380,10 @@ export async function* exportHfDataset(
     split: { testFraction, seed },
     splitInstances: { train: splitInstances.train.size, test: splitInstances.test.size },
     evalRequested: includeEval,
+    ...(mix ? { mix: mix.summary } : {}),
+    ...(companionFiles.length
+      ? { companion: { config: otherStage, format: otherFormat, files: companionFiles } }
+      : {}),
   });
   addWhole(archive, HF_PATHS.card, card, options, encoder);
   archive.end();

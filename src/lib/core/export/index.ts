@@ -7,9 +7,13 @@ export { EmptyExportError } from './errors';
 export { hashString, unitHash } from '../hash';
 export {
   createInstanceSplit,
+  createStageSplit,
+  sftShareOf,
   trainingStageOf,
   DEFAULT_TEST_FRACTION,
   PAPER_SFT_FRACTION,
+  PAPER_STAGE_PARTS,
+  type StageParts,
   type DatasetSplit,
   type InstanceSplitOptions,
   type TrainingStage,
@@ -96,6 +100,36 @@ export {
   type DatasetCardInfo,
   type DatasetCardInput,
 } from './dataset-card';
+export {
+  checkMixSettings,
+  companionFormat,
+  dedupText,
+  DEFAULT_MIX,
+  describeDedup,
+  lengthRatio,
+  MixSettingsError,
+  planTrainingMix,
+  RATIO_EDGES,
+  ratioBin,
+  stageOfFormat,
+  TrainingMixPlanner,
+  type BalanceMode,
+  type DedupSettings,
+  type LengthBalance,
+  type MixSettings,
+  type MixSummary,
+  type PlanMixOptions,
+  type TrainingMix,
+} from './mix';
+export {
+  CROSS_RUN_THRESHOLD,
+  LSH_BANDS,
+  LSH_ROWS,
+  minHashSignature,
+  MINHASH_PERMUTATIONS,
+  NearDuplicateIndex,
+  type DuplicateResult,
+} from './near-duplicates';
 export { toYaml, yamlScalar, type YamlValue } from './yaml';
 export {
   exportHfDataset,

@@ -15,7 +15,14 @@ import type { PreferencePair } from '../records';
 import { unexportableReason } from './conversation';
 import { EmptyExportError } from './errors';
 import { EvalDeduper, evalRow, isMarkedEval } from './eval-set';
-import { pairLines, type ExportContext, type PairFormat, type RowOptions } from './formats';
+import {
+  FORMAT_INFO,
+  pairLines,
+  type ExportContext,
+  type PairFormat,
+  type RowOptions,
+} from './formats';
+import type { TrainingMix } from './mix';
 import { toPredicate, type PairFilter, type PairSource } from './select';
 import { createInstanceSplit, type InstanceSplitOptions } from './splits';
 
@@ -53,6 +60,12 @@ export interface StreamOptions {
 export interface ExportPairsOptions extends StreamOptions, RowOptions {
   /** Also export pairs marked as eval queries (held out by default; see `isMarkedEval`). */
   includeMarkedEval?: boolean;
+  /**
+   * The training mix (`planTrainingMix`, planned over the same source and selection): only its
+   * kept pairs of the format's stage are written (SFT formats: the SFT share; preference
+   * formats: the DPO share). Pairs it never saw, marked eval ones included, are left out.
+   */
+  mix?: TrainingMix;
 }
 
 /** Default size of a yielded chunk, in characters. */
@@ -197,10 +210,17 @@ export async function* exportPairs(
     provenance: options.provenance ?? false,
   };
   const markedEvalToo = options.includeMarkedEval ?? false;
+  const mix = options.mix;
+  const stage = FORMAT_INFO[format].usesRejected ? 'dpo' : 'sft';
   let heldOut = 0;
+  let mixedOut = 0;
   for await (const pair of exportablePairs(source, options.select, counters, options.signal)) {
     if (!markedEvalToo && isMarkedEval(pair)) {
       heldOut++;
+      continue;
+    }
+    if (mix && mix.stageOf(pair.id) !== stage) {
+      mixedOut++;
       continue;
     }
     counters.pairs++;
@@ -217,6 +237,12 @@ export async function* exportPairs(
     if (heldOut > 0 && counters.skipped === 0 && !counters.refused && !counters.corrupt) {
       throw new EmptyExportError(
         `Nothing to export: all ${heldOut} selected pair${heldOut === 1 ? ' is' : 's are'} marked as evaluation queries and held out of training files. Export the eval set instead, or include them explicitly.`,
+      );
+    }
+    if (mixedOut > 0 && counters.pairs === 0) {
+      const other = stage === 'dpo' ? 'SFT' : 'DPO';
+      throw new EmptyExportError(
+        `Nothing to export: the training mix leaves no pair for ${stage.toUpperCase()} (${mixedOut} selected pair${mixedOut === 1 ? ' goes' : 's go'} to ${other} or ${mixedOut === 1 ? 'was' : 'were'} removed). Change the SFT:DPO parts, the length bounds or the duplicate threshold, or choose ${stage === 'dpo' ? 'an SFT' : 'a preference'} format.`,
       );
     }
     throw emptyExportError(counters);

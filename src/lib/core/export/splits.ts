@@ -85,3 +85,45 @@ export function trainingStageOf(pairId: string, options: TrainingStageOptions = 
   }
   return unitHash(options.seed ?? 0, `stage:${pairId}`) < fraction ? 'sft' : 'dpo';
 }
+
+/** SFT:DPO as parts, e.g. `{ sft: 1, dpo: 3 }` (the paper's 1:3). */
+export interface StageParts {
+  sft: number;
+  dpo: number;
+}
+
+/** The paper's SFT:DPO = 1:3. */
+export const PAPER_STAGE_PARTS: StageParts = { sft: 1, dpo: 3 };
+
+/** The SFT share of `parts`, or an error message a user can act on. */
+export function sftShareOf(parts: StageParts): number | string {
+  const { sft, dpo } = parts;
+  if (!(Number.isFinite(sft) && sft >= 0) || !(Number.isFinite(dpo) && dpo >= 0))
+    return `SFT and DPO parts must be numbers of at least 0 (got ${sft}:${dpo}).`;
+  if (sft + dpo === 0) return 'SFT and DPO parts cannot both be 0.';
+  return sft / (sft + dpo);
+}
+
+/**
+ * Builds the exact pair → training stage function over a known set of pairs: the pairs are
+ * ranked by the same `unitHash(seed, 'stage:' + id)` as {@link trainingStageOf} (ties by id) and
+ * the first `round(n × sftShare)` go to SFT, so the counts are exact and the choice depends on ids
+ * and the seed only (not on the order the pairs come in). Ids not in the set get `undefined`.
+ *
+ * @throws RangeError when `sftShare` is outside [0, 1].
+ */
+export function createStageSplit(
+  pairIds: Iterable<string>,
+  sftShare: number,
+  seed: number | string = 0,
+): (pairId: string) => TrainingStage | undefined {
+  if (!(sftShare >= 0 && sftShare <= 1))
+    throw new RangeError(`The SFT share must be between 0 and 1 (got ${sftShare}).`);
+  const ranked = [...new Set(pairIds)]
+    .map((id) => ({ id, h: unitHash(seed, `stage:${id}`) }))
+    .sort((a, b) => a.h - b.h || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const nSft = Math.round(sftShare * ranked.length);
+  const stage = new Map<string, TrainingStage>();
+  ranked.forEach((r, i) => stage.set(r.id, i < nSft ? 'sft' : 'dpo'));
+  return (pairId) => stage.get(pairId);
+}
