@@ -1,8 +1,9 @@
 /**
- * The CPU engine: llama.cpp compiled to WebAssembly (@wllama/wllama v3), running any GGUF model.
- * wllama v3 embeds llama-server's request handling, so chat templates (Jinja, from the GGUF),
- * sampling, and JSON-schema-constrained decoding (`response_format: json_schema`, converted to
- * a GBNF grammar inside llama.cpp) come from llama.cpp itself.
+ * The GGUF engine: llama.cpp compiled to WebAssembly (@wllama/wllama v3), running any GGUF model
+ * on WebGPU when this browser can (see gpu-offload.ts for what that takes) and on the CPU
+ * otherwise. wllama v3 embeds llama-server's request handling, so chat templates (Jinja, from
+ * the GGUF), sampling, and JSON-schema-constrained decoding (`response_format: json_schema`,
+ * converted to a GBNF grammar inside llama.cpp) come from llama.cpp itself.
  *
  * Threads: the wasm build is one file for both modes; it runs multi-threaded only when the
  * context is cross-origin isolated (COOP/COEP headers give SharedArrayBuffer).
@@ -28,8 +29,16 @@ import {
   isAbortError,
 } from '$lib/core/errors';
 import type { ChatRequest, ChatResult } from '$lib/core/llm';
+import {
+  capabilitiesFromReport,
+  chooseGpuLayers,
+  hasJspi,
+  type OffloadChoice,
+  type WebGpuCapabilities,
+} from './gpu-offload';
 import { openLocalModel, readGgufHeader, type GgufHeader } from './local-models';
-import type { EngineLoadOptions, LoadedEngine } from './types';
+import type { EngineBackend, EngineLoadOptions, LoadedEngine } from './types';
+import { probeWebGpu } from './webgpu-report';
 
 /** Context allocated when the config does not say; bounded by the model's training context. */
 export const DEFAULT_WLLAMA_CONTEXT = 4096;
@@ -45,6 +54,17 @@ export interface WllamaLoadOptions extends EngineLoadOptions {
    * the logical cores. Default: half of them, see {@link pickThreadCount}.
    */
   threads?: number;
+  /** What WebGPU offers; probed in this context (JSPI + `navigator.gpu`) when left out. */
+  webgpu?: WebGpuCapabilities;
+}
+
+/** Where a wllama model runs: the offload choice as loaded, and the Models screen's label. */
+export interface WllamaBackend extends EngineBackend {
+  kind: 'webgpu' | 'cpu';
+  /** Layers llama.cpp reported on the GPU (0 on the CPU). */
+  gpuLayers: number;
+  /** Repeating layers + the output layer. */
+  totalLayers: number;
 }
 
 /** A loaded wllama model: a {@link LoadedEngine} plus what the Models screen can show. */
@@ -56,6 +76,7 @@ export interface WllamaEngine extends LoadedEngine {
   readonly header: GgufHeader;
   /** Size of the model file in bytes. */
   readonly fileBytes: number;
+  readonly backend: WllamaBackend;
 }
 
 /** The model ran but llama.cpp reported an error (e.g. the prompt does not fit the context). */
@@ -66,8 +87,10 @@ export class WllamaInferenceError extends SpecAlignError {}
  *
  * The model comes from `options.file` when given (a File the caller opened), else from the
  * config's source: a URL (downloaded once into wllama's OPFS cache, with progress) or a file
- * kept in OPFS by `saveLocalModel`. Throws `InvalidModelFileError` when the bytes are not GGUF
- * (or cut off), {@link ModelLoadError} when download or llama.cpp loading fails,
+ * kept in OPFS by `saveLocalModel`. Layers go to WebGPU as {@link chooseGpuLayers} decides from
+ * `config.gpuLayers`, this browser and the model; when the GPU load fails the model loads on
+ * the CPU and `backend.detail` says why. Throws `InvalidModelFileError` when the bytes are not
+ * GGUF (or cut off), {@link ModelLoadError} when download or llama.cpp loading fails,
  * {@link EngineUnavailableError} when this browser's WebAssembly lacks what the build needs, and
  * {@link AbortedError} when `options.signal` aborts.
  *
@@ -83,37 +106,35 @@ export async function createWllamaEngine(
   const { signal, onProgress } = options;
   throwIfAborted(signal);
   assertWasmSupport();
-  const log = new NativeLog();
-  const wllama = new Wllama(
-    { default: wllamaWasmUrl },
-    { logger: log.logger, parallelDownloads: 1 },
-  );
-  // Compat mode fetches a second build from a CDN; we never reach out to third parties.
-  wllama.setCompat(null);
-
-  try {
-    const source = await resolveModelBlob(wllama, config, options.file, signal, onProgress);
+  // The model source is resolved once; the blob survives a failed GPU attempt.
+  let source: { blob: Blob; displayName: string; header?: GgufHeader } | undefined;
+  let plannedGpu = false;
+  const attempt = async (wllama: Wllama, log: NativeLog, choice: () => Promise<OffloadChoice>) => {
+    if (!source) source = await resolveModelBlob(wllama, config, options.file, signal, onProgress);
     const { blob, displayName } = source;
     throwIfAborted(signal);
-    const header = source.header ?? (await readGgufHeader(blob, displayName));
+    const header = (source.header ??= await readGgufHeader(blob, displayName));
     const nCtx = Math.min(
       config.contextSize ?? DEFAULT_WLLAMA_CONTEXT,
       header.contextLength ?? Infinity,
     );
     const threads = pickThreadCount(options.threads);
-    onProgress?.({
-      fraction: 1,
-      text: `Loading ${displayName} into llama.cpp (${threads} thread${threads > 1 ? 's' : ''})…`,
-    });
+    const offload = await choice();
+    const where =
+      offload.backend === 'webgpu'
+        ? `WebGPU, ${offload.gpuLayers} of ${offload.totalLayers} layers`
+        : `${threads} CPU thread${threads > 1 ? 's' : ''}`;
+    onProgress?.({ fraction: 1, text: `Loading ${displayName} into llama.cpp (${where})…` });
     await raceAbort(
       wllama.loadModel([blob], {
         n_ctx: nCtx,
         n_threads: threads,
-        // The CPU engine: WebGPU models go through web-llm; this also skips wllama's GPU probe.
-        n_gpu_layers: 0,
+        // 0 also makes wllama skip its WebGPU probe entirely.
+        n_gpu_layers: offload.gpuLayers,
         // One request at a time (the engine is serialised), so one slot gets the whole context.
         n_parallel: 1,
-        log_level: LogLevel.WARN,
+        // INFO on the GPU path: llama.cpp's "offloaded N/M layers to GPU" line confirms it.
+        log_level: offload.backend === 'webgpu' ? LogLevel.INFO : LogLevel.WARN,
       }),
       signal,
       'Model loading was cancelled.',
@@ -128,11 +149,83 @@ export async function createWllamaEngine(
       threads: wllama.getNumThreads(),
       header,
       fileBytes: blob.size,
+      backend: confirmBackend(offload, log, wllama.getNumThreads()),
+    });
+  };
+
+  const gpu = newWllama();
+  let gpuFailure: string;
+  try {
+    return await attempt(gpu.wllama, gpu.log, async () => {
+      const caps = options.webgpu ?? (await probeCapabilities());
+      const choice = chooseGpuLayers(config.gpuLayers, caps, source?.header?.tensorSizes);
+      plannedGpu = choice.backend === 'webgpu';
+      return choice;
     });
   } catch (error) {
-    await wllama.exit().catch(() => undefined);
-    throw toLoadError(error, config, log, signal);
+    await gpu.wllama.exit().catch(() => undefined);
+    const failure = toLoadError(error, config, gpu.log, signal);
+    // Only a failed GPU attempt is worth a second, CPU-only one.
+    if (!plannedGpu || !(failure instanceof ModelLoadError)) throw failure;
+    gpuFailure = gpu.log.gpuProblem() ?? gpu.log.reason() ?? errorMessage(error);
   }
+  const cpu = newWllama();
+  try {
+    return await attempt(cpu.wllama, cpu.log, async () => ({
+      ...chooseGpuLayers('none', { jspi: false }, source?.header?.tensorSizes),
+      reason: `CPU: loading on WebGPU failed (${gpuFailure}), so the model runs on the CPU.`,
+    }));
+  } catch (error) {
+    await cpu.wllama.exit().catch(() => undefined);
+    throw toLoadError(error, config, cpu.log, signal);
+  }
+}
+
+function newWllama(): { wllama: Wllama; log: NativeLog } {
+  const log = new NativeLog();
+  const wllama = new Wllama(
+    { default: wllamaWasmUrl },
+    { logger: log.logger, parallelDownloads: 1 },
+  );
+  // Compat mode fetches a second build from a CDN; we never reach out to third parties.
+  wllama.setCompat(null);
+  return { wllama, log };
+}
+
+/** JSPI and the WebGPU adapter of this context (the worker: wllama's own worker sees the same). */
+async function probeCapabilities(): Promise<WebGpuCapabilities> {
+  return capabilitiesFromReport(await probeWebGpu(), hasJspi());
+}
+
+/**
+ * The backend as llama.cpp reports it: a planned GPU load that offloaded nothing (no device
+ * registered) is reported as the CPU, with llama.cpp's own words when it gave any.
+ */
+function confirmBackend(offload: OffloadChoice, log: NativeLog, threads: number): WllamaBackend {
+  const cpuLabel = `CPU (${threads} thread${threads > 1 ? 's' : ''})`;
+  if (offload.backend === 'cpu')
+    return { ...offload, kind: 'cpu', label: cpuLabel, detail: offload.reason };
+  const offloaded = log.offloadedLayers;
+  if (offloaded === undefined || offloaded === 0) {
+    const native = log.gpuProblem();
+    return {
+      kind: 'cpu',
+      gpuLayers: 0,
+      totalLayers: offload.totalLayers,
+      label: cpuLabel,
+      detail: `CPU: llama.cpp put no layer on WebGPU${native ? ` (${native})` : ''}.`,
+    };
+  }
+  const all = offloaded >= offload.totalLayers;
+  return {
+    kind: 'webgpu',
+    gpuLayers: offloaded,
+    totalLayers: offload.totalLayers,
+    label: all
+      ? `WebGPU (all ${offload.totalLayers} layers)`
+      : `WebGPU (${offloaded} of ${offload.totalLayers} layers) + CPU`,
+    detail: offload.reason,
+  };
 }
 
 class LoadedWllamaEngine implements WllamaEngine {
@@ -141,6 +234,7 @@ class LoadedWllamaEngine implements WllamaEngine {
   readonly threads: number;
   readonly header: GgufHeader;
   readonly fileBytes: number;
+  readonly backend: WllamaBackend;
   #wllama: Wllama | undefined;
   // llama.cpp has one context: requests queue here (see serializeEngine for the why).
   #tail: Promise<unknown> = Promise.resolve();
@@ -148,7 +242,13 @@ class LoadedWllamaEngine implements WllamaEngine {
   constructor(
     wllama: Wllama,
     readonly config: WllamaConfig,
-    loaded: { contextWindow: number; threads: number; header: GgufHeader; fileBytes: number },
+    loaded: {
+      contextWindow: number;
+      threads: number;
+      header: GgufHeader;
+      fileBytes: number;
+      backend: WllamaBackend;
+    },
   ) {
     this.#wllama = wllama;
     this.id = engineKey(config);
@@ -156,6 +256,7 @@ class LoadedWllamaEngine implements WllamaEngine {
     this.threads = loaded.threads;
     this.header = loaded.header;
     this.fileBytes = loaded.fileBytes;
+    this.backend = loaded.backend;
   }
 
   chat(request: ChatRequest): Promise<ChatResult> {
@@ -323,8 +424,11 @@ export function pickThreadCount(requested?: number): number {
 /** Keeps llama.cpp's own log lines so a failed load can say why; drops chatter. */
 class NativeLog {
   #lines: string[] = [];
+  /** From llama.cpp's "offloaded N/M layers to GPU" line, when it printed one. */
+  offloadedLayers: number | undefined;
   readonly logger: WllamaLogger = {
-    debug: () => undefined,
+    // llama.cpp's INFO lines arrive as debug: only the offload summary matters here.
+    debug: (...args: unknown[]) => this.#watch(args),
     log: (...args: unknown[]) => this.#keep(args),
     warn: (...args: unknown[]) => this.#keep(args),
     error: (...args: unknown[]) => {
@@ -332,6 +436,13 @@ class NativeLog {
       console.warn('[wllama]', ...args);
     },
   };
+
+  #watch(args: unknown[]): void {
+    const line = args.map((a) => (typeof a === 'string' ? a : '')).join(' ');
+    const offloaded = /offloaded (\d+)\/\d+ layers to GPU/.exec(line);
+    if (offloaded) this.offloadedLayers = Number(offloaded[1]);
+    if (/ggml_webgpu|WebGPU/i.test(line)) this.#keep(args);
+  }
 
   #keep(args: unknown[]): void {
     const line = args
@@ -341,6 +452,15 @@ class NativeLog {
     if (!line) return;
     this.#lines.push(line);
     if (this.#lines.length > 40) this.#lines.shift();
+  }
+
+  /** llama.cpp's last WebGPU complaint ("ggml_webgpu: Failed to get a device: …"), if any. */
+  gpuProblem(): string | undefined {
+    return this.#lines
+      .findLast((l) => /ggml_webgpu: (failed|device lost)/i.test(l))
+      ?.replace(/^.*?ggml_webgpu:\s*/i, '')
+      .replace(/\s+/g, ' ')
+      .trim();
   }
 
   /** The most telling native line: llama.cpp's "error loading model: …" when there is one. */
@@ -390,7 +510,7 @@ function inferenceMessage(error: unknown, contextWindow: number): string {
   ) {
     return `The prompt and reply do not fit the model's context of ${contextWindow} tokens (${detail}). Shorten the input or load the model with a larger context size.`;
   }
-  return `The CPU engine (llama.cpp) failed to answer: ${detail}.`;
+  return `llama.cpp (wllama) failed to answer: ${detail}.`;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

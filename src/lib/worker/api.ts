@@ -9,7 +9,7 @@ import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { EvalSetSummary } from '$lib/core/evaluation/eval-set-file';
-import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+import type { CachedModel, EngineBackend, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 import type { SampleConfig } from '$lib/core/instances/sample';
 import type { RunEstimate } from '$lib/core/synthesis/estimate';
 import type { SynthesisRequest } from './synthesis-service';
@@ -66,6 +66,8 @@ export interface LoadedModelInfo {
   config: EngineConfig;
   contextWindow: number;
   loadMs: number;
+  /** Where it computes (WebGPU, CPU, an endpoint) and why. */
+  backend: EngineBackend;
 }
 
 export interface ModelTestResult extends ModelCheckResult {

@@ -3,7 +3,7 @@
  * every loaded model and is the single writer of results; the UI reads Dexie with liveQuery.
  */
 import * as Comlink from 'comlink';
-import type { EngineConfig } from '$lib/core/engine-config';
+import { sameEngineConfig, type EngineConfig } from '$lib/core/engine-config';
 import type { PairStatus } from '$lib/core/records';
 import { InvalidModelFileError } from '$lib/core/errors';
 import { checkModel } from '$lib/core/model-check';
@@ -100,7 +100,9 @@ const api: WorkerApi = {
   async loadModel(jobId, config, onProgress) {
     return jobs.run(jobId, async (signal) => {
       await models.ensure(config, { onProgress, signal });
-      const info = models.list().find((m) => m.config === config || sameConfig(m.config, config));
+      const info = models
+        .list()
+        .find((m) => m.config === config || sameEngineConfig(m.config, config));
       if (!info) throw new Error('The model loaded but was then unloaded by another request.');
       return info;
     });
@@ -341,10 +343,6 @@ async function evaluationTarget(projectId: string) {
   const engine = await models.ensure(config, {});
   await models.ensure(await configForRole(db, projectId, 'safetyJudge'), {});
   return { engine, config };
-}
-
-function sameConfig(a: EngineConfig, b: EngineConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 Comlink.expose(api);

@@ -115,4 +115,35 @@ describe('ModelRegistry', () => {
     expect(f.unloaded).toEqual(['a']);
     expect(registry.list()).toEqual([]);
   });
+
+  it('reloads the same model asked for with other options (layers on GPU), not for key order', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const auto: EngineConfig = { ...wllama('a'), gpuLayers: 'auto' };
+    const first = await registry.ensure(auto, {});
+    // Same content, other key order: the loaded engine serves it.
+    const reordered = { gpuLayers: 'auto', source: auto.source, model: 'a', kind: 'wllama' };
+    expect(await registry.ensure(reordered as EngineConfig, {})).toBe(first);
+    const cpu = await registry.ensure({ ...wllama('a'), gpuLayers: 'none' }, {});
+    expect(cpu).not.toBe(first);
+    expect(f.loads.map((l) => l.config)).toEqual([auto, { ...wllama('a'), gpuLayers: 'none' }]);
+    expect(f.unloaded).toEqual(['a']);
+    expect(registry.list()).toHaveLength(1);
+  });
+
+  it("lists each model's backend: the engine's own report, else where its kind runs", async () => {
+    const f = fakeLoader();
+    const backend = { kind: 'webgpu', label: 'WebGPU (all 3 layers)', detail: 'why' } as const;
+    const loader = async (config: EngineConfig, options: EngineLoadOptions) => ({
+      ...(await f.loader(config, options)),
+      ...(config.kind === 'wllama' ? { backend } : {}),
+    });
+    const registry = new ModelRegistry(loader, async () => undefined);
+    await registry.ensure(wllama('a'), {});
+    await registry.ensure(endpoint, {});
+    expect(registry.list().map((m) => m.backend)).toEqual([
+      backend,
+      { kind: 'remote', label: 'Endpoint', detail: 'Runs on the server at http://127.0.0.1:1/v1.' },
+    ]);
+  });
 });
