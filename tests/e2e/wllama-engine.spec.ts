@@ -175,6 +175,12 @@ test('multi-threaded with COOP/COEP: loads by URL, chats, answers schema-valid J
   expect(info.threads).toBe(Math.min(env.hardwareConcurrency, 2));
   if (env.hardwareConcurrency > 1) expect(info.threads).toBeGreaterThan(1);
   expect(info.id).toBe(`wllama:${url}`);
+  // Default headless Chromium grants no WebGPU adapter: the CPU, and the reason.
+  expect(info.backend).toMatchObject({ kind: 'cpu', gpuLayers: 0, totalLayers: 3 });
+  expect(info.backend.label).toBe(`CPU (${info.threads} threads)`);
+  expect(info.backend.detail).toMatch(
+    /^CPU: no WebGPU adapter \((the browser offers none|this browser or context has no WebGPU)\)\.$/,
+  );
   const download = info.progress.filter((p) => p.totalBytes === modelBytes);
   expect(download.at(-1)?.fraction).toBe(1);
   await exerciseModel(call, 'multi-thread', info);
@@ -321,7 +327,11 @@ test('inside a module worker, as the app runs engines: loads, answers JSON, uses
   expect(ruleSchema.safeParse(JSON.parse(reply.text)).success, reply.text).toBe(true);
 
   // A second load of the same URL reads wllama's cache instead of downloading.
-  const again = unwrap(await call('loadUrl', `${origin}${MODEL_PATH}`));
+  const again = unwrap(await call('loadUrl', `${origin}${MODEL_PATH}`, { gpuLayers: 'none' }));
+  expect(again.backend).toMatchObject({
+    kind: 'cpu',
+    detail: 'CPU, as chosen (layers on GPU: none).',
+  });
   expect(again.progress[0]?.text).toBe(
     "Using tiny-llama.gguf from this browser's storage (0.5 MB)",
   );

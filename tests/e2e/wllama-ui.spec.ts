@@ -25,11 +25,11 @@ test('a local GGUF loads in wllama and answers a JSON-schema call with schema-va
 }) => {
   const id = await createProject(page, 'CPU model');
   await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'CPU (wllama)' }).check();
+  await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
   await page.getByLabel('GGUF file').setInputFiles(modelPath);
   await page.getByLabel('Context size (tokens)').fill('1024');
   await page
-    .getByRole('form', { name: 'CPU model (wllama)' })
+    .getByRole('form', { name: 'GGUF model (wllama)' })
     .getByRole('button', { name: 'Load model' })
     .click();
 
@@ -59,10 +59,10 @@ test('a local GGUF loads in wllama and answers a JSON-schema call with schema-va
 test('a file that is not a GGUF gets a specific message and loads nothing', async ({ page }) => {
   const id = await createProject(page, 'Wrong file');
   await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'CPU (wllama)' }).check();
+  await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
   await page.getByLabel('GGUF file').setInputFiles(notGguf);
   await page
-    .getByRole('form', { name: 'CPU model (wllama)' })
+    .getByRole('form', { name: 'GGUF model (wllama)' })
     .getByRole('button', { name: 'Load model' })
     .click();
   await expect(page.getByRole('alert')).toContainText('"notes.gguf" is not a GGUF model file');

@@ -71,6 +71,21 @@ export interface OffloadChoice {
   reason: string;
 }
 
+/** Why wllama's WebGPU backend cannot run here at all ("CPU: …"), or undefined when it can. */
+export function webGpuBlocker(caps: WebGpuCapabilities): string | undefined {
+  if (!caps.jspi)
+    return "CPU: this browser's WebAssembly lacks JSPI (WebAssembly.Suspending), which llama.cpp's WebGPU backend needs (Chrome/Edge 137+).";
+  const adapter = caps.adapter;
+  if (!adapter)
+    return `CPU: no WebGPU adapter${caps.noAdapterReason ? ` (${caps.noAdapterReason})` : ''}.`;
+  const missing = [!adapter.shaderF16 && 'shader-f16', !adapter.subgroups && 'subgroups'].filter(
+    Boolean,
+  );
+  if (missing.length)
+    return `CPU: the WebGPU adapter${adapter.description ? ` (${adapter.description})` : ''} lacks ${missing.join(' and ')}, which llama.cpp's WebGPU backend needs.`;
+  return undefined;
+}
+
 /** Chooses `n_gpu_layers`; see the module comment. */
 export function chooseGpuLayers(
   setting: GpuLayersSetting | undefined,
@@ -86,22 +101,9 @@ export function chooseGpuLayers(
     reason,
   });
   if (setting === 'none') return cpu('CPU, as chosen (layers on GPU: none).');
-  if (!caps.jspi)
-    return cpu(
-      "CPU: this browser's WebAssembly lacks JSPI (WebAssembly.Suspending), which llama.cpp's WebGPU backend needs (Chrome/Edge 137+).",
-    );
+  const blocker = webGpuBlocker(caps);
+  if (blocker || !caps.adapter) return cpu(blocker ?? 'CPU: no WebGPU adapter.');
   const adapter = caps.adapter;
-  if (!adapter)
-    return cpu(
-      `CPU: no WebGPU adapter${caps.noAdapterReason ? ` (${caps.noAdapterReason})` : ''}.`,
-    );
-  const missing = [!adapter.shaderF16 && 'shader-f16', !adapter.subgroups && 'subgroups'].filter(
-    Boolean,
-  );
-  if (missing.length)
-    return cpu(
-      `CPU: the WebGPU adapter${adapter.description ? ` (${adapter.description})` : ''} lacks ${missing.join(' and ')}, which llama.cpp's WebGPU backend needs.`,
-    );
   if (!sizes || repeating === 0)
     return cpu('CPU: the model file does not say how its layers are laid out.');
 

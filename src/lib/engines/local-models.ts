@@ -97,7 +97,7 @@ export async function readGgufHeader(blob: Blob, displayName: string): Promise<G
   if (head.length < 4 || String.fromCharCode(...head.subarray(0, 4)) !== GGUF_MAGIC) {
     throw new InvalidModelFileError(
       `"${displayName}" is not a GGUF model file (${describeStart(head, blob.size)}). ` +
-        'The CPU engine needs a .gguf file, e.g. a Q4_K_M quantisation of an instruct model.',
+        'The GGUF engine (wllama) needs a .gguf file, e.g. a Q4_K_M quantisation of an instruct model.',
     );
   }
   try {

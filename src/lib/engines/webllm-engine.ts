@@ -110,7 +110,7 @@ export async function createWebLlmEngine(
     throw new EngineUnavailableError(
       `${config.model} needs the WebGPU feature shader-f16, which this browser/GPU does not offer. ` +
         (sibling ? `Pick its f32 variant ${sibling}, ` : 'Pick a q4f32_1 variant, ') +
-        'or use the CPU engine (wllama).',
+        'or use the GGUF engine (wllama).',
     );
   }
   if (signal?.aborted) throw new AbortedError('Model loading was cancelled.');
@@ -321,13 +321,13 @@ export function mapLoadError(
     /unable to find a compatible gpu|webgpu is not supported/i.test(message)
   ) {
     return new EngineUnavailableError(
-      'WebGPU is not available in this browser, so web-llm cannot run here. Use the CPU engine (wllama) or an OpenAI-compatible endpoint.',
+      'WebGPU is not available in this browser, so web-llm cannot run here. Use the GGUF engine (wllama) or an OpenAI-compatible endpoint.',
       { cause: error },
     );
   }
   if (name === 'ShaderF16SupportError' || /shader-f16/i.test(message)) {
     return new EngineUnavailableError(
-      `${modelId} needs the WebGPU feature shader-f16, which this browser/GPU does not offer. Pick a q4f32_1 variant or use the CPU engine (wllama).`,
+      `${modelId} needs the WebGPU feature shader-f16, which this browser/GPU does not offer. Pick a q4f32_1 variant or use the GGUF engine (wllama).`,
       { cause: error },
     );
   }
@@ -336,7 +336,7 @@ export function mapLoadError(
     /cannot initialize runtime because of requested/i.test(message)
   ) {
     return new EngineUnavailableError(
-      `This GPU cannot run web-llm: ${message} Use the CPU engine (wllama) or an endpoint.`,
+      `This GPU cannot run web-llm: ${message} Use the GGUF engine (wllama) or an endpoint.`,
       { cause: error },
     );
   }
@@ -361,7 +361,7 @@ export function mapLoadError(
 
 function deviceLost(context: string, cause: unknown): DeviceLostError {
   return new DeviceLostError(
-    `The GPU device was lost (${context}; usually the GPU ran out of memory or its driver reset). Reload the model; if it keeps happening pick a smaller model or use the CPU engine.`,
+    `The GPU device was lost (${context}; usually the GPU ran out of memory or its driver reset). Reload the model; if it keeps happening pick a smaller model or use the GGUF engine (wllama).`,
     { cause },
   );
 }

@@ -400,7 +400,7 @@ function assertWasmSupport(): void {
     } as unknown as WebAssembly.MemoryDescriptor);
   } catch {
     throw new EngineUnavailableError(
-      "This browser's WebAssembly lacks 64-bit memory (Memory64), which the CPU engine needs. " +
+      "This browser's WebAssembly lacks 64-bit memory (Memory64), which the GGUF engine (wllama) needs. " +
         'Use Chrome or Edge 133+ or Firefox 134+, or connect an OpenAI-compatible endpoint instead.',
     );
   }
@@ -456,8 +456,12 @@ class NativeLog {
 
   /** llama.cpp's last WebGPU complaint ("ggml_webgpu: Failed to get a device: …"), if any. */
   gpuProblem(): string | undefined {
-    return this.#lines
-      .findLast((l) => /ggml_webgpu: (failed|device lost)/i.test(l))
+    // The cause ("Failed to get a device: …") comes before its echo ("Device lost! …").
+    const lines = this.#lines;
+    return (
+      lines.findLast((l) => /ggml_webgpu: failed/i.test(l)) ??
+      lines.findLast((l) => /ggml_webgpu: device lost/i.test(l))
+    )
       ?.replace(/^.*?ggml_webgpu:\s*/i, '')
       .replace(/\s+/g, ' ')
       .trim();

@@ -82,6 +82,8 @@ export interface WorkerApi extends EditApi {
   environment(): Promise<{ crossOriginIsolated: boolean; hardwareConcurrency: number }>;
 
   webgpuReport(): Promise<WebGpuReport>;
+  /** Whether GGUF models (wllama) can use WebGPU here, and if not why: JSPI, adapter, features. */
+  ggufBackendOutlook(): Promise<{ webgpu: boolean; reason: string }>;
   /** web-llm's prebuilt list, filtered to chat models this device can run (f32 only without shader-f16). */
   webllmCatalog(): Promise<{ models: WebLlmModelInfo[]; defaultModel: string }>;
   listCachedModels(): Promise<CachedModel[]>;

@@ -74,6 +74,21 @@ const api: WorkerApi = {
     return probeWebGpu();
   },
 
+  async ggufBackendOutlook() {
+    const [{ probeWebGpu }, offload] = await Promise.all([
+      import('$lib/engines/webgpu-report'),
+      import('$lib/engines/gpu-offload'),
+    ]);
+    const caps = offload.capabilitiesFromReport(await probeWebGpu(), offload.hasJspi());
+    const blocker = offload.webGpuBlocker(caps);
+    return blocker
+      ? { webgpu: false, reason: blocker }
+      : {
+          webgpu: true,
+          reason: `WebGPU: layers go to ${caps.adapter?.description || 'the GPU'} as far as its buffer limits allow.${caps.adapter?.isFallback ? ' It is a software fallback adapter: expect it to be slow.' : ''}`,
+        };
+  },
+
   async webllmCatalog() {
     const [{ probeWebGpu }, catalog] = await Promise.all([
       import('$lib/engines/webgpu-report'),

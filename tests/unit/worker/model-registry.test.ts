@@ -119,14 +119,16 @@ describe('ModelRegistry', () => {
   it('reloads the same model asked for with other options (layers on GPU), not for key order', async () => {
     const f = fakeLoader();
     const registry = new ModelRegistry(f.loader, async () => undefined);
-    const auto: EngineConfig = { ...wllama('a'), gpuLayers: 'auto' };
+    const local = { type: 'local', fileName: 'a' } as const;
+    const auto: EngineConfig = { kind: 'wllama', model: 'a', source: local, gpuLayers: 'auto' };
+    const cpuOnly: EngineConfig = { kind: 'wllama', model: 'a', source: local, gpuLayers: 'none' };
     const first = await registry.ensure(auto, {});
     // Same content, other key order: the loaded engine serves it.
-    const reordered = { gpuLayers: 'auto', source: auto.source, model: 'a', kind: 'wllama' };
-    expect(await registry.ensure(reordered as EngineConfig, {})).toBe(first);
-    const cpu = await registry.ensure({ ...wllama('a'), gpuLayers: 'none' }, {});
+    const reordered = { gpuLayers: 'auto', source: { fileName: 'a', type: 'local' }, model: 'a' };
+    expect(await registry.ensure({ ...reordered, kind: 'wllama' } as EngineConfig, {})).toBe(first);
+    const cpu = await registry.ensure(cpuOnly, {});
     expect(cpu).not.toBe(first);
-    expect(f.loads.map((l) => l.config)).toEqual([auto, { ...wllama('a'), gpuLayers: 'none' }]);
+    expect(f.loads.map((l) => l.config)).toEqual([auto, cpuOnly]);
     expect(f.unloaded).toEqual(['a']);
     expect(registry.list()).toHaveLength(1);
   });
