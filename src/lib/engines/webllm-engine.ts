@@ -195,14 +195,25 @@ class WebLlmEngine implements LoadedEngine {
     }
     const choice = completion.choices[0];
     if (choice?.finish_reason === 'abort') throw new AbortedError('Generation was cancelled.');
+    const promptTokens = completion.usage?.prompt_tokens ?? 0;
+    const completionTokens = completion.usage?.completion_tokens ?? 0;
+    // web-llm reports rates, not times: turn them back into the engine's split of its time.
+    const extra = completion.usage?.extra;
+    const timings =
+      extra && extra.prefill_tokens_per_s > 0 && extra.decode_tokens_per_s > 0
+        ? {
+            promptTokens,
+            promptMs: (promptTokens * 1000) / extra.prefill_tokens_per_s,
+            decodeTokens: completionTokens,
+            decodeMs: (completionTokens * 1000) / extra.decode_tokens_per_s,
+          }
+        : undefined;
     return {
       text: choice?.message.content ?? '',
-      usage: {
-        promptTokens: completion.usage?.prompt_tokens ?? 0,
-        completionTokens: completion.usage?.completion_tokens ?? 0,
-      },
+      usage: { promptTokens, completionTokens },
       finishReason: choice?.finish_reason === 'length' ? 'length' : 'stop',
       durationMs: performance.now() - started,
+      ...(timings && { timings }),
     };
   }
 

@@ -79,6 +79,14 @@ export interface WllamaEngine extends LoadedEngine {
   readonly backend: WllamaBackend;
 }
 
+/** llama-server's per-reply timings (wllama's `ResultTimings`, not exported by its index). */
+interface LlamaTimings {
+  prompt_n: number;
+  prompt_ms: number;
+  predicted_n: number;
+  predicted_ms: number;
+}
+
 /** The model ran but llama.cpp reported an error (e.g. the prompt does not fit the context). */
 export class WllamaInferenceError extends SpecAlignError {}
 
@@ -290,6 +298,17 @@ class LoadedWllamaEngine implements WllamaEngine {
         ...(request.signal && { abortSignal: request.signal }),
       });
       const choice = response.choices[0];
+      // llama-server adds its timings to every reply (wllama's type omits them).
+      const t = (response as { timings?: Partial<LlamaTimings> }).timings;
+      const timings =
+        t && typeof t.prompt_ms === 'number' && typeof t.predicted_ms === 'number'
+          ? {
+              promptTokens: t.prompt_n ?? 0,
+              promptMs: t.prompt_ms,
+              decodeTokens: t.predicted_n ?? 0,
+              decodeMs: t.predicted_ms,
+            }
+          : undefined;
       return {
         text: choice?.message.content ?? '',
         usage: {
@@ -298,6 +317,7 @@ class LoadedWllamaEngine implements WllamaEngine {
         },
         finishReason: choice?.finish_reason === 'length' ? 'length' : 'stop',
         durationMs: performance.now() - started,
+        ...(timings && { timings }),
       };
     } catch (error) {
       if (error instanceof WllamaAbortError || isAbortError(error) || request.signal?.aborted) {
