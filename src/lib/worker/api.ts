@@ -11,6 +11,7 @@ import type { ModelCheckResult } from '$lib/core/model-check';
 import type { EvalSetSummary } from '$lib/core/evaluation/eval-set-file';
 import type { CachedModel, EngineBackend, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 import type { SampleConfig } from '$lib/core/instances/sample';
+import type { EstimateSpeed } from '$lib/core/speed';
 import type { RunEstimate } from '$lib/core/synthesis/estimate';
 import type { SynthesisRequest } from './synthesis-service';
 import type { SampleInstancesResult } from './instances-service';
@@ -72,6 +73,8 @@ export interface LoadedModelInfo {
 
 export interface ModelTestResult extends ModelCheckResult {
   key: string;
+  /** Where the model ran while tested. */
+  backend: EngineBackend;
 }
 
 export type ProgressCallback = (progress: LoadProgress) => void;
@@ -98,7 +101,10 @@ export interface WorkerApi extends EditApi {
   ): Promise<LoadedModelInfo>;
   unloadModel(key: string): Promise<void>;
   loadedModels(): Promise<LoadedModelInfo[]>;
-  /** Loads if needed, then runs a short chat and a JSON-schema call and measures tokens/s. */
+  /**
+   * Loads if needed, then runs a short chat, a JSON-schema call and a long prompt; measures
+   * prefill and decode tokens/s and keeps them as this device's speed of the model.
+   */
   testModel(
     jobId: string,
     config: EngineConfig,
@@ -154,7 +160,7 @@ export interface WorkerApi extends EditApi {
   planSynthesis(
     projectId: string,
     request: SynthesisRequest,
-  ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[] }>;
+  ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[]; speed: EstimateSpeed }>;
   /** Stores a synthesis run and its task queue; start it with `startRun`. */
   createSynthesisRun(
     projectId: string,

@@ -3,13 +3,13 @@
  * every loaded model and is the single writer of results; the UI reads Dexie with liveQuery.
  */
 import * as Comlink from 'comlink';
-import { sameEngineConfig, type EngineConfig } from '$lib/core/engine-config';
+import { engineKey, sameEngineConfig, type EngineConfig } from '$lib/core/engine-config';
 import type { PairStatus } from '$lib/core/records';
 import { InvalidModelFileError } from '$lib/core/errors';
 import { checkModel } from '$lib/core/model-check';
 import { getDb } from '$lib/db/database';
 import { exportProjectFile, importProjectFile } from '$lib/db/project-file';
-import { getApiKey, getSetting, putSetting } from '$lib/db/settings';
+import { getApiKey, getSetting, putModelSpeed, putSetting } from '$lib/db/settings';
 import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
@@ -135,7 +135,25 @@ const api: WorkerApi = {
     return jobs.run(jobId, async (signal) => {
       const engine = await models.ensure(config, { onProgress, signal });
       const result = await checkModel(engine, signal);
-      return { ...result, key: engine.id };
+      const key = engineKey(config);
+      const backend = models.list().find((m) => m.key === key)?.backend ?? {
+        kind: 'remote' as const,
+        label: 'unknown',
+        detail: '',
+      };
+      if (result.prefillTokensPerSecond > 0 && result.decodeTokensPerSecond > 0) {
+        await putModelSpeed(getDb(), {
+          v: 1,
+          engineKey: key,
+          backend: backend.kind,
+          backendLabel: backend.label,
+          prefillTokensPerSecond: result.prefillTokensPerSecond,
+          decodeTokensPerSecond: result.decodeTokensPerSecond,
+          method: result.rateMethod,
+          measuredAt: Date.now(),
+        });
+      }
+      return { ...result, key: engine.id, backend };
     });
   },
 
