@@ -45,7 +45,9 @@ export function capabilitiesFromReport(report: WebGpuReport, jspi: boolean): Web
   return {
     jspi,
     adapter: {
-      description: [report.vendor, report.description || report.device].filter(Boolean).join(' '),
+      description: [report.vendor, report.description || report.device || report.architecture]
+        .filter(Boolean)
+        .join(' '),
       isFallback: report.isFallback,
       shaderF16: report.shaderF16,
       subgroups: report.features.includes('subgroups'),
