@@ -7,7 +7,7 @@
  * registers no GPU and runs on the CPU. Forced past that check (the adapter made to claim
  * shader-f16), the device request fails with "Unsupported feature: shader-f16" and llama.cpp
  * aborts the load. So on SwiftShader we test the decision and both fallbacks; the greedy
- * GPU-vs-CPU token comparison needs a real GPU with shader-f16 (not available on CI).
+ * GPU-vs-CPU token comparison (last test) runs only where the adapter has shader-f16.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
@@ -180,4 +180,57 @@ test('forced onto SwiftShader, the WebGPU device request fails on shader-f16 and
   );
   expect(ruleSchema.safeParse(JSON.parse(reply.text)).success, reply.text).toBe(true);
   unwrap(await page.evaluate(() => window.wllamaHarness!.unload()));
+});
+
+/**
+ * For machines with a real GPU (run this file under `--project=chromium-webgpu` there): the
+ * same greedy prompt on WebGPU and on the CPU. Tolerance: the first 16 tokens must agree (the
+ * tiny model's byte vocabulary makes a token one character); llama.cpp's WebGPU kernels compute
+ * in f16, so a near-tie later in a random-weight model may legitimately flip.
+ */
+test('on an adapter with shader-f16, greedy WebGPU output matches the CPU (skipped on SwiftShader)', async ({
+  page,
+}) => {
+  await openHarness(page);
+  const f16 = await page.evaluate(async () => {
+    const gpu = (
+      navigator as Navigator & {
+        gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> };
+      }
+    ).gpu;
+    return Boolean((await gpu?.requestAdapter())?.features.has('shader-f16'));
+  });
+  test.skip(!f16, 'No shader-f16 (SwiftShader): wllama 3.13 cannot run on WebGPU here.');
+  const url = `${origin}${MODEL_PATH}`;
+  const greedy = {
+    messages: [{ role: 'user' as const, content: 'Write one line about rules.' }],
+    maxTokens: 32,
+    temperature: 0,
+    seed: 1,
+  };
+  const replies: Record<string, string> = {};
+  for (const gpuLayers of ['auto', 'none'] as const) {
+    const info = unwrap(
+      await page.evaluate(
+        ([u, layers]) => window.wllamaHarness!.loadUrl(u, { gpuLayers: layers }),
+        [url, gpuLayers] as const,
+      ),
+    );
+    expect(info.backend.kind).toBe(gpuLayers === 'auto' ? 'webgpu' : 'cpu');
+    replies[gpuLayers] = unwrap(
+      await page.evaluate((request) => window.wllamaHarness!.chat(request), greedy),
+    ).text;
+    const json = unwrap(
+      await page.evaluate((request) => window.wllamaHarness!.chat(request), {
+        messages: jsonMessages,
+        jsonSchema: toJsonSchema(ruleSchema),
+        maxTokens: 120,
+        seed: 1,
+      }),
+    );
+    expect(ruleSchema.safeParse(JSON.parse(json.text)).success, json.text).toBe(true);
+  }
+  expect(replies.auto!.slice(0, 16), `GPU ${replies.auto} vs CPU ${replies.none}`).toBe(
+    replies.none!.slice(0, 16),
+  );
 });
