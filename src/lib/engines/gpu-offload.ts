@@ -14,7 +14,7 @@
  */
 import type { GpuLayersSetting } from '$lib/core/engine-config';
 import type { GgufTensorSizes } from './local-models';
-import type { WebGpuReport } from './types';
+import type { EngineBackend, WebGpuReport } from './types';
 
 /** What this browser offers wllama's WebGPU backend. */
 export interface WebGpuCapabilities {
@@ -156,4 +156,53 @@ function largestTensor(sizes: GgufTensorSizes): number {
 function formatMiB(bytes: number): string {
   const mib = bytes / 2 ** 20;
   return `${mib >= 10 ? Math.round(mib) : mib.toFixed(1)} MiB`;
+}
+
+/** Where a wllama model runs, as loaded: the Models screen's label and why. */
+export interface WllamaBackend extends EngineBackend {
+  kind: 'webgpu' | 'cpu';
+  /** Layers llama.cpp reported on the GPU (0 on the CPU). */
+  gpuLayers: number;
+  /** Repeating layers + the output layer. */
+  totalLayers: number;
+}
+
+/** N from llama.cpp's load log line "load_tensors: offloaded N/M layers to GPU". */
+export function offloadedLayersIn(line: string): number | undefined {
+  const match = /offloaded (\d+)\/\d+ layers to GPU/.exec(line);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The backend as llama.cpp reports it after loading: a planned GPU load that offloaded nothing
+ * (ggml-webgpu registered no device) is the CPU, with llama.cpp's own complaint when it gave one.
+ */
+export function confirmOffload(
+  offload: OffloadChoice,
+  offloadedLayers: number | undefined,
+  gpuProblem: string | undefined,
+  threads: number,
+): WllamaBackend {
+  const { totalLayers } = offload;
+  const cpuLabel = `CPU (${threads} thread${threads > 1 ? 's' : ''})`;
+  if (offload.backend === 'cpu')
+    return { kind: 'cpu', gpuLayers: 0, totalLayers, label: cpuLabel, detail: offload.reason };
+  if (!offloadedLayers)
+    return {
+      kind: 'cpu',
+      gpuLayers: 0,
+      totalLayers,
+      label: cpuLabel,
+      detail: `CPU: llama.cpp put no layer on WebGPU${gpuProblem ? ` (${gpuProblem})` : ''}.`,
+    };
+  return {
+    kind: 'webgpu',
+    gpuLayers: offloadedLayers,
+    totalLayers,
+    label:
+      offloadedLayers >= totalLayers
+        ? `WebGPU (all ${totalLayers} layers)`
+        : `WebGPU (${offloadedLayers} of ${totalLayers} layers) + CPU`,
+    detail: offload.reason,
+  };
 }

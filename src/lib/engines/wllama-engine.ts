@@ -32,18 +32,23 @@ import type { ChatRequest, ChatResult } from '$lib/core/llm';
 import {
   capabilitiesFromReport,
   chooseGpuLayers,
+  confirmOffload,
   hasJspi,
+  offloadedLayersIn,
   type OffloadChoice,
   type WebGpuCapabilities,
+  type WllamaBackend,
 } from './gpu-offload';
 import { openLocalModel, readGgufHeader, type GgufHeader } from './local-models';
-import type { EngineBackend, EngineLoadOptions, LoadedEngine } from './types';
+import type { EngineLoadOptions, LoadedEngine } from './types';
 import { probeWebGpu } from './webgpu-report';
 
 /** Context allocated when the config does not say; bounded by the model's training context. */
 export const DEFAULT_WLLAMA_CONTEXT = 4096;
 /** More threads than this stop helping llama.cpp on the CPU and starve the UI. */
 export const MAX_WLLAMA_THREADS = 8;
+
+export type { WllamaBackend };
 
 /** Extra load options of the wllama engine. */
 export interface WllamaLoadOptions extends EngineLoadOptions {
@@ -56,15 +61,6 @@ export interface WllamaLoadOptions extends EngineLoadOptions {
   threads?: number;
   /** What WebGPU offers; probed in this context (JSPI + `navigator.gpu`) when left out. */
   webgpu?: WebGpuCapabilities;
-}
-
-/** Where a wllama model runs: the offload choice as loaded, and the Models screen's label. */
-export interface WllamaBackend extends EngineBackend {
-  kind: 'webgpu' | 'cpu';
-  /** Layers llama.cpp reported on the GPU (0 on the CPU). */
-  gpuLayers: number;
-  /** Repeating layers + the output layer. */
-  totalLayers: number;
 }
 
 /** A loaded wllama model: a {@link LoadedEngine} plus what the Models screen can show. */
@@ -157,7 +153,12 @@ export async function createWllamaEngine(
       threads: wllama.getNumThreads(),
       header,
       fileBytes: blob.size,
-      backend: confirmBackend(offload, log, wllama.getNumThreads()),
+      backend: confirmOffload(
+        offload,
+        log.offloadedLayers,
+        log.gpuProblem(),
+        wllama.getNumThreads(),
+      ),
     });
   };
 
@@ -180,7 +181,9 @@ export async function createWllamaEngine(
   const cpu = newWllama();
   try {
     return await attempt(cpu.wllama, cpu.log, async () => ({
-      ...chooseGpuLayers('none', { jspi: false }, source?.header?.tensorSizes),
+      backend: 'cpu',
+      gpuLayers: 0,
+      totalLayers: (source?.header?.tensorSizes?.layers.length ?? 0) + 1,
       reason: `CPU: loading on WebGPU failed (${gpuFailure}), so the model runs on the CPU.`,
     }));
   } catch (error) {
@@ -203,37 +206,6 @@ function newWllama(): { wllama: Wllama; log: NativeLog } {
 /** JSPI and the WebGPU adapter of this context (the worker: wllama's own worker sees the same). */
 async function probeCapabilities(): Promise<WebGpuCapabilities> {
   return capabilitiesFromReport(await probeWebGpu(), hasJspi());
-}
-
-/**
- * The backend as llama.cpp reports it: a planned GPU load that offloaded nothing (no device
- * registered) is reported as the CPU, with llama.cpp's own words when it gave any.
- */
-function confirmBackend(offload: OffloadChoice, log: NativeLog, threads: number): WllamaBackend {
-  const cpuLabel = `CPU (${threads} thread${threads > 1 ? 's' : ''})`;
-  if (offload.backend === 'cpu')
-    return { ...offload, kind: 'cpu', label: cpuLabel, detail: offload.reason };
-  const offloaded = log.offloadedLayers;
-  if (offloaded === undefined || offloaded === 0) {
-    const native = log.gpuProblem();
-    return {
-      kind: 'cpu',
-      gpuLayers: 0,
-      totalLayers: offload.totalLayers,
-      label: cpuLabel,
-      detail: `CPU: llama.cpp put no layer on WebGPU${native ? ` (${native})` : ''}.`,
-    };
-  }
-  const all = offloaded >= offload.totalLayers;
-  return {
-    kind: 'webgpu',
-    gpuLayers: offloaded,
-    totalLayers: offload.totalLayers,
-    label: all
-      ? `WebGPU (all ${offload.totalLayers} layers)`
-      : `WebGPU (${offloaded} of ${offload.totalLayers} layers) + CPU`,
-    detail: offload.reason,
-  };
 }
 
 class LoadedWllamaEngine implements WllamaEngine {
@@ -459,8 +431,7 @@ class NativeLog {
 
   #watch(args: unknown[]): void {
     const line = args.map((a) => (typeof a === 'string' ? a : '')).join(' ');
-    const offloaded = /offloaded (\d+)\/\d+ layers to GPU/.exec(line);
-    if (offloaded) this.offloadedLayers = Number(offloaded[1]);
+    this.offloadedLayers = offloadedLayersIn(line) ?? this.offloadedLayers;
     if (/ggml_webgpu|WebGPU/i.test(line)) this.#keep(args);
   }
 

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   capabilitiesFromReport,
   chooseGpuLayers,
+  confirmOffload,
+  offloadedLayersIn,
+  type OffloadChoice,
   type WebGpuCapabilities,
 } from '../../../src/lib/engines/gpu-offload';
 import type { GgufTensorSizes } from '../../../src/lib/engines/local-models';
@@ -168,5 +171,58 @@ describe('capabilitiesFromReport', () => {
       capabilitiesFromReport({ ...report, adapterFound: false, apiPresent: false }, true)
         .noAdapterReason,
     ).toBe('this browser or context has no WebGPU');
+  });
+});
+
+describe('confirmOffload', () => {
+  const planned: OffloadChoice = {
+    backend: 'webgpu',
+    gpuLayers: 25,
+    totalLayers: 25,
+    reason: 'WebGPU: all 25 layers on the GPU.',
+  };
+
+  it("reads llama.cpp's offload line", () => {
+    expect(offloadedLayersIn('load_tensors: offloaded 25/25 layers to GPU')).toBe(25);
+    expect(
+      offloadedLayersIn('load_tensors: offloading 24 repeating layers to GPU'),
+    ).toBeUndefined();
+    expect(offloadedLayersIn('load_tensors:          CPU model buffer size =     0.44 MiB')).toBe(
+      undefined,
+    );
+  });
+
+  it('labels what llama.cpp confirmed: all layers, some layers + CPU', () => {
+    expect(confirmOffload(planned, 25, undefined, 4)).toEqual({
+      kind: 'webgpu',
+      gpuLayers: 25,
+      totalLayers: 25,
+      label: 'WebGPU (all 25 layers)',
+      detail: 'WebGPU: all 25 layers on the GPU.',
+    });
+    expect(confirmOffload({ ...planned, gpuLayers: 10 }, 10, undefined, 4).label).toBe(
+      'WebGPU (10 of 25 layers) + CPU',
+    );
+  });
+
+  it('reports the CPU when a planned GPU load offloaded nothing, with the native complaint', () => {
+    expect(confirmOffload(planned, undefined, 'Failed to get a device: no f16', 1)).toEqual({
+      kind: 'cpu',
+      gpuLayers: 0,
+      totalLayers: 25,
+      label: 'CPU (1 thread)',
+      detail: 'CPU: llama.cpp put no layer on WebGPU (Failed to get a device: no f16).',
+    });
+    expect(confirmOffload(planned, 0, undefined, 2).detail).toBe(
+      'CPU: llama.cpp put no layer on WebGPU.',
+    );
+    const cpu = chooseGpuLayers('none', gpu(), model(2, 1, 1));
+    expect(confirmOffload(cpu, undefined, undefined, 2)).toEqual({
+      kind: 'cpu',
+      gpuLayers: 0,
+      totalLayers: 3,
+      label: 'CPU (2 threads)',
+      detail: 'CPU, as chosen (layers on GPU: none).',
+    });
   });
 });
