@@ -259,6 +259,20 @@ test('single-threaded without COOP/COEP: loads a picked file kept in OPFS and an
   expect(info.id).toBe('wllama:local/my tiny_model.gguf');
   await exerciseModel(call, 'single-thread', info);
 
+  // llama.cpp's timings come back with every reply; a call that repeats the previous call's
+  // long prefix evaluates only the new suffix (llama.cpp keeps the KV cache of its one slot).
+  const system = { role: 'system' as const, content: 'Policy: be brief. '.repeat(20) };
+  const first = unwrap(
+    await call('chat', { messages: [system, { role: 'user', content: 'One.' }], maxTokens: 4 }),
+  );
+  const second = unwrap(
+    await call('chat', { messages: [system, { role: 'user', content: 'Two!' }], maxTokens: 4 }),
+  );
+  expect(first.timings?.decodeTokens).toBe(4);
+  expect(first.timings!.promptMs).toBeGreaterThan(0);
+  expect(second.usage.promptTokens).toBeGreaterThan(360);
+  expect(second.timings!.promptTokens).toBeLessThan(second.usage.promptTokens / 4);
+
   const listed = unwrap(await call('listModels'));
   expect(listed).toContainEqual({
     key: info.id,
