@@ -442,7 +442,7 @@ async function benchWllama(
   baseURL: string,
   modelPath: string,
   isolated: boolean,
-): Promise<{ tokensPerSecond: string; crossOriginIsolated: boolean }> {
+): Promise<{ prefill: string; decode: string; backend: string; crossOriginIsolated: boolean }> {
   const context = await newContext(browser, baseURL);
   try {
     if (!isolated) {
@@ -462,20 +462,23 @@ async function benchWllama(
     const id = await createProject(page, 'wllama bench');
     const crossOriginIsolated = await page.evaluate(() => window.crossOriginIsolated);
     await page.goto(`/#/p/${id}/models`);
-    await page.getByRole('radio', { name: 'CPU (wllama)' }).check();
+    await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
     await page.getByLabel('GGUF file').setInputFiles(modelPath);
     await page.getByLabel('Context size (tokens)').fill('1024');
     await page
-      .getByRole('form', { name: 'CPU model (wllama)' })
+      .getByRole('form', { name: 'GGUF model (wllama)' })
       .getByRole('button', { name: 'Load model' })
       .click();
     const row = page.getByRole('row', { name: /tiny-llama\.gguf/ });
     await expect(row).toBeVisible({ timeout: 120_000 });
     await page.getByRole('button', { name: 'Test tiny-llama.gguf' }).click();
     await expect(row).toContainText(/JSON (valid|invalid)/, { timeout: 180_000 });
-    const text = await row.locator('.test-result').innerText();
+    const speed = await row.getByTestId('speed').innerText();
+    const rates = /Prompt ([\d,]+) tokens\/s · generation ([\d,]+) tokens\/s/.exec(speed);
     return {
-      tokensPerSecond: /([\d.]+) tokens\/s/.exec(text)?.[1] ?? '?',
+      prefill: rates?.[1] ?? '?',
+      decode: rates?.[2] ?? '?',
+      backend: (await row.locator('[data-backend] strong').innerText()).trim(),
       crossOriginIsolated,
     };
   } finally {
@@ -484,8 +487,35 @@ async function benchWllama(
 }
 
 /**
+ * The GGUF engine in the SwiftShader browser (--enable-unsafe-webgpu), layers on GPU "auto":
+ * the row reports the backend the app chose (SwiftShader lacks shader-f16, which wllama 3.13's
+ * WebGPU backend needs, so the app runs it on the CPU and says why).
+ */
+async function benchWllamaSwiftShader(
+  baseURL: string,
+  executablePath: string,
+  modelPath: string,
+): Promise<Awaited<ReturnType<typeof benchWllama>> & { reason: string }> {
+  const browser = await chromium.launch({
+    executablePath,
+    args: [...chromiumArgs, '--enable-unsafe-webgpu'],
+  });
+  try {
+    const result = await benchWllama(browser, baseURL, modelPath, true);
+    const page = await (await newContext(browser, baseURL)).newPage();
+    const id = await createProject(page, 'outlook');
+    await page.goto(`/#/p/${id}/models`);
+    await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
+    const reason = await page.locator('[data-gguf-outlook]').innerText();
+    return { ...result, reason: reason.replace(/^Here: /, '') };
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
  * Runs every browser benchmark against `dist/` and returns the rows (`BENCH_BROWSER_ONLY=stats`
- * runs only the dashboard and Generate rows).
+ * runs only the dashboard and Generate rows, `=wllama` only the GGUF rows).
  */
 export async function benchBrowser(): Promise<BenchRow[]> {
   if (!existsSync(path.join(root, 'dist/index.html')))
@@ -505,18 +535,26 @@ export async function benchBrowser(): Promise<BenchRow[]> {
   const browser = await chromium.launch({ executablePath, args: chromiumArgs });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'specalign-bench-'));
   try {
-    const statsOnly = process.env.BENCH_BROWSER_ONLY === 'stats';
-    const rows = statsOnly ? [] : await benchMainThread(browser, baseURL);
-    rows.push(...(await benchStatsScreens(browser, baseURL)));
-    if (statsOnly) return rows;
+    const only = process.env.BENCH_BROWSER_ONLY;
+    const rows = only ? [] : await benchMainThread(browser, baseURL);
+    if (only !== 'wllama') rows.push(...(await benchStatsScreens(browser, baseURL)));
+    if (only === 'stats') return rows;
     const modelPath = path.join(dir, 'tiny-llama.gguf');
     const { bytes } = makeTinyGguf(modelPath, { seed: 42 });
     const threaded = await benchWllama(browser, baseURL, modelPath, true);
     const single = await benchWllama(browser, baseURL, modelPath, false);
+    const tiny = `${(bytes / 1024).toFixed(0)} KB random-weight model, so this measures wllama's per-token overhead, not a real model; ${os.cpus().length} cores`;
     rows.push({
-      metric: 'wllama "Test this model" on the tiny GGUF: isolated / not isolated',
-      value: `${threaded.tokensPerSecond} / ${single.tokensPerSecond} tokens/s`,
-      note: `crossOriginIsolated ${threaded.crossOriginIsolated} / ${single.crossOriginIsolated} (COOP/COEP stripped); ${(bytes / 1024).toFixed(0)} KB random-weight model, so this measures wllama's per-token overhead, not a real model; ${os.cpus().length} cores`,
+      metric: 'wllama "Test this model" on the tiny GGUF, prefill / decode: isolated; not isolated',
+      value: `${threaded.prefill} / ${threaded.decode}; ${single.prefill} / ${single.decode} tokens/s`,
+      note: `${threaded.backend}; ${single.backend}; crossOriginIsolated ${threaded.crossOriginIsolated} / ${single.crossOriginIsolated} (COOP/COEP stripped); ${tiny}`,
+    });
+    const soft = await benchWllamaSwiftShader(baseURL, executablePath, modelPath);
+    rows.push({
+      metric:
+        'wllama on the tiny GGUF, prefill / decode: no adapter (CPU); SwiftShader WebGPU adapter',
+      value: `${threaded.prefill} / ${threaded.decode}; ${soft.prefill} / ${soft.decode} tokens/s`,
+      note: `With SwiftShader the app ran it on ${soft.backend}: ${soft.reason} So the GPU path cannot be timed here (forced, requestDevice fails "Unsupported feature: shader-f16"; see tests/e2e/webgpu-swiftshader-wllama.spec.ts), and SwiftShader, a software rasteriser, would show only that the path works, not GPU speed. ${tiny}`,
     });
     return rows;
   } finally {

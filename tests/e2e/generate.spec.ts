@@ -117,6 +117,15 @@ test('the estimate is a whole number of pairs, calibrated from finished runs', a
   await expect(estimate).toContainText(/Estimate: 4 tasks → about \d+\s+pairs,/);
   await expect(estimate).not.toContainText(/\d\.\d+\s+pairs/);
   await expect(estimate).toContainText('not calibrated yet');
+  // Two rates, the time of each, which one dominates, and where the rates come from.
+  await expect(estimate).toContainText(
+    /reading prompts at [\d,]+ tokens\/s and .* generating at [\d,]+ tokens\/s, so (prompt processing|generation) dominates\./,
+  );
+  await expect(estimate).toContainText('Speeds: defaults for an endpoint; run Test this model');
+  await form.getByLabel('Generation speed for the estimate (tokens/s)').fill('1');
+  await expect(estimate).toContainText(/generating at 1 tokens\/s, so generation dominates\./);
+  await expect(estimate).toContainText('Speeds: partly entered by you, the rest defaults');
+  await form.getByLabel('Generation speed for the estimate (tokens/s)').fill('');
   await startGeneration(page, id, 4);
   await waitForDone(page);
   await form.getByLabel('Task budget (optional)').fill('3');

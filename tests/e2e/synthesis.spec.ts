@@ -151,11 +151,11 @@ test('a short run on the tiny GGUF in wllama finishes, every task with a pair or
   await expect(page.getByText(/Imported version 1/)).toBeVisible();
 
   await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'CPU (wllama)' }).check();
+  await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
   await page.getByLabel('GGUF file').setInputFiles(modelPath);
   await page.getByLabel('Context size (tokens)').fill('16384');
   await page
-    .getByRole('form', { name: 'CPU model (wllama)' })
+    .getByRole('form', { name: 'GGUF model (wllama)' })
     .getByRole('button', { name: 'Load model' })
     .click();
   await expect(page.getByText('Default for every role: tiny-llama.gguf (wllama)')).toBeVisible({

@@ -175,6 +175,12 @@ test('multi-threaded with COOP/COEP: loads by URL, chats, answers schema-valid J
   expect(info.threads).toBe(Math.min(env.hardwareConcurrency, 2));
   if (env.hardwareConcurrency > 1) expect(info.threads).toBeGreaterThan(1);
   expect(info.id).toBe(`wllama:${url}`);
+  // Default headless Chromium grants no WebGPU adapter: the CPU, and the reason.
+  expect(info.backend).toMatchObject({ kind: 'cpu', gpuLayers: 0, totalLayers: 3 });
+  expect(info.backend.label).toBe(`CPU (${info.threads} threads)`);
+  expect(info.backend.detail).toMatch(
+    /^CPU: no WebGPU adapter \((the browser offers none|this browser or context has no WebGPU)\)\.$/,
+  );
   const download = info.progress.filter((p) => p.totalBytes === modelBytes);
   expect(download.at(-1)?.fraction).toBe(1);
   await exerciseModel(call, 'multi-thread', info);
@@ -253,6 +259,20 @@ test('single-threaded without COOP/COEP: loads a picked file kept in OPFS and an
   expect(info.id).toBe('wllama:local/my tiny_model.gguf');
   await exerciseModel(call, 'single-thread', info);
 
+  // llama.cpp's timings come back with every reply; a call that repeats the previous call's
+  // long prefix evaluates only the new suffix (llama.cpp keeps the KV cache of its one slot).
+  const system = { role: 'system' as const, content: 'Policy: be brief. '.repeat(20) };
+  const first = unwrap(
+    await call('chat', { messages: [system, { role: 'user', content: 'One.' }], maxTokens: 4 }),
+  );
+  const second = unwrap(
+    await call('chat', { messages: [system, { role: 'user', content: 'Two!' }], maxTokens: 4 }),
+  );
+  expect(first.timings?.decodeTokens).toBe(4);
+  expect(first.timings!.promptMs).toBeGreaterThan(0);
+  expect(second.usage.promptTokens).toBeGreaterThan(360);
+  expect(second.timings!.promptTokens).toBeLessThan(second.usage.promptTokens / 4);
+
   const listed = unwrap(await call('listModels'));
   expect(listed).toContainEqual({
     key: info.id,
@@ -321,7 +341,11 @@ test('inside a module worker, as the app runs engines: loads, answers JSON, uses
   expect(ruleSchema.safeParse(JSON.parse(reply.text)).success, reply.text).toBe(true);
 
   // A second load of the same URL reads wllama's cache instead of downloading.
-  const again = unwrap(await call('loadUrl', `${origin}${MODEL_PATH}`));
+  const again = unwrap(await call('loadUrl', `${origin}${MODEL_PATH}`, { gpuLayers: 'none' }));
+  expect(again.backend).toMatchObject({
+    kind: 'cpu',
+    detail: 'CPU, as chosen (layers on GPU: none).',
+  });
   expect(again.progress[0]?.text).toBe(
     "Using tiny-llama.gguf from this browser's storage (0.5 MB)",
   );

@@ -25,11 +25,11 @@ test('a local GGUF loads in wllama and answers a JSON-schema call with schema-va
 }) => {
   const id = await createProject(page, 'CPU model');
   await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'CPU (wllama)' }).check();
+  await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
   await page.getByLabel('GGUF file').setInputFiles(modelPath);
   await page.getByLabel('Context size (tokens)').fill('1024');
   await page
-    .getByRole('form', { name: 'CPU model (wllama)' })
+    .getByRole('form', { name: 'GGUF model (wllama)' })
     .getByRole('button', { name: 'Load model' })
     .click();
 
@@ -38,9 +38,23 @@ test('a local GGUF loads in wllama and answers a JSON-schema call with schema-va
   await expect(row).toContainText('wllama');
   await expect(page.getByText('Default for every role: tiny-llama.gguf (wllama)')).toBeVisible();
 
+  // Where it runs, and why: default headless Chromium has no WebGPU adapter.
+  const runsOn = row.locator('[data-backend]');
+  await expect(runsOn).toHaveAttribute('data-backend', 'cpu');
+  await expect(runsOn).toContainText(/^CPU \(\d+ threads?\)/);
+  await expect(runsOn).toContainText('CPU: no WebGPU adapter');
+  await expect(
+    page.getByRole('form', { name: 'GGUF model (wllama)' }).locator('[data-gguf-outlook]'),
+  ).toHaveAttribute('data-gguf-outlook', 'cpu');
+
   await page.getByRole('button', { name: 'Test tiny-llama.gguf' }).click();
   await expect(row).toContainText('JSON valid', { timeout: 90_000 });
-  await expect(row).toContainText(/tokens\/s/);
+  // Prefill and decode separately, as whole numbers, from llama.cpp's own timings, and where.
+  await expect(row.getByTestId('speed')).toHaveText(
+    /^Prompt [\d,]+ tokens\/s · generation [\d,]+ tokens\/s$/,
+  );
+  await expect(row).toContainText(/on CPU \(\d+ threads?\)/);
+  await expect(row).not.toContainText('from whole-call times');
   await row.getByText('Replies').click();
   const json = await row.locator('code.reply').innerText();
   const value = JSON.parse(json) as { rule: unknown; direction: unknown };
@@ -59,10 +73,10 @@ test('a local GGUF loads in wllama and answers a JSON-schema call with schema-va
 test('a file that is not a GGUF gets a specific message and loads nothing', async ({ page }) => {
   const id = await createProject(page, 'Wrong file');
   await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'CPU (wllama)' }).check();
+  await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
   await page.getByLabel('GGUF file').setInputFiles(notGguf);
   await page
-    .getByRole('form', { name: 'CPU model (wllama)' })
+    .getByRole('form', { name: 'GGUF model (wllama)' })
     .getByRole('button', { name: 'Load model' })
     .click();
   await expect(page.getByRole('alert')).toContainText('"notes.gguf" is not a GGUF model file');

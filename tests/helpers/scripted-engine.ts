@@ -28,7 +28,15 @@ import {
 
 /** One scripted reply. An `Error` makes `chat` reject with it (after the call is recorded). */
 export type ScriptReply =
-  string | { text: string; finishReason?: FinishReason; usage?: Partial<TokenUsage> } | Error;
+  | string
+  | {
+      text: string;
+      finishReason?: FinishReason;
+      usage?: Partial<TokenUsage>;
+      /** The engine's own prefill/decode split, as llama.cpp and web-llm report it. */
+      timings?: ChatResult['timings'];
+    }
+  | Error;
 
 /** Computes the reply for call number `callIndex` (0-based), given the request as sent. */
 export type ScriptFunction = (
@@ -173,7 +181,7 @@ export class ScriptedEngine implements ChatEngine {
       promptTokens: step.usage?.promptTokens ?? promptTokensOf(request.messages),
       completionTokens: step.usage?.completionTokens ?? estimateTokens(text),
     };
-    return { text, usage, finishReason };
+    return { text, usage, finishReason, ...(step.timings && { timings: step.timings }) };
   }
 }
 

@@ -21,6 +21,33 @@ export interface WllamaConfig {
   source: { type: 'url'; url: string } | { type: 'local'; fileName: string };
   /** Context size to allocate (tokens). */
   contextSize?: number;
+  /**
+   * Layers llama.cpp puts on the GPU (WebGPU): `auto` (default) as many as the adapter's limits
+   * allow, `none` for the CPU only, or a number (fewer if they do not fit).
+   */
+  gpuLayers?: GpuLayersSetting;
+}
+
+/** The user's choice of layers on the GPU for a GGUF model; see {@link WllamaConfig.gpuLayers}. */
+export type GpuLayersSetting = 'auto' | 'none' | number;
+
+/**
+ * Parses the "layers on GPU" field: `auto`/empty, `none`/`0`/`cpu`, or a whole number of layers
+ * (1–999).
+ */
+export function parseGpuLayers(
+  input: string,
+): { ok: true; value: GpuLayersSetting } | { ok: false; error: string } {
+  const text = input.trim().toLowerCase();
+  if (text === '' || text === 'auto') return { ok: true, value: 'auto' };
+  if (text === 'none' || text === 'cpu' || text === '0') return { ok: true, value: 'none' };
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 999)
+    return {
+      ok: false,
+      error: `Layers on GPU must be "auto", "none", or a whole number of layers from 1 to 999. You gave "${input.trim()}".`,
+    };
+  return { ok: true, value: n };
 }
 
 export interface OpenAiConfig {
@@ -100,6 +127,23 @@ export function engineKey(config: EngineConfig): string {
       // The context size changes how work is sized, so a different one is a different engine.
       return `openai:${config.model}@${config.baseUrl}${config.contextSize ? `#ctx=${config.contextSize}` : ''}`;
   }
+}
+
+/**
+ * Whether two configs load the same thing in the same way (key order ignored). Same
+ * {@link engineKey} with different options (e.g. layers on GPU, context size) means a reload.
+ */
+export function sameEngineConfig(a: EngineConfig, b: EngineConfig): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
 }
 
 /** Progress of a model download or load, normalised across engines. */

@@ -40,6 +40,12 @@ export interface ChatResult {
   finishReason: FinishReason;
   /** Wall time of the request in milliseconds, measured by the engine. */
   durationMs: number;
+  /**
+   * The engine's own split of its time between prompt processing (prefill) and generation
+   * (decode), when it reports one (llama.cpp, web-llm). `promptTokens` counts the tokens
+   * actually evaluated, which is fewer than sent when a cached prefix was reused.
+   */
+  timings?: { promptTokens: number; promptMs: number; decodeTokens: number; decodeMs: number };
 }
 
 export interface ChatEngine {

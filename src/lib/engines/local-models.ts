@@ -34,6 +34,24 @@ export interface GgufHeader {
   name?: string;
   /** `<architecture>.context_length`: the context the model was trained with. */
   contextLength?: number;
+  /** Sizes of the weights by layer, for choosing how many layers fit the GPU. */
+  tensorSizes?: GgufTensorSizes;
+}
+
+/** Bytes of a group of tensors, and of its largest tensor (one GPU buffer binding holds it). */
+export interface TensorGroupSize {
+  bytes: number;
+  largestTensorBytes: number;
+}
+
+/**
+ * Weight sizes as llama.cpp offloads them: repeating layers (`blk.N.*`, index N) and the output
+ * layer (`output.weight`, `output_norm.*`; the token embedding when the output is tied to it).
+ * The input embedding stays on the CPU in llama.cpp, so it is not counted.
+ */
+export interface GgufTensorSizes {
+  layers: TensorGroupSize[];
+  output: TensorGroupSize;
 }
 
 const GGUF_MAGIC = 'GGUF';
@@ -79,7 +97,7 @@ export async function readGgufHeader(blob: Blob, displayName: string): Promise<G
   if (head.length < 4 || String.fromCharCode(...head.subarray(0, 4)) !== GGUF_MAGIC) {
     throw new InvalidModelFileError(
       `"${displayName}" is not a GGUF model file (${describeStart(head, blob.size)}). ` +
-        'The CPU engine needs a .gguf file, e.g. a Q4_K_M quantisation of an instruct model.',
+        'The GGUF engine (wllama) needs a .gguf file, e.g. a Q4_K_M quantisation of an instruct model.',
     );
   }
   try {
@@ -141,8 +159,9 @@ async function parseHeader(reader: BlobReader, displayName: string): Promise<Ggu
   let lastStart = 0;
   let lastEnd = 0;
   let allSizesKnown = true;
+  const tensors: TensorEntry[] = [];
   for (let i = 0; i < tensorCount; i++) {
-    await reader.string();
+    const name = await reader.string();
     await reader.ensure(4);
     const nDims = reader.u32();
     if (nDims > 8) throw new GgufFormatError(`describing a tensor with ${nDims} dimensions`);
@@ -152,8 +171,10 @@ async function parseHeader(reader: BlobReader, displayName: string): Promise<Ggu
     const block = GGML_TYPE_BLOCK[reader.u32()];
     const offset = reader.u64();
     lastStart = Math.max(lastStart, offset);
-    if (block) lastEnd = Math.max(lastEnd, offset + Math.ceil(values / block[1]) * block[0]);
+    const bytes = block ? Math.ceil(values / block[1]) * block[0] : undefined;
+    if (bytes !== undefined) lastEnd = Math.max(lastEnd, offset + bytes);
     else allSizesKnown = false;
+    tensors.push({ name, offset, bytes });
   }
   const dataStart = Math.ceil(reader.position / alignment) * alignment;
   const needed = dataStart + (allSizesKnown ? lastEnd : lastStart + 1);
@@ -164,7 +185,44 @@ async function parseHeader(reader: BlobReader, displayName: string): Promise<Ggu
         'get the file again.',
     );
   }
+  if (tensorCount > 0) header.tensorSizes = groupTensorSizes(tensors, reader.size - dataStart);
   return header;
+}
+
+interface TensorEntry {
+  name: string;
+  offset: number;
+  /** Known from the type; else the distance to the next tensor is used. */
+  bytes: number | undefined;
+}
+
+/** Groups tensor sizes by llama.cpp layer; see {@link GgufTensorSizes}. */
+function groupTensorSizes(tensors: TensorEntry[], dataBytes: number): GgufTensorSizes {
+  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
+  const size = new Map<TensorEntry, number>();
+  byOffset.forEach((t, i) => {
+    const next = byOffset[i + 1]?.offset ?? dataBytes;
+    size.set(t, t.bytes ?? Math.max(0, next - t.offset));
+  });
+  const layers: TensorGroupSize[] = [];
+  const output: TensorGroupSize = { bytes: 0, largestTensorBytes: 0 };
+  const add = (group: TensorGroupSize, bytes: number) => {
+    group.bytes += bytes;
+    group.largestTensorBytes = Math.max(group.largestTensorBytes, bytes);
+  };
+  const tied = !tensors.some((t) => t.name === 'output.weight');
+  for (const t of tensors) {
+    const bytes = size.get(t) ?? 0;
+    const layer = /^blk\.(\d+)\./.exec(t.name);
+    if (layer) {
+      const index = Number(layer[1]);
+      for (let i = layers.length; i <= index; i++) layers.push({ bytes: 0, largestTensorBytes: 0 });
+      add(layers[index]!, bytes);
+    } else if (t.name.startsWith('output') || (tied && t.name === 'token_embd.weight')) {
+      add(output, bytes);
+    }
+  }
+  return { layers, output };
 }
 
 class GgufFormatError extends Error {}

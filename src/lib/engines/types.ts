@@ -1,9 +1,20 @@
 import type { EngineConfig, LoadProgress } from '$lib/core/engine-config';
 import type { ChatEngine } from '$lib/core/llm';
 
+/** Where a loaded model computes, for the Models screen. */
+export interface EngineBackend {
+  kind: 'webgpu' | 'cpu' | 'remote';
+  /** Short label, e.g. "WebGPU (all 29 layers)", "CPU (4 threads)". */
+  label: string;
+  /** Why it runs there: what was chosen, or why the GPU was not used. */
+  detail: string;
+}
+
 /** A loaded model: a ChatEngine that can also free its memory. */
 export interface LoadedEngine extends ChatEngine {
   readonly config: EngineConfig;
+  /** Where it computes; engines that always run in one place may leave it out. */
+  readonly backend?: EngineBackend;
   unload(): Promise<void>;
 }
 

@@ -57,7 +57,7 @@ const WEBLLM_MINIMUM_LIMITS = {
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|microsoft basic render/i;
 
 const NO_WEBGPU_ADVICE =
-  'Use the CPU engine (wllama) or an OpenAI-compatible endpoint (e.g. Ollama, LM Studio) instead.';
+  'Use the GGUF engine (wllama), which runs on the CPU without WebGPU, or an OpenAI-compatible endpoint (e.g. Ollama, LM Studio) instead.';
 
 /**
  * Probes WebGPU: requests a high-performance adapter and reads its identity, the `shader-f16`

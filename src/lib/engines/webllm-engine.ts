@@ -110,7 +110,7 @@ export async function createWebLlmEngine(
     throw new EngineUnavailableError(
       `${config.model} needs the WebGPU feature shader-f16, which this browser/GPU does not offer. ` +
         (sibling ? `Pick its f32 variant ${sibling}, ` : 'Pick a q4f32_1 variant, ') +
-        'or use the CPU engine (wllama).',
+        'or use the GGUF engine (wllama).',
     );
   }
   if (signal?.aborted) throw new AbortedError('Model loading was cancelled.');
@@ -195,14 +195,25 @@ class WebLlmEngine implements LoadedEngine {
     }
     const choice = completion.choices[0];
     if (choice?.finish_reason === 'abort') throw new AbortedError('Generation was cancelled.');
+    const promptTokens = completion.usage?.prompt_tokens ?? 0;
+    const completionTokens = completion.usage?.completion_tokens ?? 0;
+    // web-llm reports rates, not times: turn them back into the engine's split of its time.
+    const extra = completion.usage?.extra;
+    const timings =
+      extra && extra.prefill_tokens_per_s > 0 && extra.decode_tokens_per_s > 0
+        ? {
+            promptTokens,
+            promptMs: (promptTokens * 1000) / extra.prefill_tokens_per_s,
+            decodeTokens: completionTokens,
+            decodeMs: (completionTokens * 1000) / extra.decode_tokens_per_s,
+          }
+        : undefined;
     return {
       text: choice?.message.content ?? '',
-      usage: {
-        promptTokens: completion.usage?.prompt_tokens ?? 0,
-        completionTokens: completion.usage?.completion_tokens ?? 0,
-      },
+      usage: { promptTokens, completionTokens },
       finishReason: choice?.finish_reason === 'length' ? 'length' : 'stop',
       durationMs: performance.now() - started,
+      ...(timings && { timings }),
     };
   }
 
@@ -321,13 +332,13 @@ export function mapLoadError(
     /unable to find a compatible gpu|webgpu is not supported/i.test(message)
   ) {
     return new EngineUnavailableError(
-      'WebGPU is not available in this browser, so web-llm cannot run here. Use the CPU engine (wllama) or an OpenAI-compatible endpoint.',
+      'WebGPU is not available in this browser, so web-llm cannot run here. Use the GGUF engine (wllama) or an OpenAI-compatible endpoint.',
       { cause: error },
     );
   }
   if (name === 'ShaderF16SupportError' || /shader-f16/i.test(message)) {
     return new EngineUnavailableError(
-      `${modelId} needs the WebGPU feature shader-f16, which this browser/GPU does not offer. Pick a q4f32_1 variant or use the CPU engine (wllama).`,
+      `${modelId} needs the WebGPU feature shader-f16, which this browser/GPU does not offer. Pick a q4f32_1 variant or use the GGUF engine (wllama).`,
       { cause: error },
     );
   }
@@ -336,7 +347,7 @@ export function mapLoadError(
     /cannot initialize runtime because of requested/i.test(message)
   ) {
     return new EngineUnavailableError(
-      `This GPU cannot run web-llm: ${message} Use the CPU engine (wllama) or an endpoint.`,
+      `This GPU cannot run web-llm: ${message} Use the GGUF engine (wllama) or an endpoint.`,
       { cause: error },
     );
   }
@@ -361,7 +372,7 @@ export function mapLoadError(
 
 function deviceLost(context: string, cause: unknown): DeviceLostError {
   return new DeviceLostError(
-    `The GPU device was lost (${context}; usually the GPU ran out of memory or its driver reset). Reload the model; if it keeps happening pick a smaller model or use the CPU engine.`,
+    `The GPU device was lost (${context}; usually the GPU ran out of memory or its driver reset). Reload the model; if it keeps happening pick a smaller model or use the GGUF engine (wllama).`,
     { cause },
   );
 }

@@ -1,8 +1,9 @@
 /**
- * The CPU engine: llama.cpp compiled to WebAssembly (@wllama/wllama v3), running any GGUF model.
- * wllama v3 embeds llama-server's request handling, so chat templates (Jinja, from the GGUF),
- * sampling, and JSON-schema-constrained decoding (`response_format: json_schema`, converted to
- * a GBNF grammar inside llama.cpp) come from llama.cpp itself.
+ * The GGUF engine: llama.cpp compiled to WebAssembly (@wllama/wllama v3), running any GGUF model
+ * on WebGPU when this browser can (see gpu-offload.ts for what that takes) and on the CPU
+ * otherwise. wllama v3 embeds llama-server's request handling, so chat templates (Jinja, from
+ * the GGUF), sampling, and JSON-schema-constrained decoding (`response_format: json_schema`,
+ * converted to a GBNF grammar inside llama.cpp) come from llama.cpp itself.
  *
  * Threads: the wasm build is one file for both modes; it runs multi-threaded only when the
  * context is cross-origin isolated (COOP/COEP headers give SharedArrayBuffer).
@@ -28,13 +29,26 @@ import {
   isAbortError,
 } from '$lib/core/errors';
 import type { ChatRequest, ChatResult } from '$lib/core/llm';
+import {
+  capabilitiesFromReport,
+  chooseGpuLayers,
+  confirmOffload,
+  hasJspi,
+  offloadedLayersIn,
+  type OffloadChoice,
+  type WebGpuCapabilities,
+  type WllamaBackend,
+} from './gpu-offload';
 import { openLocalModel, readGgufHeader, type GgufHeader } from './local-models';
 import type { EngineLoadOptions, LoadedEngine } from './types';
+import { probeWebGpu } from './webgpu-report';
 
 /** Context allocated when the config does not say; bounded by the model's training context. */
 export const DEFAULT_WLLAMA_CONTEXT = 4096;
 /** More threads than this stop helping llama.cpp on the CPU and starve the UI. */
 export const MAX_WLLAMA_THREADS = 8;
+
+export type { WllamaBackend };
 
 /** Extra load options of the wllama engine. */
 export interface WllamaLoadOptions extends EngineLoadOptions {
@@ -45,6 +59,8 @@ export interface WllamaLoadOptions extends EngineLoadOptions {
    * the logical cores. Default: half of them, see {@link pickThreadCount}.
    */
   threads?: number;
+  /** What WebGPU offers; probed in this context (JSPI + `navigator.gpu`) when left out. */
+  webgpu?: WebGpuCapabilities;
 }
 
 /** A loaded wllama model: a {@link LoadedEngine} plus what the Models screen can show. */
@@ -56,6 +72,15 @@ export interface WllamaEngine extends LoadedEngine {
   readonly header: GgufHeader;
   /** Size of the model file in bytes. */
   readonly fileBytes: number;
+  readonly backend: WllamaBackend;
+}
+
+/** llama-server's per-reply timings (wllama's `ResultTimings`, not exported by its index). */
+interface LlamaTimings {
+  prompt_n: number;
+  prompt_ms: number;
+  predicted_n: number;
+  predicted_ms: number;
 }
 
 /** The model ran but llama.cpp reported an error (e.g. the prompt does not fit the context). */
@@ -66,8 +91,10 @@ export class WllamaInferenceError extends SpecAlignError {}
  *
  * The model comes from `options.file` when given (a File the caller opened), else from the
  * config's source: a URL (downloaded once into wllama's OPFS cache, with progress) or a file
- * kept in OPFS by `saveLocalModel`. Throws `InvalidModelFileError` when the bytes are not GGUF
- * (or cut off), {@link ModelLoadError} when download or llama.cpp loading fails,
+ * kept in OPFS by `saveLocalModel`. Layers go to WebGPU as {@link chooseGpuLayers} decides from
+ * `config.gpuLayers`, this browser and the model; when the GPU load fails the model loads on
+ * the CPU and `backend.detail` says why. Throws `InvalidModelFileError` when the bytes are not
+ * GGUF (or cut off), {@link ModelLoadError} when download or llama.cpp loading fails,
  * {@link EngineUnavailableError} when this browser's WebAssembly lacks what the build needs, and
  * {@link AbortedError} when `options.signal` aborts.
  *
@@ -83,37 +110,35 @@ export async function createWllamaEngine(
   const { signal, onProgress } = options;
   throwIfAborted(signal);
   assertWasmSupport();
-  const log = new NativeLog();
-  const wllama = new Wllama(
-    { default: wllamaWasmUrl },
-    { logger: log.logger, parallelDownloads: 1 },
-  );
-  // Compat mode fetches a second build from a CDN; we never reach out to third parties.
-  wllama.setCompat(null);
-
-  try {
-    const source = await resolveModelBlob(wllama, config, options.file, signal, onProgress);
+  // The model source is resolved once; the blob survives a failed GPU attempt.
+  let source: { blob: Blob; displayName: string; header?: GgufHeader } | undefined;
+  let plannedGpu = false;
+  const attempt = async (wllama: Wllama, log: NativeLog, choice: () => Promise<OffloadChoice>) => {
+    if (!source) source = await resolveModelBlob(wllama, config, options.file, signal, onProgress);
     const { blob, displayName } = source;
     throwIfAborted(signal);
-    const header = source.header ?? (await readGgufHeader(blob, displayName));
+    const header = (source.header ??= await readGgufHeader(blob, displayName));
     const nCtx = Math.min(
       config.contextSize ?? DEFAULT_WLLAMA_CONTEXT,
       header.contextLength ?? Infinity,
     );
     const threads = pickThreadCount(options.threads);
-    onProgress?.({
-      fraction: 1,
-      text: `Loading ${displayName} into llama.cpp (${threads} thread${threads > 1 ? 's' : ''})…`,
-    });
+    const offload = await choice();
+    const where =
+      offload.backend === 'webgpu'
+        ? `WebGPU, ${offload.gpuLayers} of ${offload.totalLayers} layers`
+        : `${threads} CPU thread${threads > 1 ? 's' : ''}`;
+    onProgress?.({ fraction: 1, text: `Loading ${displayName} into llama.cpp (${where})…` });
     await raceAbort(
       wllama.loadModel([blob], {
         n_ctx: nCtx,
         n_threads: threads,
-        // The CPU engine: WebGPU models go through web-llm; this also skips wllama's GPU probe.
-        n_gpu_layers: 0,
+        // 0 also makes wllama skip its WebGPU probe entirely.
+        n_gpu_layers: offload.gpuLayers,
         // One request at a time (the engine is serialised), so one slot gets the whole context.
         n_parallel: 1,
-        log_level: LogLevel.WARN,
+        // INFO on the GPU path: llama.cpp's "offloaded N/M layers to GPU" line confirms it.
+        log_level: offload.backend === 'webgpu' ? LogLevel.INFO : LogLevel.WARN,
       }),
       signal,
       'Model loading was cancelled.',
@@ -128,11 +153,59 @@ export async function createWllamaEngine(
       threads: wllama.getNumThreads(),
       header,
       fileBytes: blob.size,
+      backend: confirmOffload(
+        offload,
+        log.offloadedLayers,
+        log.gpuProblem(),
+        wllama.getNumThreads(),
+      ),
+    });
+  };
+
+  const gpu = newWllama();
+  let gpuFailure: string;
+  try {
+    return await attempt(gpu.wllama, gpu.log, async () => {
+      const caps = options.webgpu ?? (await probeCapabilities());
+      const choice = chooseGpuLayers(config.gpuLayers, caps, source?.header?.tensorSizes);
+      plannedGpu = choice.backend === 'webgpu';
+      return choice;
     });
   } catch (error) {
-    await wllama.exit().catch(() => undefined);
-    throw toLoadError(error, config, log, signal);
+    await gpu.wllama.exit().catch(() => undefined);
+    const failure = toLoadError(error, config, gpu.log, signal);
+    // Only a failed GPU attempt is worth a second, CPU-only one.
+    if (!plannedGpu || !(failure instanceof ModelLoadError)) throw failure;
+    gpuFailure = gpu.log.gpuProblem() ?? gpu.log.reason() ?? errorMessage(error);
   }
+  const cpu = newWllama();
+  try {
+    return await attempt(cpu.wllama, cpu.log, async () => ({
+      backend: 'cpu',
+      gpuLayers: 0,
+      totalLayers: (source?.header?.tensorSizes?.layers.length ?? 0) + 1,
+      reason: `CPU: loading on WebGPU failed (${gpuFailure}), so the model runs on the CPU.`,
+    }));
+  } catch (error) {
+    await cpu.wllama.exit().catch(() => undefined);
+    throw toLoadError(error, config, cpu.log, signal);
+  }
+}
+
+function newWllama(): { wllama: Wllama; log: NativeLog } {
+  const log = new NativeLog();
+  const wllama = new Wllama(
+    { default: wllamaWasmUrl },
+    { logger: log.logger, parallelDownloads: 1 },
+  );
+  // Compat mode fetches a second build from a CDN; we never reach out to third parties.
+  wllama.setCompat(null);
+  return { wllama, log };
+}
+
+/** JSPI and the WebGPU adapter of this context (the worker: wllama's own worker sees the same). */
+async function probeCapabilities(): Promise<WebGpuCapabilities> {
+  return capabilitiesFromReport(await probeWebGpu(), hasJspi());
 }
 
 class LoadedWllamaEngine implements WllamaEngine {
@@ -141,6 +214,7 @@ class LoadedWllamaEngine implements WllamaEngine {
   readonly threads: number;
   readonly header: GgufHeader;
   readonly fileBytes: number;
+  readonly backend: WllamaBackend;
   #wllama: Wllama | undefined;
   // llama.cpp has one context: requests queue here (see serializeEngine for the why).
   #tail: Promise<unknown> = Promise.resolve();
@@ -148,7 +222,13 @@ class LoadedWllamaEngine implements WllamaEngine {
   constructor(
     wllama: Wllama,
     readonly config: WllamaConfig,
-    loaded: { contextWindow: number; threads: number; header: GgufHeader; fileBytes: number },
+    loaded: {
+      contextWindow: number;
+      threads: number;
+      header: GgufHeader;
+      fileBytes: number;
+      backend: WllamaBackend;
+    },
   ) {
     this.#wllama = wllama;
     this.id = engineKey(config);
@@ -156,6 +236,7 @@ class LoadedWllamaEngine implements WllamaEngine {
     this.threads = loaded.threads;
     this.header = loaded.header;
     this.fileBytes = loaded.fileBytes;
+    this.backend = loaded.backend;
   }
 
   chat(request: ChatRequest): Promise<ChatResult> {
@@ -189,6 +270,17 @@ class LoadedWllamaEngine implements WllamaEngine {
         ...(request.signal && { abortSignal: request.signal }),
       });
       const choice = response.choices[0];
+      // llama-server adds its timings to every reply (wllama's type omits them).
+      const t = (response as { timings?: Partial<LlamaTimings> }).timings;
+      const timings =
+        t && typeof t.prompt_ms === 'number' && typeof t.predicted_ms === 'number'
+          ? {
+              promptTokens: t.prompt_n ?? 0,
+              promptMs: t.prompt_ms,
+              decodeTokens: t.predicted_n ?? 0,
+              decodeMs: t.predicted_ms,
+            }
+          : undefined;
       return {
         text: choice?.message.content ?? '',
         usage: {
@@ -197,6 +289,7 @@ class LoadedWllamaEngine implements WllamaEngine {
         },
         finishReason: choice?.finish_reason === 'length' ? 'length' : 'stop',
         durationMs: performance.now() - started,
+        ...(timings && { timings }),
       };
     } catch (error) {
       if (error instanceof WllamaAbortError || isAbortError(error) || request.signal?.aborted) {
@@ -299,7 +392,7 @@ function assertWasmSupport(): void {
     } as unknown as WebAssembly.MemoryDescriptor);
   } catch {
     throw new EngineUnavailableError(
-      "This browser's WebAssembly lacks 64-bit memory (Memory64), which the CPU engine needs. " +
+      "This browser's WebAssembly lacks 64-bit memory (Memory64), which the GGUF engine (wllama) needs. " +
         'Use Chrome or Edge 133+ or Firefox 134+, or connect an OpenAI-compatible endpoint instead.',
     );
   }
@@ -323,8 +416,11 @@ export function pickThreadCount(requested?: number): number {
 /** Keeps llama.cpp's own log lines so a failed load can say why; drops chatter. */
 class NativeLog {
   #lines: string[] = [];
+  /** From llama.cpp's "offloaded N/M layers to GPU" line, when it printed one. */
+  offloadedLayers: number | undefined;
   readonly logger: WllamaLogger = {
-    debug: () => undefined,
+    // llama.cpp's INFO lines arrive as debug: only the offload summary matters here.
+    debug: (...args: unknown[]) => this.#watch(args),
     log: (...args: unknown[]) => this.#keep(args),
     warn: (...args: unknown[]) => this.#keep(args),
     error: (...args: unknown[]) => {
@@ -332,6 +428,12 @@ class NativeLog {
       console.warn('[wllama]', ...args);
     },
   };
+
+  #watch(args: unknown[]): void {
+    const line = args.map((a) => (typeof a === 'string' ? a : '')).join(' ');
+    this.offloadedLayers = offloadedLayersIn(line) ?? this.offloadedLayers;
+    if (/ggml_webgpu|WebGPU/i.test(line)) this.#keep(args);
+  }
 
   #keep(args: unknown[]): void {
     const line = args
@@ -341,6 +443,19 @@ class NativeLog {
     if (!line) return;
     this.#lines.push(line);
     if (this.#lines.length > 40) this.#lines.shift();
+  }
+
+  /** llama.cpp's last WebGPU complaint ("ggml_webgpu: Failed to get a device: …"), if any. */
+  gpuProblem(): string | undefined {
+    // The cause ("Failed to get a device: …") comes before its echo ("Device lost! …").
+    const lines = this.#lines;
+    return (
+      lines.findLast((l) => /ggml_webgpu: failed/i.test(l)) ??
+      lines.findLast((l) => /ggml_webgpu: device lost/i.test(l))
+    )
+      ?.replace(/^.*?ggml_webgpu:\s*/i, '')
+      .replace(/\s+/g, ' ')
+      .trim();
   }
 
   /** The most telling native line: llama.cpp's "error loading model: …" when there is one. */
@@ -390,7 +505,7 @@ function inferenceMessage(error: unknown, contextWindow: number): string {
   ) {
     return `The prompt and reply do not fit the model's context of ${contextWindow} tokens (${detail}). Shorten the input or load the model with a larger context size.`;
   }
-  return `The CPU engine (llama.cpp) failed to answer: ${detail}.`;
+  return `llama.cpp (wllama) failed to answer: ${detail}.`;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -9,8 +9,9 @@ import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
 import type { EvalSetSummary } from '$lib/core/evaluation/eval-set-file';
-import type { CachedModel, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
+import type { CachedModel, EngineBackend, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 import type { SampleConfig } from '$lib/core/instances/sample';
+import type { EstimateSpeed } from '$lib/core/speed';
 import type { RunEstimate } from '$lib/core/synthesis/estimate';
 import type { SynthesisRequest } from './synthesis-service';
 import type { SampleInstancesResult } from './instances-service';
@@ -67,10 +68,14 @@ export interface LoadedModelInfo {
   config: EngineConfig;
   contextWindow: number;
   loadMs: number;
+  /** Where it computes (WebGPU, CPU, an endpoint) and why. */
+  backend: EngineBackend;
 }
 
 export interface ModelTestResult extends ModelCheckResult {
   key: string;
+  /** Where the model ran while tested. */
+  backend: EngineBackend;
 }
 
 export type ProgressCallback = (progress: LoadProgress) => void;
@@ -81,6 +86,8 @@ export interface WorkerApi extends EditApi {
   environment(): Promise<{ crossOriginIsolated: boolean; hardwareConcurrency: number }>;
 
   webgpuReport(): Promise<WebGpuReport>;
+  /** Whether GGUF models (wllama) can use WebGPU here, and if not why: JSPI, adapter, features. */
+  ggufBackendOutlook(): Promise<{ webgpu: boolean; reason: string }>;
   /** web-llm's prebuilt list, filtered to chat models this device can run (f32 only without shader-f16). */
   webllmCatalog(): Promise<{ models: WebLlmModelInfo[]; defaultModel: string }>;
   listCachedModels(): Promise<CachedModel[]>;
@@ -95,7 +102,10 @@ export interface WorkerApi extends EditApi {
   ): Promise<LoadedModelInfo>;
   unloadModel(key: string): Promise<void>;
   loadedModels(): Promise<LoadedModelInfo[]>;
-  /** Loads if needed, then runs a short chat and a JSON-schema call and measures tokens/s. */
+  /**
+   * Loads if needed, then runs a short chat, a JSON-schema call and a long prompt; measures
+   * prefill and decode tokens/s and keeps them as this device's speed of the model.
+   */
   testModel(
     jobId: string,
     config: EngineConfig,
@@ -151,7 +161,7 @@ export interface WorkerApi extends EditApi {
   planSynthesis(
     projectId: string,
     request: SynthesisRequest,
-  ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[] }>;
+  ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[]; speed: EstimateSpeed }>;
   /** Stores a synthesis run and its task queue; start it with `startRun`. */
   createSynthesisRun(
     projectId: string,

@@ -1,7 +1,7 @@
-import { engineKey, type EngineConfig } from '$lib/core/engine-config';
+import { engineKey, sameEngineConfig, type EngineConfig } from '$lib/core/engine-config';
 import { AbortedError } from '$lib/core/errors';
 import { serializeEngine } from '$lib/core/llm';
-import type { EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
+import type { EngineBackend, EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
 import type { LoadedModelInfo } from './api';
 
 type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<LoadedEngine>;
@@ -9,7 +9,8 @@ type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<Load
 /**
  * The models loaded in this worker, by engine key. Loading a second GPU/CPU model of the same
  * kind unloads the first: two web-llm models rarely fit in VRAM, and wllama models share the
- * CPU. Endpoint "models" cost nothing and stay.
+ * CPU. Endpoint "models" cost nothing and stay. The same model asked for with other options
+ * (e.g. a GGUF's layers on GPU) is loaded again with them.
  */
 export class ModelRegistry {
   #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo }>();
@@ -34,9 +35,10 @@ export class ModelRegistry {
   ): Promise<LoadedEngine> {
     const key = engineKey(config);
     const ready = this.#loaded.get(key);
-    if (ready) return ready.engine;
+    if (ready && sameEngineConfig(ready.info.config, config)) return ready.engine;
     const inFlight = this.#pending.get(key);
     if (inFlight) return inFlight;
+    if (ready) await this.unload(key);
     const promise = this.#load(key, config, options);
     this.#pending.set(key, promise);
     try {
@@ -83,6 +85,7 @@ export class ModelRegistry {
       config,
       contextWindow: engine.contextWindow,
       loadMs: Date.now() - started,
+      backend: raw.backend ?? defaultBackend(config),
     };
     this.#loaded.set(key, { engine, info });
     return engine;
@@ -93,5 +96,21 @@ export class ModelRegistry {
     if (!entry) return;
     this.#loaded.delete(key);
     await entry.engine.unload();
+  }
+}
+
+/** Where engines without their own report compute: web-llm always on WebGPU, endpoints remotely. */
+function defaultBackend(config: EngineConfig): EngineBackend {
+  switch (config.kind) {
+    case 'webllm':
+      return { kind: 'webgpu', label: 'WebGPU (web-llm)', detail: 'web-llm runs on WebGPU only.' };
+    case 'openai':
+      return {
+        kind: 'remote',
+        label: 'Endpoint',
+        detail: `Runs on the server at ${config.baseUrl}.`,
+      };
+    case 'wllama':
+      return { kind: 'cpu', label: 'CPU', detail: 'llama.cpp in WebAssembly.' };
   }
 }

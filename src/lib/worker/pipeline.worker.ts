@@ -3,13 +3,13 @@
  * every loaded model and is the single writer of results; the UI reads Dexie with liveQuery.
  */
 import * as Comlink from 'comlink';
-import type { EngineConfig } from '$lib/core/engine-config';
+import { engineKey, sameEngineConfig, type EngineConfig } from '$lib/core/engine-config';
 import type { PairStatus } from '$lib/core/records';
 import { InvalidModelFileError } from '$lib/core/errors';
 import { checkModel } from '$lib/core/model-check';
 import { getDb } from '$lib/db/database';
 import { exportProjectFile, importProjectFile } from '$lib/db/project-file';
-import { getApiKey, getSetting, putSetting } from '$lib/db/settings';
+import { getApiKey, getSetting, putModelSpeed, putSetting } from '$lib/db/settings';
 import { deleteCachedModel, listCachedModels, loadEngine } from '$lib/engines';
 import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
@@ -75,6 +75,21 @@ const api: WorkerApi = {
     return probeWebGpu();
   },
 
+  async ggufBackendOutlook() {
+    const [{ probeWebGpu }, offload] = await Promise.all([
+      import('$lib/engines/webgpu-report'),
+      import('$lib/engines/gpu-offload'),
+    ]);
+    const caps = offload.capabilitiesFromReport(await probeWebGpu(), offload.hasJspi());
+    const blocker = offload.webGpuBlocker(caps);
+    return blocker
+      ? { webgpu: false, reason: blocker }
+      : {
+          webgpu: true,
+          reason: `WebGPU: layers go to ${caps.adapter?.description || 'the GPU'} as far as its buffer limits allow.${caps.adapter?.isFallback ? ' It is a software fallback adapter: expect it to be slow.' : ''}`,
+        };
+  },
+
   async webllmCatalog() {
     const [{ probeWebGpu }, catalog] = await Promise.all([
       import('$lib/engines/webgpu-report'),
@@ -101,7 +116,9 @@ const api: WorkerApi = {
   async loadModel(jobId, config, onProgress) {
     return jobs.run(jobId, async (signal) => {
       await models.ensure(config, { onProgress, signal });
-      const info = models.list().find((m) => m.config === config || sameConfig(m.config, config));
+      const info = models
+        .list()
+        .find((m) => m.config === config || sameEngineConfig(m.config, config));
       if (!info) throw new Error('The model loaded but was then unloaded by another request.');
       return info;
     });
@@ -119,7 +136,25 @@ const api: WorkerApi = {
     return jobs.run(jobId, async (signal) => {
       const engine = await models.ensure(config, { onProgress, signal });
       const result = await checkModel(engine, signal);
-      return { ...result, key: engine.id };
+      const key = engineKey(config);
+      const backend = models.list().find((m) => m.key === key)?.backend ?? {
+        kind: 'remote' as const,
+        label: 'unknown',
+        detail: '',
+      };
+      if (result.prefillTokensPerSecond > 0 && result.decodeTokensPerSecond > 0) {
+        await putModelSpeed(getDb(), {
+          v: 1,
+          engineKey: key,
+          backend: backend.kind,
+          backendLabel: backend.label,
+          prefillTokensPerSecond: result.prefillTokensPerSecond,
+          decodeTokensPerSecond: result.decodeTokensPerSecond,
+          method: result.rateMethod,
+          measuredAt: Date.now(),
+        });
+      }
+      return { ...result, key: engine.id, backend };
     });
   },
 
@@ -343,10 +378,6 @@ async function evaluationTarget(projectId: string) {
   const engine = await models.ensure(config, {});
   await models.ensure(await configForRole(db, projectId, 'safetyJudge'), {});
   return { engine, config };
-}
-
-function sameConfig(a: EngineConfig, b: EngineConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 Comlink.expose(api);

@@ -4,11 +4,16 @@
  * Every call resolves to a plain-data {@link Outcome} because errors lose their class when they
  * cross `page.evaluate`.
  */
-import type { LoadProgress, WllamaConfig } from '$lib/core/engine-config';
+import type { GpuLayersSetting, LoadProgress, WllamaConfig } from '$lib/core/engine-config';
 import type { ChatRequest, ChatResult } from '$lib/core/llm';
 import { deleteWllamaModel, listWllamaModels, saveLocalModel } from '$lib/engines/local-models';
 import type { CachedModel } from '$lib/engines/types';
-import { createWllamaEngine, type WllamaEngine } from '$lib/engines/wllama-engine';
+import type { WebGpuCapabilities } from '$lib/engines/gpu-offload';
+import {
+  createWllamaEngine,
+  type WllamaBackend,
+  type WllamaEngine,
+} from '$lib/engines/wllama-engine';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; name: string; message: string };
 
@@ -20,6 +25,7 @@ export interface HarnessLoadInfo {
   architecture: string | undefined;
   loadMs: number;
   progress: LoadProgress[];
+  backend: WllamaBackend;
 }
 
 export interface HarnessLoadOptions {
@@ -27,6 +33,9 @@ export interface HarnessLoadOptions {
   threads?: number;
   /** Aborts the load through its AbortSignal after this many milliseconds. */
   abortAfterMs?: number;
+  gpuLayers?: GpuLayersSetting;
+  /** Replaces the engine's own WebGPU/JSPI probe. */
+  webgpu?: WebGpuCapabilities;
 }
 
 export interface HarnessApi {
@@ -83,7 +92,7 @@ async function outcome<T>(work: () => Promise<T>): Promise<Outcome<T>> {
 async function load(
   config: WllamaConfig,
   file?: Blob,
-  { abortAfterMs, threads }: HarnessLoadOptions = {},
+  { abortAfterMs, threads, webgpu }: HarnessLoadOptions = {},
 ): Promise<HarnessLoadInfo> {
   await engine?.unload();
   engine = undefined;
@@ -96,6 +105,7 @@ async function load(
     signal: controller.signal,
     ...(file && { file }),
     ...(threads !== undefined && { threads }),
+    ...(webgpu && { webgpu }),
   });
   return {
     id: engine.id,
@@ -105,6 +115,7 @@ async function load(
     architecture: engine.header.architecture,
     loadMs: performance.now() - started,
     progress,
+    backend: engine.backend,
   };
 }
 
@@ -121,6 +132,7 @@ const api: HarnessApi = {
           model: url.split('/').pop() ?? url,
           source: { type: 'url', url },
           ...(options.contextSize !== undefined && { contextSize: options.contextSize }),
+          ...(options.gpuLayers !== undefined && { gpuLayers: options.gpuLayers }),
         },
         undefined,
         options,

@@ -3,6 +3,7 @@ import {
   AGENT_ROLES,
   engineKey,
   parseContextSize,
+  parseGpuLayers,
   ROLE_LABELS,
   type EngineConfig,
 } from '$lib/core/engine-config';
@@ -93,5 +94,26 @@ describe('parseContextSize', () => {
       'openai:llama3.2@http://localhost:11434/v1#ctx=4096',
     );
     expect(engineKey(base)).toBe('openai:llama3.2@http://localhost:11434/v1');
+  });
+});
+
+describe('parseGpuLayers', () => {
+  it('reads auto, none and a layer count', () => {
+    expect(parseGpuLayers('')).toEqual({ ok: true, value: 'auto' });
+    expect(parseGpuLayers(' Auto ')).toEqual({ ok: true, value: 'auto' });
+    expect(parseGpuLayers('none')).toEqual({ ok: true, value: 'none' });
+    expect(parseGpuLayers('0')).toEqual({ ok: true, value: 'none' });
+    expect(parseGpuLayers('cpu')).toEqual({ ok: true, value: 'none' });
+    expect(parseGpuLayers('12')).toEqual({ ok: true, value: 12 });
+  });
+
+  it('rejects anything else with a message that says what is allowed', () => {
+    for (const bad of ['-3', '1.5', 'all', '1000']) {
+      const r = parseGpuLayers(bad);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.error).toBe(
+        `Layers on GPU must be "auto", "none", or a whole number of layers from 1 to 999. You gave "${bad}".`,
+      );
+    }
   });
 });

@@ -5,7 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidModelFileError } from '../../../src/lib/core/errors';
 import { readGgufHeader } from '../../../src/lib/engines/local-models';
-import { buildTinyGguf } from '../../fixtures/make-tiny-gguf.mjs';
+import {
+  buildTinyGguf,
+  TINY_LLAMA_SHAPE,
+  TINY_LLAMA_VOCAB_SIZE,
+} from '../../fixtures/make-tiny-gguf.mjs';
 
 const tiny = buildTinyGguf({ seed: 1 });
 
@@ -27,6 +31,22 @@ describe('readGgufHeader', () => {
       architecture: 'llama',
       name: 'tiny-random-llama-seed1',
       contextLength: 2048,
+      tensorSizes: expect.any(Object),
+    });
+  });
+
+  it('sizes each layer and the output layer from the tensor table (F32: 4 bytes a value)', async () => {
+    const { nEmbd: d, nFf: ff, nLayer } = TINY_LLAMA_SHAPE;
+    const header = await readGgufHeader(new Blob([tiny]), 'tiny.gguf');
+    // Two norms, q/k/v/output (d×d, no grouped KV), gate/up/down (d×ff).
+    const layer = { bytes: 4 * (2 * d + 4 * d * d + 3 * d * ff), largestTensorBytes: 4 * d * ff };
+    expect(header.tensorSizes).toEqual({
+      layers: Array.from({ length: nLayer }, () => layer),
+      // output.weight (d×vocab) + output_norm; the input embedding stays on the CPU.
+      output: {
+        bytes: 4 * (d * TINY_LLAMA_VOCAB_SIZE + d),
+        largestTensorBytes: 4 * d * TINY_LLAMA_VOCAB_SIZE,
+      },
     });
   });
 

@@ -54,7 +54,7 @@ describe('probeWebGpu', () => {
     expect(report.shaderF16).toBe(false);
     expect(report.features).toEqual([]);
     expect(report.summary).toMatch(/^WebGPU is not available in this browser/);
-    expect(report.summary).toMatch(/CPU engine \(wllama\)/);
+    expect(report.summary).toMatch(/GGUF engine \(wllama\)/);
     expect(report.summary).toMatch(/endpoint/);
   });
 

@@ -274,7 +274,7 @@ describe('createWebLlmEngine: load errors', () => {
     );
     expect(error).toBeInstanceOf(EngineUnavailableError);
     expect((error as Error).message).toMatch(/WebGPU is not available/);
-    expect((error as Error).message).toMatch(/CPU engine \(wllama\)/);
+    expect((error as Error).message).toMatch(/GGUF engine \(wllama\)/);
     expect(FakeEngine.instances).toHaveLength(0);
   });
 
@@ -318,7 +318,7 @@ describe('createWebLlmEngine: load errors', () => {
     expect(error).toBeInstanceOf(DeviceLostError);
     expect((error as Error).message).toMatch(/^The GPU device was lost \(while loading/);
     expect((error as Error).message).toMatch(
-      /Reload the model; if it keeps happening pick a smaller model or use the CPU engine\./,
+      /Reload the model; if it keeps happening pick a smaller model or use the GGUF engine \(wllama\)\./,
     );
     expect((error as Error).cause).toBe(lost);
     expect(FakeEngine.instances[0]!.unloads).toBe(1);

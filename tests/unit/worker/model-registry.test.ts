@@ -115,4 +115,37 @@ describe('ModelRegistry', () => {
     expect(f.unloaded).toEqual(['a']);
     expect(registry.list()).toEqual([]);
   });
+
+  it('reloads the same model asked for with other options (layers on GPU), not for key order', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const local = { type: 'local', fileName: 'a' } as const;
+    const auto: EngineConfig = { kind: 'wllama', model: 'a', source: local, gpuLayers: 'auto' };
+    const cpuOnly: EngineConfig = { kind: 'wllama', model: 'a', source: local, gpuLayers: 'none' };
+    const first = await registry.ensure(auto, {});
+    // Same content, other key order: the loaded engine serves it.
+    const reordered = { gpuLayers: 'auto', source: { fileName: 'a', type: 'local' }, model: 'a' };
+    expect(await registry.ensure({ ...reordered, kind: 'wllama' } as EngineConfig, {})).toBe(first);
+    const cpu = await registry.ensure(cpuOnly, {});
+    expect(cpu).not.toBe(first);
+    expect(f.loads.map((l) => l.config)).toEqual([auto, cpuOnly]);
+    expect(f.unloaded).toEqual(['a']);
+    expect(registry.list()).toHaveLength(1);
+  });
+
+  it("lists each model's backend: the engine's own report, else where its kind runs", async () => {
+    const f = fakeLoader();
+    const backend = { kind: 'webgpu', label: 'WebGPU (all 3 layers)', detail: 'why' } as const;
+    const loader = async (config: EngineConfig, options: EngineLoadOptions) => ({
+      ...(await f.loader(config, options)),
+      ...(config.kind === 'wllama' ? { backend } : {}),
+    });
+    const registry = new ModelRegistry(loader, async () => undefined);
+    await registry.ensure(wllama('a'), {});
+    await registry.ensure(endpoint, {});
+    expect(registry.list().map((m) => m.backend)).toEqual([
+      backend,
+      { kind: 'remote', label: 'Endpoint', detail: 'Runs on the server at http://127.0.0.1:1/v1.' },
+    ]);
+  });
 });

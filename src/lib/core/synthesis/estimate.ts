@@ -13,8 +13,9 @@
  *   written. Each candidate write costs 3 calls (writer, safety judge, quality judge); a candidate
  *   is rewritten with probability `candidateRejectRate`, up to `maxCandidateAttempts` writes,
  *   so the expected writes are 1 + p + p² + … (capped).
- * - **Time** = completion tokens ÷ `tokensPerSecond` (+ prompt tokens ÷ `promptTokensPerSecond`
- *   when given; leaving it out underestimates CPU engines, where prefill is slow).
+ * - **Time** = completion tokens ÷ `tokensPerSecond` (decode) + prompt tokens ÷
+ *   `promptTokensPerSecond` (prefill, when given; leaving it out underestimates CPU engines,
+ *   where prefill is slow). Both parts are reported, and which one dominates.
  * The branch mix is a prior for small instruct models against small instances; real runs differ,
  * and the executor's live tokens/s and ETA take over once the run starts.
  */
@@ -130,8 +131,10 @@ export interface RunEstimate {
   calls: number;
   promptTokens: number;
   completionTokens: number;
-  /** Estimated engine time, ms. */
+  /** Estimated engine time, ms: `time.prefillMs + time.decodeMs`. */
   timeMs: number;
+  /** The time split into prompt processing and generation, and the larger part. */
+  time: { prefillMs: number; decodeMs: number; dominant: 'prefill' | 'decode' };
   /**
    * Expected pairs: the branch model's (tasks minus expected failures from exhausted candidate
    * attempts), calibrated by finished runs when `calibration` is set.
@@ -248,6 +251,11 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     promptTokens,
     completionTokens,
     timeMs: Math.round(decode + prefill),
+    time: {
+      prefillMs: Math.round(prefill),
+      decodeMs: Math.round(decode),
+      dominant: prefill > decode ? 'prefill' : 'decode',
+    },
     expectedPairs: round2(expectedPairs),
     perAgent,
     skipped,
@@ -264,8 +272,8 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       `A written candidate is rejected by a judge ${pct(p)} of the time (at most ${maxWrites} writes).`,
       `Typical lengths: reply ${len.reply} tokens, user turn ${len.userTurn}, safety verdict ${len.safetyVerdict}.`,
       input.promptTokensPerSecond
-        ? `Speed: ${input.tokensPerSecond} tokens/s generated, ${input.promptTokensPerSecond} tokens/s prompt.`
-        : `Speed: ${input.tokensPerSecond} tokens/s generated; prompt processing time not counted.`,
+        ? `Speed: ${whole(input.promptTokensPerSecond)} tokens/s prompt processing, ${whole(input.tokensPerSecond)} tokens/s generation; ${prefill > decode ? 'prompt processing' : 'generation'} takes most of the time (${pct(Math.max(prefill, decode) / Math.max(1, prefill + decode))}).`
+        : `Speed: ${whole(input.tokensPerSecond)} tokens/s generated; prompt processing time not counted.`,
     ],
   };
 }
@@ -393,6 +401,10 @@ function clamp01(x: number): number {
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+function whole(x: number): string {
+  return Math.round(x).toLocaleString('en');
 }
 
 function pct(x: number): string {

@@ -131,7 +131,40 @@ describe('estimateRun', () => {
         (withPrefill.completionTokens / 20) * 1000 + (withPrefill.promptTokens / 200) * 1000,
       ),
     );
-    expect(withPrefill.assumptions.at(-1)).toMatch(/200 tokens\/s prompt/);
+    expect(withPrefill.time).toEqual({
+      prefillMs: Math.round((withPrefill.promptTokens / 200) * 1000),
+      decodeMs: Math.round((withPrefill.completionTokens / 20) * 1000),
+      dominant:
+        withPrefill.promptTokens / 200 > withPrefill.completionTokens / 20 ? 'prefill' : 'decode',
+    });
+    expect(withPrefill.assumptions.at(-1)).toMatch(
+      /^Speed: 200 tokens\/s prompt processing, 20 tokens\/s generation; /,
+    );
+  });
+
+  it('says which rate dominates: prefill on a slow-prefill CPU, decode on a GPU', () => {
+    const tasks = [descriptor({ instanceId: 'big' })];
+    // Prompts are many times longer than replies, so at 10 tokens/s prefill it dominates.
+    const cpu = estimateRun({ tasks, instances, tokensPerSecond: 8, promptTokensPerSecond: 10 });
+    expect(cpu.promptTokens).toBeGreaterThan(cpu.completionTokens);
+    expect(cpu.time.dominant).toBe('prefill');
+    expect(cpu.time.prefillMs).toBeGreaterThan(cpu.time.decodeMs);
+    expect(cpu.assumptions.at(-1)).toMatch(
+      /; prompt processing takes most of the time \(\d+%\)\.$/,
+    );
+    const gpu = estimateRun({ tasks, instances, tokensPerSecond: 25, promptTokensPerSecond: 5000 });
+    expect(gpu.time.dominant).toBe('decode');
+    expect(gpu.assumptions.at(-1)).toMatch(/; generation takes most of the time \(\d+%\)\.$/);
+    // Fractional rates are stated as whole numbers.
+    const odd = estimateRun({
+      tasks,
+      instances,
+      tokensPerSecond: 7.6,
+      promptTokensPerSecond: 33.3,
+    });
+    expect(odd.assumptions.at(-1)).toMatch(
+      /^Speed: 33 tokens\/s prompt processing, 8 tokens\/s generation;/,
+    );
   });
 
   it('sums over a planned run with the default branch mix and skips unknown tasks', () => {
