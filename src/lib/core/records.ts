@@ -48,6 +48,21 @@ export interface SpecVersion {
   stats?: { words: number; estimatedTokens: number; sections: number; examples: number };
   /** Non-fatal findings from ingestion (duplicate anchors, unlabelled replies…). */
   warnings?: string[];
+  /** Set when this version's rules were carried over from its previous version (issue 11 §2). */
+  update?: SpecVersionUpdate;
+}
+
+/** A confirmed *Update from vN*: where this version's rules came from. */
+export interface SpecVersionUpdate {
+  fromVersionId: string;
+  /** The annotation run that re-annotated the changed and added sections. */
+  runId: string;
+  confirmedAt: number;
+  kept: number;
+  changed: number;
+  added: number;
+  /** Rules of the previous version that did not carry over (they stay readable there). */
+  retiredRuleIds: string[];
 }
 
 export interface Section {
@@ -113,6 +128,14 @@ export interface Rule {
   id: string;
   projectId: string;
   specVersionId: string;
+  /**
+   * The same rule across spec versions (issue 11 §1; core/rules/lineage.ts): a new rule's own
+   * id, a carried-over or matched rule's predecessor's lineage. Every stored rule has one since
+   * schema v3; optional in the type because rows older than v3 in an imported file lack it.
+   */
+  lineageId?: string;
+  /** The rule of the previous spec version this one carries over or replaces (issue 11 §2). */
+  previousRuleId?: string;
   sectionAnchor: string;
   statement: string;
   direction: RuleDirection;
@@ -143,6 +166,8 @@ export interface SpecInstance {
   seed: number;
   index: number;
   ruleIds: string[];
+  /** Lineage ids of `ruleIds`, in the same order (schema v3). */
+  lineageIds?: string[];
   pinned: boolean;
   /** The instance rendered as the system prompt agents and the trained model see. */
   systemPrompt: string;
@@ -193,6 +218,8 @@ export interface Task {
   attempts: number;
   error?: string;
   updatedAt: number;
+  /** Lineage ids of the rules a synthesis or evaluation task is about (schema v3). */
+  lineageIds?: string[];
 }
 
 export type CaseType = 'violation' | 'borderline' | 'benign';
@@ -204,6 +231,8 @@ export interface PreferencePair {
   runId: string;
   instanceId: string;
   ruleIds: string[];
+  /** Lineage ids of `ruleIds`, in the same order (schema v3; multiEntry index). */
+  lineageIds?: string[];
   caseType: CaseType;
   prompt: ChatMessage[];
   chosen: string;

@@ -156,6 +156,7 @@ export function annotationHandler(run: Run): RunHandler {
           ...draft,
           // Deterministic ids: re-running a step can never add a second copy.
           id: `${run.id}:${chunk.key}:${i}`,
+          lineageId: `${run.id}:${chunk.key}:${i}`, // a new rule starts its own lineage
           projectId: run.projectId,
           runId: run.id,
           createdAt: now,
