@@ -102,7 +102,7 @@ describe('schema v2 → v3 (rule lineage)', () => {
 
   it('is deterministic: the same v2 data upgrades to the same rows', async () => {
     const rows = withoutLineages(buildProjectRows('Twice'));
-    const upgraded: Record<string, unknown>[][] = [];
+    const upgraded: unknown[][] = [];
     for (const label of ['a', 'b']) {
       const name = uniqueDbName(`v3-${label}`);
       const v2 = await openTestDb(UP_TO_V2, name);
