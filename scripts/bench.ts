@@ -34,6 +34,7 @@ import { ScriptedEngine } from '../tests/helpers/scripted-engine';
 import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
+import { benchUpdate } from './bench-update';
 import type { ExportMeasurement } from './bench-export';
 
 interface Row {
@@ -360,6 +361,7 @@ function machine(): string {
 await benchBundle();
 await benchIngest();
 await benchRules();
+rows.push(...(await benchUpdate()));
 await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
