@@ -26,6 +26,15 @@ const chatMessage = z.looseObject({
   content: z.string(),
 });
 
+/** A row a spec update made stale (issue 11 §3). */
+const staleMark = z
+  .looseObject({
+    reason: z.enum(['changed', 'retired']),
+    specVersionId: id,
+    lineageIds: z.array(id),
+  })
+  .optional();
+
 const projectRow = z.looseObject({
   id,
   name: z.string().min(1),
@@ -62,6 +71,9 @@ const specVersionRow = z.looseObject({
       changed: count,
       added: count,
       retiredRuleIds: z.array(id),
+      changedLineageIds: z.array(id).optional(),
+      retiredLineageIds: z.array(id).optional(),
+      stale: z.looseObject({ pairs: count, instances: count, evalItems: count }).optional(),
     })
     .optional(),
 });
@@ -151,6 +163,7 @@ const instanceRow = z.looseObject({
   index: count,
   ruleIds: z.array(id),
   lineageIds: z.array(id).optional(),
+  stale: staleMark,
   pinned: z.boolean(),
   systemPrompt: z.string(),
   createdAt: time,
@@ -186,6 +199,7 @@ const taskRow = z.looseObject({
   error: z.string().optional(),
   updatedAt: time,
   lineageIds: z.array(id).optional(),
+  stale: staleMark,
 });
 
 const pairRow = z.looseObject({
@@ -195,6 +209,7 @@ const pairRow = z.looseObject({
   instanceId: id,
   ruleIds: z.array(id),
   lineageIds: z.array(id).optional(),
+  stale: staleMark,
   caseType: z.enum(['violation', 'borderline', 'benign']),
   prompt: z.array(chatMessage),
   chosen: z.string(),

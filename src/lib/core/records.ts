@@ -63,6 +63,23 @@ export interface SpecVersionUpdate {
   added: number;
   /** Rules of the previous version that did not carry over (they stay readable there). */
   retiredRuleIds: string[];
+  /** Lineages the update reworded (changed) or ended (retired): what makes data stale. */
+  changedLineageIds?: string[];
+  retiredLineageIds?: string[];
+  /** Rows marked {@link StaleMark} by this update. */
+  stale?: { pairs: number; instances: number; evalItems: number };
+}
+
+/**
+ * Set on a pair, instance or evaluation task whose rules a spec update changed or retired
+ * (issue 11 §3): the row is kept and readable, but no longer reflects the current spec.
+ */
+export interface StaleMark {
+  reason: 'changed' | 'retired';
+  /** The spec version whose update made the row stale. */
+  specVersionId: string;
+  /** The lineages of the row that changed or retired. */
+  lineageIds: string[];
 }
 
 export interface Section {
@@ -168,6 +185,8 @@ export interface SpecInstance {
   ruleIds: string[];
   /** Lineage ids of `ruleIds`, in the same order (schema v3). */
   lineageIds?: string[];
+  /** Set when a spec update changed or retired one of its rules. */
+  stale?: StaleMark;
   pinned: boolean;
   /** The instance rendered as the system prompt agents and the trained model see. */
   systemPrompt: string;
@@ -220,6 +239,8 @@ export interface Task {
   updatedAt: number;
   /** Lineage ids of the rules a synthesis or evaluation task is about (schema v3). */
   lineageIds?: string[];
+  /** Set on an evaluation item when a spec update changed or retired one of its rules. */
+  stale?: StaleMark;
 }
 
 export type CaseType = 'violation' | 'borderline' | 'benign';
@@ -233,6 +254,8 @@ export interface PreferencePair {
   ruleIds: string[];
   /** Lineage ids of `ruleIds`, in the same order (schema v3; multiEntry index). */
   lineageIds?: string[];
+  /** Set when a spec update changed or retired one of its rules. */
+  stale?: StaleMark;
   caseType: CaseType;
   prompt: ChatMessage[];
   chosen: string;

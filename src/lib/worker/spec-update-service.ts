@@ -16,6 +16,7 @@ import {
   type SpecUpdatePlan,
 } from '$lib/core/rules/update-plan';
 import { diffSpecVersions, type SpecDiff } from '$lib/core/spec/diff';
+import { staleMarkFor, updateLineages, type UpdateLineages } from '$lib/core/rules/stale';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
 import {
@@ -236,32 +237,76 @@ export async function confirmSpecUpdate(
   const config = run.config as AnnotationRunConfig;
   const versionId = config.specVersionId;
   const rules = plan.entries.flatMap((e) => (e.rule ? [e.rule] : []));
+  const lineages = updateLineages(plan);
   const now = Date.now();
   return guardStorage(() =>
-    db.transaction('rw', [db.rules, db.specVersions, db.projects], async () => {
-      const version = await db.specVersions.get(versionId);
-      if (!version) throw new SpecUpdateError('That spec version no longer exists.');
-      if (version.update) return version.update;
-      const existing = await db.rules.where('specVersionId').equals(versionId).count();
-      if (existing > 0)
-        throw new SpecUpdateError(
-          `v${version.versionNumber} got ${existing} rules in the meantime: the update was not applied. Review them on the Rules step.`,
-        );
-      const update: SpecVersionUpdate = {
-        fromVersionId: config.update!.fromVersionId,
-        runId,
-        confirmedAt: now,
-        kept: plan.counts.kept,
-        changed: plan.counts.changed,
-        added: plan.counts.new,
-        retiredRuleIds: plan.entries.flatMap((e) =>
-          e.kind === 'retired' && e.old ? [e.old.id] : [],
-        ),
-      };
-      await db.rules.bulkPut(rules.map((r): Rule => ({ ...r, updatedAt: now })));
-      await db.specVersions.update(versionId, { update });
-      await db.projects.update(version.projectId, { updatedAt: now });
-      return update;
-    }),
+    db.transaction(
+      'rw',
+      [db.rules, db.specVersions, db.projects, db.pairs, db.instances, db.tasks, db.runs],
+      async () => {
+        const version = await db.specVersions.get(versionId);
+        if (!version) throw new SpecUpdateError('That spec version no longer exists.');
+        if (version.update) return version.update;
+        const existing = await db.rules.where('specVersionId').equals(versionId).count();
+        if (existing > 0)
+          throw new SpecUpdateError(
+            `v${version.versionNumber} got ${existing} rules in the meantime: the update was not applied. Review them on the Rules step.`,
+          );
+        const update: SpecVersionUpdate = {
+          fromVersionId: config.update!.fromVersionId,
+          runId,
+          confirmedAt: now,
+          kept: plan.counts.kept,
+          changed: plan.counts.changed,
+          added: plan.counts.new,
+          retiredRuleIds: plan.entries.flatMap((e) =>
+            e.kind === 'retired' && e.old ? [e.old.id] : [],
+          ),
+          changedLineageIds: lineages.changed,
+          retiredLineageIds: lineages.retired,
+          stale: await markStale(db, projectId, versionId, lineages),
+        };
+        await db.rules.bulkPut(rules.map((r): Rule => ({ ...r, updatedAt: now })));
+        await db.specVersions.update(versionId, { update });
+        await db.projects.update(version.projectId, { updatedAt: now });
+        return update;
+      },
+    ),
   );
+}
+
+/**
+ * Marks the project's pairs, instances and evaluation items that cite a changed or retired
+ * lineage (issue 11 §3); a row already marked by an earlier update keeps its first mark. Runs
+ * inside the confirm transaction.
+ */
+async function markStale(
+  db: SpecAlignDb,
+  projectId: string,
+  versionId: string,
+  lineages: UpdateLineages,
+): Promise<{ pairs: number; instances: number; evalItems: number }> {
+  const touched = [...lineages.changed, ...lineages.retired];
+  if (touched.length === 0) return { pairs: 0, instances: 0, evalItems: 0 };
+  const mark = <T extends { lineageIds?: string[]; stale?: unknown }>(rows: T[]) =>
+    rows.flatMap((row) => {
+      if (row.stale) return [];
+      const stale = staleMarkFor(row.lineageIds, lineages, versionId);
+      return stale ? [{ ...row, stale }] : [];
+    });
+  const pairs = mark(
+    (await db.pairs.where('lineageIds').anyOf(touched).distinct().toArray()).filter(
+      (p) => p.projectId === projectId,
+    ),
+  );
+  const instances = mark(await db.instances.where('projectId').equals(projectId).toArray());
+  const evalRuns = await db.runs
+    .where('[projectId+kind]')
+    .equals([projectId, 'evaluate'])
+    .primaryKeys();
+  const evalItems = mark(await db.tasks.where('runId').anyOf(evalRuns).toArray());
+  await db.pairs.bulkPut(pairs);
+  await db.instances.bulkPut(instances);
+  await db.tasks.bulkPut(evalItems);
+  return { pairs: pairs.length, instances: instances.length, evalItems: evalItems.length };
 }

@@ -233,6 +233,98 @@ describe('spec update service', () => {
     );
   });
 
+  it('marks stale the pairs, instances and eval items of changed and retired rules, only those', async () => {
+    const { db, projectId, v1, v2 } = await setup();
+    const engine = new ScriptedEngine(annotator, { contextWindow: 4096 });
+    const { runId } = await createSpecUpdateRun(db, projectId, v2, engine);
+    expect((await run(db, runId, engine)).status).toBe('done');
+    const plan = await specUpdatePlan(db, runId);
+    const lineageOfKind = (kind: string) =>
+      plan.entries.find((e) => e.kind === kind && e.reason !== 'unchanged-section')?.old
+        ?.lineageId ?? plan.entries.find((e) => e.kind === kind)!.old!.lineageId!;
+    const kept = lineageOfKind('kept');
+    const retired = lineageOfKind('retired');
+    const changed = plan.entries.find((e) => e.kind === 'changed')?.old?.lineageId;
+    expect(changed).toBeDefined();
+    const base = {
+      projectId,
+      runId: 'synth',
+      caseType: 'violation' as const,
+      prompt: [],
+      chosen: 'a',
+      rejected: 'b',
+      status: 'accepted' as const,
+      provenance: {},
+      createdAt: 1,
+    };
+    await db.pairs.bulkAdd([
+      { ...base, id: 'p-kept', instanceId: 'i1', ruleIds: [kept], lineageIds: [kept] },
+      { ...base, id: 'p-retired', instanceId: 'i1', ruleIds: [retired], lineageIds: [retired] },
+      { ...base, id: 'p-changed', instanceId: 'i1', ruleIds: [changed!], lineageIds: [changed!] },
+    ]);
+    const instance = {
+      projectId,
+      specVersionId: v1,
+      seed: 1,
+      pinned: false,
+      systemPrompt: 's',
+      createdAt: 1,
+    };
+    await db.instances.bulkAdd([
+      {
+        ...instance,
+        id: 'i-mixed',
+        index: 0,
+        ruleIds: [kept, retired],
+        lineageIds: [kept, retired],
+      },
+      { ...instance, id: 'i-kept', index: 1, ruleIds: [kept], lineageIds: [kept] },
+    ]);
+    await db.runs.add({
+      id: 'eval',
+      projectId,
+      kind: 'evaluate',
+      status: 'done',
+      config: {},
+      createdAt: 1,
+      updatedAt: 1,
+      progress: { done: 1, failed: 0, total: 1 },
+      usage: { promptTokens: 0, completionTokens: 0 },
+    });
+    await db.tasks.add({
+      id: 'eval:0',
+      runId: 'eval',
+      projectId,
+      key: 'k',
+      order: 0,
+      status: 'done',
+      attempts: 1,
+      updatedAt: 1,
+      lineageIds: [changed!],
+    });
+
+    const update = await confirmSpecUpdate(db, projectId, runId);
+    expect(update.stale).toEqual({ pairs: 2, instances: 1, evalItems: 1 });
+    expect(update.retiredLineageIds).toContain(retired);
+    expect(update.changedLineageIds).toContain(changed);
+    expect((await db.pairs.get('p-kept'))?.stale).toBeUndefined();
+    expect((await db.pairs.get('p-retired'))?.stale).toEqual({
+      reason: 'retired',
+      specVersionId: v2,
+      lineageIds: [retired],
+    });
+    expect((await db.pairs.get('p-changed'))?.stale).toEqual({
+      reason: 'changed',
+      specVersionId: v2,
+      lineageIds: [changed],
+    });
+    // Kept, readable, and otherwise unchanged.
+    expect((await db.pairs.get('p-retired'))?.status).toBe('accepted');
+    expect((await db.instances.get('i-mixed'))?.stale?.reason).toBe('retired');
+    expect((await db.instances.get('i-kept'))?.stale).toBeUndefined();
+    expect((await db.tasks.get('eval:0'))?.stale?.reason).toBe('changed');
+  });
+
   it('refuses to plan before the re-annotation is done', async () => {
     const { db, projectId, v2 } = await setup();
     const engine = new ScriptedEngine(annotator, { contextWindow: 4096 });
