@@ -121,6 +121,7 @@ test('Update from v1 re-annotates only what changed, survives a reload, and keep
   await expect(kept.locator('tr', { hasText: accepted }).first()).toContainText('accepted');
   await page.goto(`/#/p/${id}/rules`);
   await expect(page.locator('li.rule')).toHaveCount(0);
+  await expect(page.getByRole('note')).toContainText(/previous version has \d+ rules/);
   await page.goto(`/#/p/${id}/spec`);
 
   await panel.getByRole('button', { name: 'Confirm update' }).click();
