@@ -36,6 +36,7 @@ import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
 import { benchJudge } from './bench-judge';
 import { benchTrainingMix } from './bench-mix';
+import { benchUpdate } from './bench-update';
 import type { ExportMeasurement } from './bench-export';
 
 interface Row {
@@ -362,6 +363,7 @@ function machine(): string {
 await benchBundle();
 await benchIngest();
 await benchRules();
+rows.push(...(await benchUpdate()));
 await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();

@@ -127,32 +127,36 @@ export function buildProjectRows(
       end: anchors[2]!.start,
     },
   ];
-  const rule = (statement: string, anchor: string, family: string, quote: string): Rule => ({
-    id: id(),
-    projectId,
-    specVersionId: v2,
-    sectionAnchor: anchor,
-    statement,
-    direction: anchor === 'privacy' ? 'negative' : 'positive',
-    stage: 'content',
-    domain: 'support',
-    family,
-    priority: 4,
-    authority: 'guideline',
-    strength: anchor === 'privacy' ? 'must' : 'should',
-    exceptions: [],
-    appliesWhen: ['a user asks about someone else'],
-    source: {
-      quote,
-      start: SPEC_TEXT.indexOf(quote),
-      end: SPEC_TEXT.indexOf(quote) + quote.length,
-      located: true,
-    },
-    status: 'accepted',
-    origin: 'model',
-    createdAt: now,
-    updatedAt: now,
-  });
+  const rule = (statement: string, anchor: string, family: string, quote: string): Rule => {
+    const ruleId = id();
+    return {
+      id: ruleId,
+      lineageId: ruleId,
+      projectId,
+      specVersionId: v2,
+      sectionAnchor: anchor,
+      statement,
+      direction: anchor === 'privacy' ? 'negative' : 'positive',
+      stage: 'content',
+      domain: 'support',
+      family,
+      priority: 4,
+      authority: 'guideline',
+      strength: anchor === 'privacy' ? 'must' : 'should',
+      exceptions: [],
+      appliesWhen: ['a user asks about someone else'],
+      source: {
+        quote,
+        start: SPEC_TEXT.indexOf(quote),
+        end: SPEC_TEXT.indexOf(quote) + quote.length,
+        located: true,
+      },
+      status: 'accepted',
+      origin: 'model',
+      createdAt: now,
+      updatedAt: now,
+    };
+  };
   const rules = [
     rule(
       'Never reveal personal data of another user.',
@@ -171,6 +175,7 @@ export function buildProjectRows(
       seed: 7,
       index: 0,
       ruleIds,
+      lineageIds: ruleIds,
       pinned: true,
       systemPrompt: 'You are a support assistant. Never reveal personal data. Say when unsure.',
       createdAt: now,
@@ -234,6 +239,7 @@ export function buildProjectRows(
       runId: synthRun.id,
       instanceId,
       ruleIds: [ruleIds[0]!],
+      lineageIds: [ruleIds[0]!],
       caseType: 'violation',
       prompt: [
         { role: 'system', content: instances[0]!.systemPrompt },
@@ -309,4 +315,22 @@ export async function countAllRows(db: SpecAlignDb): Promise<number> {
   let total = await db.projects.count();
   for (const table of PROJECT_TABLES) total += await db.table(table).count();
   return total;
+}
+
+/**
+ * The rows as an app before schema v3 wrote them: no rule lineages, and no lineage ids on the
+ * rows that cite rules.
+ */
+export function withoutLineages(rows: ProjectRows): ProjectRows {
+  const strip = <T extends object>(row: T, field: string): T => {
+    const { [field]: _dropped, ...rest } = row as Record<string, unknown>;
+    return rest as T;
+  };
+  return {
+    ...rows,
+    rules: rows.rules.map((r) => strip(r, 'lineageId')),
+    instances: rows.instances.map((i) => strip(i, 'lineageIds')),
+    tasks: rows.tasks.map((t) => strip(t, 'lineageIds')),
+    pairs: rows.pairs.map((p) => strip(p, 'lineageIds')),
+  };
 }

@@ -26,6 +26,15 @@ const chatMessage = z.looseObject({
   content: z.string(),
 });
 
+/** A row a spec update made stale (issue 11 §3). */
+const staleMark = z
+  .looseObject({
+    reason: z.enum(['changed', 'retired']),
+    specVersionId: id,
+    lineageIds: z.array(id),
+  })
+  .optional();
+
 const projectRow = z.looseObject({
   id,
   name: z.string().min(1),
@@ -53,6 +62,20 @@ const specVersionRow = z.looseObject({
     .looseObject({ words: count, estimatedTokens: count, sections: count, examples: count })
     .optional(),
   warnings: strings.optional(),
+  update: z
+    .looseObject({
+      fromVersionId: id,
+      runId: id,
+      confirmedAt: time,
+      kept: count,
+      changed: count,
+      added: count,
+      retiredRuleIds: z.array(id),
+      changedLineageIds: z.array(id).optional(),
+      retiredLineageIds: z.array(id).optional(),
+      stale: z.looseObject({ pairs: count, instances: count, evalItems: count }).optional(),
+    })
+    .optional(),
 });
 
 const sectionRow = z.looseObject({
@@ -104,6 +127,9 @@ const ruleRow = z.looseObject({
   id,
   projectId: id,
   specVersionId: id,
+  // Absent in files of schema v1–v2 (before lineages); importProjectFile fills it in.
+  lineageId: id.optional(),
+  previousRuleId: id.optional(),
   sectionAnchor: z.string(),
   statement: z.string(),
   direction: z.enum(['positive', 'negative']),
@@ -136,6 +162,8 @@ const instanceRow = z.looseObject({
   seed: z.number().finite(),
   index: count,
   ruleIds: z.array(id),
+  lineageIds: z.array(id).optional(),
+  stale: staleMark,
   pinned: z.boolean(),
   systemPrompt: z.string(),
   createdAt: time,
@@ -170,6 +198,8 @@ const taskRow = z.looseObject({
   attempts: count,
   error: z.string().optional(),
   updatedAt: time,
+  lineageIds: z.array(id).optional(),
+  stale: staleMark,
 });
 
 const pairRow = z.looseObject({
@@ -178,6 +208,8 @@ const pairRow = z.looseObject({
   runId: id,
   instanceId: id,
   ruleIds: z.array(id),
+  lineageIds: z.array(id).optional(),
+  stale: staleMark,
   caseType: z.enum(['violation', 'borderline', 'benign']),
   prompt: z.array(chatMessage),
   chosen: z.string(),
@@ -297,6 +329,7 @@ export function parseProjectFile(text: string, latestSchemaVersion: number): Pro
   const data = parsed.data as unknown as ProjectFileData;
   checkIds(data);
   checkReferences(data);
+  checkLineages(data);
   return data;
 }
 
@@ -346,4 +379,60 @@ function checkReferences(data: ProjectFileData): void {
       }
     });
   }
+}
+
+/**
+ * Lineage (issue 11 §1): a file written at schema v3 or later carries every rule's lineage id,
+ * and a row that cites rules lists one lineage per rule (`lineageIds` parallel to `ruleIds`).
+ * Older files have no lineages at all; the import gives each rule its own.
+ */
+function checkLineages(data: ProjectFileData): void {
+  if (data.schemaVersion >= LINEAGE_SCHEMA_VERSION) {
+    data.tables.rules?.forEach((row, i) => {
+      if (typeof row.lineageId !== 'string')
+        fail(
+          `This project file is damaged and was not imported: tables.rules[${i}].lineageId is missing (every rule of a schema version ${data.schemaVersion} file has a lineage id).`,
+        );
+    });
+  }
+  for (const table of ['instances', 'pairs'] as const) {
+    data.tables[table]?.forEach((row, i) => {
+      const { ruleIds, lineageIds } = row as unknown as {
+        ruleIds: string[];
+        lineageIds?: string[];
+      };
+      if (lineageIds && lineageIds.length !== ruleIds.length)
+        fail(
+          `This project file is damaged and was not imported: tables.${table}[${i}].lineageIds has ${lineageIds.length} entries for ${ruleIds.length} rule ids (one lineage per rule).`,
+        );
+    });
+  }
+}
+
+/** The first database schema whose rules carry lineage ids. */
+export const LINEAGE_SCHEMA_VERSION = 3;
+
+/**
+ * Lineages for rows of a file written before them: each rule is its own lineage; a row citing
+ * rules gets their lineages. Returns new row arrays; the input is not modified.
+ */
+export function fillLineages(tables: ProjectFileData['tables']): ProjectFileData['tables'] {
+  const lineage = new Map<string, string>();
+  const rules = tables.rules?.map((r) => {
+    const lineageId = typeof r.lineageId === 'string' ? r.lineageId : r.id;
+    lineage.set(r.id, lineageId);
+    return r.lineageId === lineageId ? r : { ...r, lineageId };
+  });
+  const cite = (row: Row): Row => {
+    const ruleIds = row.ruleIds as string[];
+    return Array.isArray(row.lineageIds)
+      ? row
+      : { ...row, lineageIds: ruleIds.map((id) => lineage.get(id) ?? id) };
+  };
+  return {
+    ...tables,
+    ...(rules ? { rules } : {}),
+    ...(tables.instances ? { instances: tables.instances.map(cite) } : {}),
+    ...(tables.pairs ? { pairs: tables.pairs.map(cite) } : {}),
+  };
 }

@@ -48,6 +48,38 @@ export interface SpecVersion {
   stats?: { words: number; estimatedTokens: number; sections: number; examples: number };
   /** Non-fatal findings from ingestion (duplicate anchors, unlabelled replies…). */
   warnings?: string[];
+  /** Set when this version's rules were carried over from its previous version (issue 11 §2). */
+  update?: SpecVersionUpdate;
+}
+
+/** A confirmed *Update from vN*: where this version's rules came from. */
+export interface SpecVersionUpdate {
+  fromVersionId: string;
+  /** The annotation run that re-annotated the changed and added sections. */
+  runId: string;
+  confirmedAt: number;
+  kept: number;
+  changed: number;
+  added: number;
+  /** Rules of the previous version that did not carry over (they stay readable there). */
+  retiredRuleIds: string[];
+  /** Lineages the update reworded (changed) or ended (retired): what makes data stale. */
+  changedLineageIds?: string[];
+  retiredLineageIds?: string[];
+  /** Rows marked {@link StaleMark} by this update. */
+  stale?: { pairs: number; instances: number; evalItems: number };
+}
+
+/**
+ * Set on a pair, instance or evaluation task whose rules a spec update changed or retired
+ * (issue 11 §3): the row is kept and readable, but no longer reflects the current spec.
+ */
+export interface StaleMark {
+  reason: 'changed' | 'retired';
+  /** The spec version whose update made the row stale. */
+  specVersionId: string;
+  /** The lineages of the row that changed or retired. */
+  lineageIds: string[];
 }
 
 export interface Section {
@@ -113,6 +145,14 @@ export interface Rule {
   id: string;
   projectId: string;
   specVersionId: string;
+  /**
+   * The same rule across spec versions (issue 11 §1; core/rules/lineage.ts): a new rule's own
+   * id, a carried-over or matched rule's predecessor's lineage. Every stored rule has one since
+   * schema v3; optional in the type because rows older than v3 in an imported file lack it.
+   */
+  lineageId?: string;
+  /** The rule of the previous spec version this one carries over or replaces (issue 11 §2). */
+  previousRuleId?: string;
   sectionAnchor: string;
   statement: string;
   direction: RuleDirection;
@@ -143,6 +183,10 @@ export interface SpecInstance {
   seed: number;
   index: number;
   ruleIds: string[];
+  /** Lineage ids of `ruleIds`, in the same order (schema v3). */
+  lineageIds?: string[];
+  /** Set when a spec update changed or retired one of its rules. */
+  stale?: StaleMark;
   pinned: boolean;
   /** The instance rendered as the system prompt agents and the trained model see. */
   systemPrompt: string;
@@ -193,6 +237,10 @@ export interface Task {
   attempts: number;
   error?: string;
   updatedAt: number;
+  /** Lineage ids of the rules a synthesis or evaluation task is about (schema v3). */
+  lineageIds?: string[];
+  /** Set on an evaluation item when a spec update changed or retired one of its rules. */
+  stale?: StaleMark;
 }
 
 export type CaseType = 'violation' | 'borderline' | 'benign';
@@ -204,6 +252,10 @@ export interface PreferencePair {
   runId: string;
   instanceId: string;
   ruleIds: string[];
+  /** Lineage ids of `ruleIds`, in the same order (schema v3; multiEntry index). */
+  lineageIds?: string[];
+  /** Set when a spec update changed or retired one of its rules. */
+  stale?: StaleMark;
   caseType: CaseType;
   prompt: ChatMessage[];
   chosen: string;

@@ -7,6 +7,7 @@
 import type { Table } from 'dexie';
 import { InvalidFileError } from '$lib/core/errors';
 import {
+  fillLineages,
   parseProjectFile,
   PROJECT_FILE_FORMAT,
   PROJECT_FILE_VERSION,
@@ -111,6 +112,8 @@ export async function importProjectFile(
   try {
     // The whole file is checked (shape, versions, ids, references) before the first write.
     data = parseProjectFile(await file.text(), LATEST_SCHEMA);
+    // Files from before schema v3 have no rule lineages: each rule starts its own.
+    data = { ...data, tables: fillLineages(data.tables) };
   } catch (error) {
     if (error instanceof ProjectFileProblem) throw new InvalidFileError(error.message);
     throw error;

@@ -70,9 +70,11 @@ export interface NewRuleAnchor {
 export async function addRule(db: SpecAlignDb, base: NewRuleAnchor, edit: RuleEdit): Promise<Rule> {
   const clean = checkRuleEdit(edit);
   const now = Date.now();
+  const id = crypto.randomUUID();
   const rule: Rule = {
     ...clean,
-    id: crypto.randomUUID(),
+    id,
+    lineageId: id, // a rule written by hand starts its own lineage
     projectId: base.projectId,
     specVersionId: base.specVersionId,
     sectionAnchor: base.sectionAnchor,
@@ -102,6 +104,8 @@ export async function splitRule(
       const created = parts.map((statement, i) => ({
         ...rule,
         id: `${rule.id}/split-${i + 1}-${now}`,
+        // Each part is a new rule: its own lineage (the split rule's lineage ends here).
+        lineageId: `${rule.id}/split-${i + 1}-${now}`,
         statement,
         origin: 'split' as const,
         status: 'proposed' as const,

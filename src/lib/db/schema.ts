@@ -7,6 +7,7 @@
  * tests/unit/db/schema.test.ts fails on any unplanned change to the latest stores.
  */
 import type { Transaction } from 'dexie';
+import { upgradeToLineage } from './lineage-upgrade';
 
 export const DB_NAME = 'specalign-studio';
 
@@ -60,6 +61,19 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
       pairs:
         'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt], [projectId+caseType], *ruleIds',
     },
+  },
+  {
+    // Rule lineage (issue 11 §1): a rule keeps a lineage id across spec versions, and the rows
+    // that cite rules cite their lineages too. Indexes answer "every version of this rule"
+    // (`[projectId+lineageId]`) and "every pair of this lineage" (multiEntry `*lineageIds`).
+    version: 3,
+    stores: {
+      rules:
+        'id, projectId, specVersionId, runId, [projectId+status], [specVersionId+sectionAnchor], [projectId+lineageId]',
+      pairs:
+        'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt], [projectId+caseType], *ruleIds, *lineageIds',
+    },
+    upgrade: upgradeToLineage,
   },
 ];
 

@@ -23,7 +23,9 @@ import type { MixSettings, MixSummary } from '$lib/core/export/mix';
 import type { PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
-import type { PairStatus, Project, Rule, RuleStatus } from '$lib/core/records';
+import type { PairStatus, Project, Rule, RuleStatus, SpecVersionUpdate } from '$lib/core/records';
+import type { SpecUpdatePlan } from '$lib/core/rules/update-plan';
+import type { SpecUpdatePreview } from './spec-update-service';
 import type { NewRuleAnchor, RuleEdit } from '$lib/db/rules';
 import type { BulkDecision, BulkDecisionResult } from './review-service';
 
@@ -134,6 +136,26 @@ export interface WorkerApi extends EditApi {
   stopRun(runId: string, mode: 'pause' | 'cancel'): Promise<void>;
   /** Whether this tab's worker is executing the run right now. */
   isRunActive(runId: string): Promise<boolean>;
+
+  /**
+   * What *Update from vN* would do for a version (issue 11 §2): rules carried, re-checked and
+   * retired, sections re-annotated, the update run and its confirmation; undefined when the
+   * previous version has no rules.
+   */
+  previewSpecUpdate(specVersionId: string): Promise<SpecUpdatePreview | undefined>;
+  /**
+   * Plans the update's annotation run over only the changed and added sections (with the
+   * annotator model); start it with `startRun`. Throws SpecUpdateError when the version already
+   * has rules or shares almost nothing with the previous one.
+   */
+  createSpecUpdateRun(
+    projectId: string,
+    specVersionId: string,
+  ): Promise<{ runId: string; chunks: number; allChunks: number }>;
+  /** The kept / changed / new / retired rules of a finished update run; nothing is applied. */
+  specUpdatePlan(runId: string): Promise<SpecUpdatePlan>;
+  /** Applies the update's plan to the new version (idempotent); the previous version is untouched. */
+  confirmSpecUpdate(projectId: string, runId: string): Promise<SpecVersionUpdate>;
 
   /** Which normative sentences and sections of a version have a rule yet. */
   ruleCoverage(specVersionId: string): Promise<CoverageSummary>;

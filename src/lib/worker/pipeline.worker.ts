@@ -26,6 +26,12 @@ import {
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
 import { configForRole, RunRunner } from './runs/runner';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
+import {
+  confirmSpecUpdate,
+  createSpecUpdateRun,
+  previewSpecUpdate,
+  specUpdatePlan,
+} from './spec-update-service';
 import { exportDataset, previewTrainingMix } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
 import { countChosenMarkup, findPairs } from './pairs-service';
@@ -168,6 +174,24 @@ const api: WorkerApi = {
 
   async diffSpecVersions(oldVersionId, newVersionId) {
     return diffStoredVersions(getDb(), oldVersionId, newVersionId);
+  },
+
+  async previewSpecUpdate(specVersionId) {
+    return previewSpecUpdate(getDb(), specVersionId);
+  },
+
+  async createSpecUpdateRun(projectId, specVersionId) {
+    const db = getDb();
+    const engine = await models.ensure(await configForRole(db, projectId, 'annotator'), {});
+    return createSpecUpdateRun(db, projectId, specVersionId, engine);
+  },
+
+  async specUpdatePlan(runId) {
+    return specUpdatePlan(getDb(), runId);
+  },
+
+  async confirmSpecUpdate(projectId, runId) {
+    return confirmSpecUpdate(getDb(), projectId, runId);
   },
 
   async createAnnotationRun(projectId, specVersionId) {

@@ -16,16 +16,17 @@ const LATEST_STORES: Record<string, string> = {
   specVersions: 'id, projectId, [projectId+versionNumber], contentHash',
   sections: 'id, specVersionId, projectId, [specVersionId+order]',
   specExamples: 'id, specVersionId, projectId, [specVersionId+sectionAnchor]',
-  rules: 'id, projectId, specVersionId, runId, [projectId+status], [specVersionId+sectionAnchor]',
+  rules:
+    'id, projectId, specVersionId, runId, [projectId+status], [specVersionId+sectionAnchor], [projectId+lineageId]',
   instances: 'id, projectId, specVersionId',
   runs: 'id, projectId, [projectId+kind], status',
   tasks: 'id, runId, projectId, [runId+status], [runId+order], [runId+key]',
   pairs:
-    'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt], [projectId+caseType], *ruleIds',
+    'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt], [projectId+caseType], *ruleIds, *lineageIds',
   evaluations: 'id, projectId, runId',
   settings: 'key',
 };
-const LATEST_VERSION = 2;
+const LATEST_VERSION = 3;
 
 /** Applies every version's stores in order, as Dexie does (`null` deletes a table). */
 function cumulativeStores(): Record<string, string> {

@@ -12,8 +12,8 @@ import { buildProjectRows, seedProject } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
 
-const V1 = SCHEMA_VERSIONS.find((v) => v.version === 1)!;
-const V1_RULES = V1.stores.rules!;
+/** The rules table as the latest version declares it (the rehearsal only adds to it). */
+const LATEST_RULES = SCHEMA_VERSIONS.findLast((v) => v.stores.rules)!.stores.rules!;
 /** The rehearsal's version: one past the app's latest, so it stays a rehearsal as versions land. */
 const NEXT = SCHEMA_VERSIONS.at(-1)!.version + 1;
 
@@ -21,7 +21,7 @@ const NEXT = SCHEMA_VERSIONS.at(-1)!.version + 1;
 const upgradeCalls: number[] = [];
 const V2: SchemaVersion = {
   version: NEXT,
-  stores: { rules: `${V1_RULES}, family` },
+  stores: { rules: `${LATEST_RULES}, family` },
   upgrade: async (tx) => {
     upgradeCalls.push(NEXT);
     await tx

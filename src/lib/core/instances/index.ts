@@ -2,6 +2,7 @@
  * Spec instantiation (METHOD.md §2): seeded sampling, conflict resolution, rendering.
  */
 import type { Rule, SpecInstance } from '../records';
+import { lineageOf } from '../rules/lineage';
 import type { InstanceDraft } from './sample';
 import { renderInstancePrompt, type RenderedInstance, type RenderOptions } from './render';
 
@@ -48,6 +49,7 @@ export function materializeInstance(
       seed: draft.seed,
       index: draft.index,
       ruleIds: [...draft.ruleIds],
+      lineageIds: rules.map(lineageOf),
       pinned: identity.pinned ?? false,
       systemPrompt: rendered.text,
       createdAt: identity.createdAt,

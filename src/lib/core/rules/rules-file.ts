@@ -211,15 +211,20 @@ export function importRules(
   entries: readonly RuleFileEntry[],
   target: { projectId: string; newId: () => string; now: number; specVersionId?: string },
 ): Rule[] {
-  return entries.map((e) => ({
-    ...toEntry(e),
-    id: target.newId(),
-    projectId: target.projectId,
-    ...(target.specVersionId ? { specVersionId: target.specVersionId } : {}),
-    origin: 'import',
-    createdAt: target.now,
-    updatedAt: target.now,
-  }));
+  return entries.map((e) => {
+    const id = target.newId();
+    return {
+      ...toEntry(e),
+      id,
+      // A rule from a file is new to this project: it starts its own lineage.
+      lineageId: id,
+      projectId: target.projectId,
+      ...(target.specVersionId ? { specVersionId: target.specVersionId } : {}),
+      origin: 'import',
+      createdAt: target.now,
+      updatedAt: target.now,
+    };
+  });
 }
 
 function quoteName(name: string): string {

@@ -40,6 +40,23 @@ export interface AnnotationRunConfig {
   engineId: string;
   contextWindow: number;
   answerTokens: number;
+  /** Only these sections were chunked (an update re-annotates the changed and added ones). */
+  sectionAnchors?: string[];
+  /**
+   * Set on an *Update from vN* run (issue 11 §2): proposals stay in the run's task states, and
+   * reach the rules table only when the reviewer confirms the update plan.
+   */
+  update?: { fromVersionId: string };
+}
+
+/** What an update run's chunk and finalize tasks keep instead of writing rules. */
+export interface UpdateTaskState {
+  proposals: Rule[];
+}
+
+export interface AnnotationScope {
+  sectionAnchors: readonly string[];
+  update: { fromVersionId: string };
 }
 
 interface ChunkTaskState {
@@ -59,25 +76,32 @@ export async function createAnnotationRun(
   projectId: string,
   specVersionId: string,
   engine: ChatEngine,
-): Promise<{ run: Run; chunks: number }> {
+  scope?: AnnotationScope,
+): Promise<{ run: Run; chunks: number; allChunks: number }> {
   const version = await db.specVersions.get(specVersionId);
   if (!version) throw new Error('That spec version no longer exists.');
   const sections = await versionSections(db, specVersionId);
   const answerTokens = Math.min(DEFAULT_ANSWER_TOKENS, Math.floor(engine.contextWindow / 4));
-  const chunks = chunkSections(sections, version.text, {
-    contextWindow: engine.contextWindow,
-    promptOverheadTokens: annotationPromptOverhead(),
-    answerTokens,
-    maxChunkTokens: MAX_CHUNK_TOKENS,
-    maxNormativeSentences: MAX_NORMATIVE_PER_CHUNK,
-    excludeSpans: version.metaSpans ?? [],
-  });
+  const chunk = (of: Section[]) =>
+    chunkSections(of, version.text, {
+      contextWindow: engine.contextWindow,
+      promptOverheadTokens: annotationPromptOverhead(),
+      answerTokens,
+      maxChunkTokens: MAX_CHUNK_TOKENS,
+      maxNormativeSentences: MAX_NORMATIVE_PER_CHUNK,
+      excludeSpans: version.metaSpans ?? [],
+    });
+  const wanted = scope && new Set(scope.sectionAnchors);
+  const chunks = chunk(wanted ? sections.filter((s) => wanted.has(s.anchor)) : sections);
+  // What a full run would cost, for the update's "x of y chunks" (cheap: no model call).
+  const allChunks = wanted ? chunk(sections).length : chunks.length;
   const now = Date.now();
   const config: AnnotationRunConfig = {
     specVersionId,
     engineId: engine.id,
     contextWindow: engine.contextWindow,
     answerTokens,
+    ...(scope ? { sectionAnchors: [...scope.sectionAnchors], update: { ...scope.update } } : {}),
   };
   const run: Run = {
     id: crypto.randomUUID(),
@@ -111,7 +135,7 @@ export async function createAnnotationRun(
       await db.tasks.bulkAdd(tasks);
     }),
   );
-  return { run, chunks: chunks.length };
+  return { run, chunks: chunks.length, allChunks };
 }
 
 function notesFor(findings: AnnotationFinding[], index: number): string[] {
@@ -128,7 +152,8 @@ export function annotationHandler(run: Run): RunHandler {
       return chunk ? `Chunk ${chunk.index + 1}: ${chunk.headingPath.join(' › ')}` : task.key;
     },
     async step(task, { db, signal, engineFor }) {
-      if (task.key === FINALIZE_KEY) return finalize(db, run);
+      if (task.key === FINALIZE_KEY)
+        return config.update ? finalizeUpdate(db, run) : finalize(db, run);
       const { chunk } = task.state as ChunkTaskState;
       const [engine, version] = await Promise.all([
         engineFor('annotator'),
@@ -156,6 +181,7 @@ export function annotationHandler(run: Run): RunHandler {
           ...draft,
           // Deterministic ids: re-running a step can never add a second copy.
           id: `${run.id}:${chunk.key}:${i}`,
+          lineageId: `${run.id}:${chunk.key}:${i}`, // a new rule starts its own lineage
           projectId: run.projectId,
           runId: run.id,
           createdAt: now,
@@ -163,6 +189,16 @@ export function annotationHandler(run: Run): RunHandler {
           ...(notes.length ? { notes } : {}),
         };
       });
+      if (config.update) {
+        // An update keeps its proposals until the reviewer confirms the plan (nothing applied).
+        return {
+          done: true,
+          step: 'annotated',
+          state: { chunk, proposals: proposed } satisfies ChunkTaskState & UpdateTaskState,
+          usage: result.usage,
+          engineMs,
+        };
+      }
       // Re-annotation: a proposal restating a rule the version already has is never written, so
       // the list shows no passing copies (finalize repeats the check over the whole run).
       const existing = (
@@ -225,5 +261,20 @@ async function finalize(db: SpecAlignDb, run: Run) {
       await d.rules.bulkDelete(mergedIds);
       await d.rules.bulkPut(updated.map((r) => ({ ...r, updatedAt: Date.now() })));
     },
+  };
+}
+
+/** An update run's proposals, near-duplicates across chunks merged (as {@link finalize} does). */
+async function finalizeUpdate(db: SpecAlignDb, run: Run) {
+  const tasks = await db.tasks.where('runId').equals(run.id).toArray();
+  const proposals = tasks
+    .filter((t) => t.key !== FINALIZE_KEY && t.status === 'done')
+    .sort((a, b) => a.order - b.order)
+    .flatMap((t) => (t.state as Partial<UpdateTaskState> | undefined)?.proposals ?? []);
+  const { rules } = dedupeRules(proposals.filter((r) => r.status !== 'rejected'));
+  return {
+    done: true,
+    step: 'finalized',
+    state: { proposals: rules } satisfies UpdateTaskState,
   };
 }

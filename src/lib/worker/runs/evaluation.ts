@@ -47,6 +47,8 @@ import {
 } from '$lib/core/stored';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
+import { lookupLineages } from '$lib/db/lineage';
+import { lineagesOf } from '$lib/core/rules/lineage';
 import type { RunHandler, StepContext, StepOutcome } from './types';
 
 /** The evaluation cannot be planned; the message says what to change. */
@@ -156,8 +158,14 @@ async function storeRun(
   evaluation: Evaluation,
   states: { key: string; state: unknown }[],
 ): Promise<void> {
+  const cited = (state: unknown) => (state as { item?: { ruleIds?: string[] } }).item?.ruleIds;
+  const lineage = await lookupLineages(
+    db,
+    states.flatMap(({ state }) => cited(state) ?? []),
+  );
   const tasks: Task[] = states.map(({ key, state }, order) => ({
     id: `${run.id}:${order}`,
+    ...(cited(state) ? { lineageIds: lineagesOf(cited(state) ?? [], lineage) } : {}),
     runId: run.id,
     projectId: run.projectId,
     key,

@@ -24,6 +24,8 @@ import {
 import type { ObservedYield } from '$lib/core/synthesis/yield-calibration';
 import type { SpecAlignDb } from '$lib/db/database';
 import { guardStorage } from '$lib/db/errors';
+import { lookupLineages } from '$lib/db/lineage';
+import { lineagesOf } from '$lib/core/rules/lineage';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -210,8 +212,13 @@ export async function createSynthesisRun(
     usageByRole: {},
     experience: emptyExperiencePool(),
   };
+  const lineage = await lookupLineages(
+    db,
+    descriptors.map((d) => d.ruleId),
+  );
   const tasks = descriptors.map((d): Task => ({
     id: synthesisItemId(run.id, d.key),
+    lineageIds: lineagesOf([d.ruleId], lineage),
     runId: run.id,
     projectId,
     key: d.key,

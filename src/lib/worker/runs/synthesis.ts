@@ -39,6 +39,7 @@ import {
   type LoopStepResult,
 } from '$lib/core/synthesis';
 import type { SpecAlignDb } from '$lib/db/database';
+import { lineageMap, lineagesOf } from '$lib/core/rules/lineage';
 import type { ChargedFailure, RunHandler, StepContext, StepOutcome } from './types';
 
 import {
@@ -214,8 +215,10 @@ export function synthesisHandler(run: Run): RunHandler {
         };
       const draft = result.pair;
       if (draft) {
+        const lineage = lineageMap(loaded.instance.rules);
         const pair: PreferencePair = {
           ...draft,
+          lineageIds: lineagesOf(draft.ruleIds, lineage),
           id: synthesisItemId(run.id, task.key),
           projectId: run.projectId,
           runId: run.id,

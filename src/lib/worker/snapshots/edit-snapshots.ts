@@ -27,6 +27,8 @@ export function editResolvers(
     importRules: project,
     sampleInstances: project,
     createAnnotationRun: project,
+    createSpecUpdateRun: project,
+    confirmSpecUpdate: project,
     createSynthesisRun: project,
     createEvaluationRun: project,
     renameProject: project,

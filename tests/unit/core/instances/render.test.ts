@@ -134,6 +134,8 @@ describe('materializeInstance', () => {
       seed: 7,
       index: 0,
       ruleIds: draft.ruleIds,
+      // Rules without a lineage (written before schema v3) are their own lineage.
+      lineageIds: draft.ruleIds.map((id) => RULES_BY_ID.get(id)?.lineageId ?? id),
       pinned: false,
       systemPrompt: rendered.text,
       createdAt: 5,
