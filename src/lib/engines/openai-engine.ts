@@ -280,8 +280,7 @@ class OpenAiEndpointEngine implements OpenAiEngine {
       } catch (error) {
         this.#pool.finish(index);
         if (error instanceof AbortedError) throw error;
-        this.#pool.failed(index, errorMessage(error));
-        await this.#rt.sleep(backoffDelay(failures++, this.#rt.random, backoff), signal);
+        await this.#afterFailure(index, errorMessage(error), failures++, signal);
         continue;
       }
       this.#pool.finish(index);
@@ -300,13 +299,26 @@ class OpenAiEndpointEngine implements OpenAiEngine {
           model: this.config.model,
           phase: 'chat',
         });
-        this.#pool.failed(index, error.message);
-        await this.#rt.sleep(backoffDelay(failures++, this.#rt.random, backoff), signal);
+        await this.#afterFailure(index, error.message, failures++, signal);
         continue;
       }
       this.#pool.succeeded(index);
       return { response, text, url };
     }
+  }
+
+  /**
+   * Records a failure; backs off before the retry unless the replica was just set aside (the
+   * retry then goes to another replica, or finds every replica down, at once).
+   */
+  async #afterFailure(
+    index: number,
+    message: string,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (this.#pool.failed(index, message)) return;
+    await this.#rt.sleep(backoffDelay(attempt, this.#rt.random, this.#rt.policy.backoff), signal);
   }
 
   #downError(until: number): EndpointsDownError {
