@@ -129,7 +129,7 @@ export class RunRunner {
   ): Promise<RunProgress> {
     let result = await start();
     const { signal } = entry.controller;
-    while (result.status === 'paused' && result.resumeAt !== undefined && !signal.aborted) {
+    while (result.status === 'paused' && result.resumeAt !== undefined) {
       const woke = await sleepUntil(result.resumeAt, signal);
       if (!woke) {
         if (entry.mode === 'cancel') {
