@@ -2,7 +2,8 @@ import { engineKey, type EngineConfig } from '$lib/core/engine-config';
 import { AbortedError } from '$lib/core/errors';
 import { serializeEngine } from '$lib/core/llm';
 import type { EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
-import type { LoadedModelInfo } from './api';
+import type { ReplicaStatus } from '$lib/core/endpoint-policy';
+import type { EndpointStatus, LoadedModelInfo } from './api';
 
 type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<LoadedEngine>;
 
@@ -12,7 +13,7 @@ type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<Load
  * CPU. Endpoint "models" cost nothing and stay.
  */
 export class ModelRegistry {
-  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo }>();
+  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo; raw: LoadedEngine }>();
   #pending = new Map<string, Promise<LoadedEngine>>();
 
   constructor(
@@ -34,7 +35,12 @@ export class ModelRegistry {
   ): Promise<LoadedEngine> {
     const key = engineKey(config);
     const ready = this.#loaded.get(key);
-    if (ready) return ready.engine;
+    if (ready) {
+      // Same engine, new details that do not change it (an endpoint's price): keep the newest.
+      if (JSON.stringify(ready.info.config) !== JSON.stringify(config))
+        ready.info = { ...ready.info, config };
+      return ready.engine;
+    }
     const inFlight = this.#pending.get(key);
     if (inFlight) return inFlight;
     const promise = this.#load(key, config, options);
@@ -84,8 +90,19 @@ export class ModelRegistry {
       contextWindow: engine.contextWindow,
       loadMs: Date.now() - started,
     };
-    this.#loaded.set(key, { engine, info });
+    this.#loaded.set(key, { engine, info, raw });
     return engine;
+  }
+
+  /** The replicas of every loaded endpoint model, with their health and load. */
+  endpointStatus(): EndpointStatus[] {
+    const out: EndpointStatus[] = [];
+    for (const { info, raw } of this.#loaded.values()) {
+      const status = (raw as { replicaStatus?: () => ReplicaStatus[] }).replicaStatus;
+      if (info.config.kind === 'openai' && typeof status === 'function')
+        out.push({ key: info.key, model: info.config.model, replicas: status.call(raw) });
+    }
+    return out;
   }
 
   async unload(key: string): Promise<void> {
