@@ -8,6 +8,7 @@ import {
   pairProvenanceV1,
   rcsTaskStateV1,
   synthesisRunConfigV1,
+  synthesisRunConfigV2,
 } from '$lib/core/stored';
 
 /**
@@ -18,6 +19,7 @@ import {
 const SHAPES = {
   'pairs.provenance': pairProvenanceV1,
   'runs.config (synthesis)': synthesisRunConfigV1,
+  'runs.config (synthesis v2)': synthesisRunConfigV2,
   'runs.config (evaluate)': evaluationRunConfigV1,
   'tasks.state (synthesis)': loopStateV1,
   'tasks.state (evaluate rcs)': rcsTaskStateV1,

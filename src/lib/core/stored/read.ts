@@ -54,7 +54,7 @@ export function readRecord<S extends z.ZodType>(
  * Records written before shapes carried a version have no `v`: they are version 1. Stamping it in
  * a preprocess (instead of a Dexie upgrade) keeps old rows readable without rewriting them.
  */
-export function versioned<S extends z.ZodObject>(schema: S) {
+export function versioned<S extends z.ZodType>(schema: S) {
   return z.preprocess(
     (raw) =>
       raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('v' in raw)
