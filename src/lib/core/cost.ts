@@ -99,3 +99,54 @@ export function formatMoney(usd: number): string {
   if (usd < 1) return `$${Number(usd.toPrecision(3)).toString()}`;
   return `$${usd.toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
+
+/** One figure of a run, as estimated at its start and as it turned out. */
+export interface EstimateRow {
+  metric: 'pairs' | 'promptTokens' | 'completionTokens' | 'cost';
+  estimate: number;
+  actual: number;
+}
+
+/**
+ * A finished run against the estimate it started with: pairs, tokens and, when the estimate was
+ * priced, money. Actual money prices each role's tokens at the prices stored with the estimate, so
+ * a price changed since does not rewrite history.
+ */
+export function estimateVsActual(
+  estimate: {
+    expectedPairs: number;
+    promptTokens: number;
+    completionTokens: number;
+    prices: Partial<Record<string, TokenPrice>>;
+    cost?: { total: number } | undefined;
+  },
+  actual: {
+    pairs: number;
+    usage: TokenUsage;
+    usageByRole?: Partial<Record<AgentRole, TokenUsage>> | undefined;
+  },
+): { rows: EstimateRow[]; unpricedRoles: AgentRole[] } {
+  const rows: EstimateRow[] = [
+    { metric: 'pairs', estimate: estimate.expectedPairs, actual: actual.pairs },
+    {
+      metric: 'promptTokens',
+      estimate: estimate.promptTokens,
+      actual: actual.usage.promptTokens,
+    },
+    {
+      metric: 'completionTokens',
+      estimate: estimate.completionTokens,
+      actual: actual.usage.completionTokens,
+    },
+  ];
+  let unpricedRoles: AgentRole[] = [];
+  if (estimate.cost) {
+    const spent = costByRole(
+      actual.usageByRole ?? {},
+      estimate.prices as Partial<Record<AgentRole, TokenPrice>>,
+    );
+    rows.push({ metric: 'cost', estimate: estimate.cost.total, actual: spent.total });
+    unpricedRoles = spent.unpricedRoles;
+  }
+  return { rows, unpricedRoles };
+}

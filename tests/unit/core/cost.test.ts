@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   costByRole,
   costOf,
+  estimateVsActual,
   formatMoney,
   parsePrice,
   parseTokenPrice,
@@ -167,5 +168,44 @@ describe('the estimate stored with a run', () => {
     expect(readStartEstimate(unversioned)).toBeUndefined();
     // A version 2 config without its estimate is not a valid version 2 config.
     expect(readStartEstimate({ ...v1, v: 2 })).toBeUndefined();
+  });
+});
+
+describe('estimateVsActual', () => {
+  const estimate = {
+    expectedPairs: 12.5,
+    promptTokens: 100_000,
+    completionTokens: 20_000,
+    prices: { defender: gpt, attacker: { inputPerMillion: 1, outputPerMillion: 2 } },
+    cost: { total: 0.05 },
+  };
+
+  it('compares pairs, tokens and money, pricing roles at the prices stored with the estimate', () => {
+    const { rows, unpricedRoles } = estimateVsActual(estimate, {
+      pairs: 10,
+      usage: { promptTokens: 120_000, completionTokens: 18_000 },
+      usageByRole: {
+        defender: { promptTokens: 100_000, completionTokens: 10_000 },
+        attacker: { promptTokens: 10_000, completionTokens: 5_000 },
+        planner: { promptTokens: 10_000, completionTokens: 3_000 },
+      },
+    });
+    expect(rows.map((r) => [r.metric, r.estimate])).toEqual([
+      ['pairs', 12.5],
+      ['promptTokens', 100_000],
+      ['completionTokens', 20_000],
+      ['cost', 0.05],
+    ]);
+    expect(rows.map((r) => r.actual).slice(0, 3)).toEqual([10, 120_000, 18_000]);
+    expect(rows[3]?.actual).toBeCloseTo(0.015 + 0.006 + 0.01 + 0.01, 10);
+    expect(unpricedRoles).toEqual(['planner']);
+  });
+
+  it('has no money row when the estimate had no price', () => {
+    const { rows } = estimateVsActual(
+      { ...estimate, cost: undefined },
+      { pairs: 1, usage: { promptTokens: 1, completionTokens: 1 } },
+    );
+    expect(rows.map((r) => r.metric)).toEqual(['pairs', 'promptTokens', 'completionTokens']);
   });
 });
