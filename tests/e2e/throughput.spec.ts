@@ -91,6 +91,15 @@ test('a dead replica is listed as set aside; with every replica down a run pause
 
   await page.goto(`/#/p/${id}/models`);
   await page.getByRole('button', { name: 'Unload society' }).click();
+  // Each URL is checked on its own: a bad replica is named and marked, and nothing loads.
+  await connect(page, [server.url, 'ftp://nowhere']);
+  await expect(page.getByRole('alert')).toContainText(
+    'Replica 2 URL: "ftp://nowhere" is not an http(s) URL',
+  );
+  await expect(page.getByLabel('Replica 2 URL')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByLabel('Replica 2 URL')).toBeFocused();
+  await page.getByRole('button', { name: 'Remove replica 2' }).click();
+  await expect(page.getByRole('button', { name: 'Add a replica' })).toBeFocused();
   await connect(page, [server.url, dead]);
   await page.getByRole('button', { name: 'Use society for all roles' }).click();
   const replicas = page.getByRole('region', { name: 'Replicas of society' });
