@@ -289,7 +289,11 @@ class OpenAiEndpointEngine implements OpenAiEngine {
         const now = this.#rt.now();
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'), now);
         const delay = throttleDelay(throttles++, retryAfter, this.#rt.random, backoff);
-        this.#pool.throttled(index, now + delay);
+        // The replica is held for every request as long as the server asked; this request also
+        // waits its own jittered delay, so requests throttled together do not return together.
+        if (retryAfter !== undefined)
+          this.#pool.throttled(index, now + Math.min(retryAfter, backoff.maxRetryAfterMs));
+        await this.#rt.sleep(delay, signal);
         continue;
       }
       if (status === 502 || status === 504) {

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OpenAiConfig } from '$lib/core/engine-config';
-import { DEFAULT_ENDPOINT_POLICY } from '$lib/core/endpoint-policy';
+import { DEFAULT_ENDPOINT_POLICY, type ReplicaStatus } from '$lib/core/endpoint-policy';
 import { AbortedError, EndpointsDownError } from '$lib/core/errors';
 import { mulberry32 } from '$lib/core/hash';
 import { createOpenAiEngine, type EndpointRuntime } from '$lib/engines/openai-engine';
@@ -98,6 +98,24 @@ describe('back-pressure', () => {
       expect(ms).toBeLessThanOrEqual(e);
     });
     expect(time.sleeps).toHaveLength(8);
+  });
+
+  it('holds a throttled replica for every request until its Retry-After; the retry goes elsewhere', async () => {
+    const a = await start({ script: throttleStorm(1, { retryAfter: '10' }) });
+    const b = await start();
+    const time = fakeTime();
+    let seen: ReplicaStatus[] = [];
+    const engine = await createOpenAiEngine(endpoint([a.url, b.url]), {}, fetch, {
+      ...time,
+      sleep: async (ms, signal) => {
+        seen = engine.replicaStatus();
+        await time.sleep?.(ms, signal);
+      },
+    });
+    expect((await engine.chat(hi)).text).toBe('Echo: Hi there');
+    expect(seen[0]).toMatchObject({ state: 'throttled', until: T0 + 10_000, failures: 0 });
+    expect(seen[1]).toMatchObject({ state: 'ready' });
+    expect([chatPosts(a), chatPosts(b)]).toEqual([1, 1]);
   });
 
   it('stops waiting when the request is aborted', async () => {
