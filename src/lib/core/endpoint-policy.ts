@@ -228,14 +228,17 @@ export class ReplicaPool {
 
   /**
    * The replica failed (no connection, proxy error). Sets it aside after enough failures in a
-   * row, or at once when it was being probed. Returns true when it was set aside now.
+   * row, or at once when it was being probed; a failure while already set aside (a request sent
+   * before) changes nothing. Returns true when it was set aside now.
    */
   failed(index: number, message: string): boolean {
     const r = this.#at(index);
     const now = this.#now();
-    const probing = r.setAsideCount > 0;
     r.failures++;
     r.lastError = message;
+    // Requests sent before it was set aside fail too: they do not lengthen its cool-down.
+    if (r.setAsideUntil > now) return false;
+    const probing = r.setAsideCount > 0;
     if (!probing && r.failures < this.#rules.failuresToSetAside) return false;
     this.#setAside(r, now);
     return true;

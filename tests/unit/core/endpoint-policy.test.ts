@@ -194,6 +194,17 @@ describe('ReplicaPool: set-aside and recovery', () => {
     expect(coolDowns).toEqual([1_000, 2_000, 4_000, 8_000, 8_000]);
   });
 
+  it('does not lengthen the cool-down for requests that were already in flight when it was set aside', () => {
+    const c = clock();
+    const pool = new ReplicaPool(['a'], rules, c.now);
+    for (let i = 0; i < 8; i++) pool.pick();
+    for (let i = 0; i < 8; i++) {
+      pool.finish(0);
+      pool.failed(0, 'connection reset');
+    }
+    expect(pool.status()[0]).toMatchObject({ state: 'set-aside', failures: 8, until: NOW + 1_000 });
+  });
+
   it('reports every replica down with the time of the first probe', () => {
     const c = clock();
     const pool = new ReplicaPool(['a', 'b'], rules, c.now);

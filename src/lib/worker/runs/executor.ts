@@ -28,7 +28,7 @@ import type { ChargedFailure, RunHandler, RunProgress, StepContext } from './typ
 export const MAX_TASK_ATTEMPTS = 3;
 /** Appended to an EndpointsDownError's message on the paused run. */
 export const ENDPOINTS_DOWN_PAUSE =
-  'The run is paused and resumes by itself when a replica answers again; you can also resume or cancel it yourself.';
+  'The run is paused and, while this tab stays open, resumes by itself when a replica answers again; you can also resume or cancel it yourself.';
 /** Finished steps between two free-space checks (`checkStorage`). */
 export const STORAGE_CHECK_STEPS = 5;
 
