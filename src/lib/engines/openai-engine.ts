@@ -122,8 +122,19 @@ export async function createOpenAiEngine(
   const reached = answers.flatMap((a) => ('response' in a ? [a] : []));
   const first = reached[0];
   if (!first) {
-    const failed = answers[0];
-    throw failed && 'error' in failed ? failed.error : new EndpointError('No base URL given.');
+    const errors = answers.flatMap((a) => ('error' in a ? [a.error] : []));
+    const [firstError = new EndpointError('No base URL given.')] = errors;
+    // Nothing answers at all (no HTTP status): down, not misconfigured. A run that loads the
+    // engine now (e.g. resumed after a reload) pauses on this instead of failing its tasks.
+    if (errors.every((e) => e instanceof EndpointError && e.status === undefined)) {
+      const detail = errorMessage(firstError);
+      throw new EndpointsDownError(
+        urls.length === 1 ? detail : `None of the ${urls.length} replicas answers. ${detail}`,
+        rt.now() + rt.policy.setAside.coolDownMs,
+        { cause: firstError },
+      );
+    }
+    throw firstError;
   }
   for (const { response, text, url } of reached) {
     if (!response.ok)

@@ -160,6 +160,26 @@ describe('replicas', () => {
     expect(chatPosts(live)).toBe(4);
   });
 
+  it('says an endpoint none of whose replicas answers at connect time is down (a run pauses on it)', async () => {
+    const time = fakeTime();
+    const one = await createOpenAiEngine(endpoint([await deadBaseUrl()]), {}, fetch, time).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(one).toBeInstanceOf(EndpointsDownError);
+    expect((one as EndpointsDownError).message).toMatch(/^Could not reach .*connection refused/);
+    expect((one as EndpointsDownError).retryAt).toBe(
+      T0 + DEFAULT_ENDPOINT_POLICY.setAside.coolDownMs,
+    );
+    const both = createOpenAiEngine(
+      endpoint([await deadBaseUrl(), await deadBaseUrl()]),
+      {},
+      fetch,
+      time,
+    );
+    await expect(both).rejects.toThrow(/^None of the 2 replicas answers\. Could not reach/);
+  });
+
   it('sets aside a replica that fails repeatedly mid-run; no request fails meanwhile', async () => {
     const a = await start();
     const b = await start();
