@@ -3,6 +3,8 @@
  * Secrets (an endpoint's API key) are never part of it: they live in the browser's settings
  * store, keyed by endpoint, and are never exported.
  */
+import type { TokenPrice } from './cost';
+
 export type EngineKind = 'webllm' | 'wllama' | 'openai';
 
 export interface WebLlmConfig {
@@ -52,8 +54,13 @@ export function parseGpuLayers(
 
 export interface OpenAiConfig {
   kind: 'openai';
-  /** e.g. http://localhost:11434/v1 */
+  /** e.g. http://localhost:11434/v1; the first replica (the API key is stored under it). */
   baseUrl: string;
+  /**
+   * Further base URLs serving the same model (replicas); requests spread over `baseUrl` and
+   * these (core/endpoint-policy.ts). Configs stored before replicas existed have none: one replica.
+   */
+  replicas?: string[];
   model: string;
   /**
    * The model's context window in tokens, as the user set it on the server (Ollama `num_ctx`,
@@ -61,6 +68,66 @@ export interface OpenAiConfig {
    * Chunking and estimates size prompts by it.
    */
   contextSize?: number;
+  /** What the provider charges, for cost estimates (unset: not priced). */
+  price?: TokenPrice;
+}
+
+/** Every base URL of an endpoint config, first replica first, without duplicates. */
+export function replicaUrls(config: Pick<OpenAiConfig, 'baseUrl' | 'replicas'>): string[] {
+  return [...new Set([config.baseUrl, ...(config.replicas ?? [])])];
+}
+
+/** Most replicas one endpoint model may list. */
+export const MAX_REPLICAS = 16;
+
+/**
+ * Parses the endpoint form's base-URL fields (one replica each; empty fields are skipped): each
+ * must be an http(s) URL; duplicates are reported. Errors are per field, by index.
+ */
+export function parseReplicaUrls(
+  inputs: readonly string[],
+): { ok: true; value: string[] } | { ok: false; errors: Record<number, string> } {
+  const errors: Record<number, string> = {};
+  const value: string[] = [];
+  const seen = new Map<string, number>();
+  inputs.forEach((input, i) => {
+    const url = input.trim().replace(/\/+$/, '');
+    if (!url) return;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (
+      !parsed ||
+      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+      /\s/.test(url)
+    ) {
+      errors[i] =
+        `"${input.trim()}" is not an http(s) URL. Give the server's API base, e.g. http://localhost:11434/v1.`;
+      return;
+    }
+    const earlier = seen.get(url);
+    if (earlier !== undefined) {
+      errors[i] = `This URL is already replica ${earlier + 1}.`;
+      return;
+    }
+    seen.set(url, i);
+    value.push(url);
+  });
+  if (Object.keys(errors).length) return { ok: false, errors };
+  if (value.length === 0)
+    return {
+      ok: false,
+      errors: { 0: 'Enter the endpoint’s base URL, e.g. http://localhost:11434/v1' },
+    };
+  if (value.length > MAX_REPLICAS)
+    return {
+      ok: false,
+      errors: { [inputs.length - 1]: `At most ${MAX_REPLICAS} replicas per endpoint model.` },
+    };
+  return { ok: true, value };
 }
 
 /** Bounds of a context size the endpoint form accepts (tokens). */
@@ -125,7 +192,8 @@ export function engineKey(config: EngineConfig): string {
       return `wllama:${config.source.type === 'url' ? config.source.url : `local/${config.source.fileName}`}`;
     case 'openai':
       // The context size changes how work is sized, so a different one is a different engine.
-      return `openai:${config.model}@${config.baseUrl}${config.contextSize ? `#ctx=${config.contextSize}` : ''}`;
+      // Replicas are where requests go, so they are part of the engine; a price is not.
+      return `openai:${config.model}@${replicaUrls(config).join(',')}${config.contextSize ? `#ctx=${config.contextSize}` : ''}`;
   }
 }
 

@@ -46,6 +46,21 @@ export class EndpointError extends SpecAlignError {
   }
 }
 
+/**
+ * Every replica of an endpoint is set aside after failing repeatedly (see `endpoint-policy.ts`).
+ * Not a failure of the task that met it: a run pauses on it, and resumes once a replica answers.
+ */
+export class EndpointsDownError extends EndpointError {
+  constructor(
+    message: string,
+    /** When the first replica's cool-down ends and it may be probed again (epoch ms). */
+    readonly retryAt: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, undefined, options);
+  }
+}
+
 /** Model output could not be turned into schema-valid JSON, even after repair and retries. */
 export class InvalidModelOutputError extends SpecAlignError {
   constructor(

@@ -5,6 +5,7 @@
  * the worker writes them to Dexie and the UI reads them with liveQuery.
  */
 import type { EngineConfig, LoadProgress } from '$lib/core/engine-config';
+import type { ReplicaStatus } from '$lib/core/endpoint-policy';
 import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
@@ -74,6 +75,14 @@ export interface LoadedModelInfo {
   backend: EngineBackend;
 }
 
+/** An endpoint model's replicas as the Models screen shows them. */
+export interface EndpointStatus {
+  /** engineKey of the loaded model. */
+  key: string;
+  model: string;
+  replicas: ReplicaStatus[];
+}
+
 export interface ModelTestResult extends ModelCheckResult {
   key: string;
   /** Where the model ran while tested. */
@@ -104,6 +113,8 @@ export interface WorkerApi extends EditApi {
   ): Promise<LoadedModelInfo>;
   unloadModel(key: string): Promise<void>;
   loadedModels(): Promise<LoadedModelInfo[]>;
+  /** Each loaded endpoint model's replicas: in flight, throttled, set aside (and until when). */
+  endpointStatus(): Promise<EndpointStatus[]>;
   /**
    * Loads if needed, then runs a short chat, a JSON-schema call and a long prompt; measures
    * prefill and decode tokens/s and keeps them as this device's speed of the model.

@@ -2,7 +2,12 @@ import { engineKey, sameEngineConfig, type EngineConfig } from '$lib/core/engine
 import { AbortedError } from '$lib/core/errors';
 import { serializeEngine } from '$lib/core/llm';
 import type { EngineBackend, EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
-import type { LoadedModelInfo } from './api';
+import type { ReplicaStatus } from '$lib/core/endpoint-policy';
+import type { EndpointStatus, LoadedModelInfo } from './api';
+
+/** An endpoint's price is bookkeeping, not part of the engine (see `ensure`). */
+const withoutPrice = (config: EngineConfig): EngineConfig =>
+  config.kind === 'openai' ? { ...config, price: undefined } : config;
 
 type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<LoadedEngine>;
 
@@ -13,7 +18,7 @@ type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<Load
  * (e.g. a GGUF's layers on GPU) is loaded again with them.
  */
 export class ModelRegistry {
-  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo }>();
+  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo; raw: LoadedEngine }>();
   #pending = new Map<string, Promise<LoadedEngine>>();
 
   constructor(
@@ -35,7 +40,11 @@ export class ModelRegistry {
   ): Promise<LoadedEngine> {
     const key = engineKey(config);
     const ready = this.#loaded.get(key);
-    if (ready && sameEngineConfig(ready.info.config, config)) return ready.engine;
+    if (ready && sameEngineConfig(withoutPrice(ready.info.config), withoutPrice(config))) {
+      // A new price changes nothing about the engine: keep it, with the newest details.
+      if (!sameEngineConfig(ready.info.config, config)) ready.info = { ...ready.info, config };
+      return ready.engine;
+    }
     const inFlight = this.#pending.get(key);
     if (inFlight) return inFlight;
     if (ready) await this.unload(key);
@@ -87,8 +96,19 @@ export class ModelRegistry {
       loadMs: Date.now() - started,
       backend: raw.backend ?? defaultBackend(config),
     };
-    this.#loaded.set(key, { engine, info });
+    this.#loaded.set(key, { engine, info, raw });
     return engine;
+  }
+
+  /** The replicas of every loaded endpoint model, with their health and load. */
+  endpointStatus(): EndpointStatus[] {
+    const out: EndpointStatus[] = [];
+    for (const { info, raw } of this.#loaded.values()) {
+      const status = (raw as { replicaStatus?: () => ReplicaStatus[] }).replicaStatus;
+      if (info.config.kind === 'openai' && typeof status === 'function')
+        out.push({ key: info.key, model: info.config.model, replicas: status.call(raw) });
+    }
+    return out;
   }
 
   async unload(key: string): Promise<void> {

@@ -138,6 +138,10 @@ const api: WorkerApi = {
     return models.list();
   },
 
+  async endpointStatus() {
+    return models.endpointStatus();
+  },
+
   async testModel(jobId, config, onProgress) {
     return jobs.run(jobId, async (signal) => {
       const engine = await models.ensure(config, { onProgress, signal });

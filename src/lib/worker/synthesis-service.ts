@@ -1,6 +1,8 @@
 /** The Generate screen's requests, mapped onto synthesis runs (worker side). */
-import { engineKey } from '$lib/core/engine-config';
+import type { TokenPrice } from '$lib/core/cost';
+import { AGENT_ROLES, engineKey, type AgentRole } from '$lib/core/engine-config';
 import { resolveEstimateSpeed, type EstimateSpeed } from '$lib/core/speed';
+import type { Project } from '$lib/core/records';
 import type { RunEstimate } from '$lib/core/synthesis/estimate';
 import type { ScenarioControls } from '$lib/core/synthesis/controls';
 import type { SpecAlignDb } from '$lib/db/database';
@@ -8,6 +10,7 @@ import { getModelSpeed } from '$lib/db/settings';
 import {
   createSynthesisRun,
   planSynthesisRun,
+  type SynthesisEstimateOptions,
   type SynthesisRunInput,
 } from './runs/synthesis-plan';
 import { observedYield } from './stats-service';
@@ -53,18 +56,43 @@ function toInput(request: SynthesisRequest): SynthesisRunInput {
   };
 }
 
+/** What the estimate needs besides the request: the rates, calibration and each role's price. */
+async function estimateOptions(
+  db: SpecAlignDb,
+  projectId: string,
+  speed: EstimateSpeed,
+): Promise<SynthesisEstimateOptions> {
+  return {
+    tokensPerSecond: speed.decodeTokensPerSecond,
+    promptTokensPerSecond: speed.prefillTokensPerSecond,
+    // Calibrates the expected pairs from the project's finished runs (keys-only reads).
+    observedYield: await observedYield(db, projectId),
+    prices: rolePrices(await db.projects.get(projectId)),
+  };
+}
+
+/** The price of each role's model (its own, else the project default's), where it has one. */
+export function rolePrices(project: Project | undefined): Partial<Record<AgentRole, TokenPrice>> {
+  const prices: Partial<Record<AgentRole, TokenPrice>> = {};
+  for (const role of AGENT_ROLES) {
+    const config = project?.roleModels?.[role] ?? project?.defaultModel;
+    if (config?.kind === 'openai' && config.price) prices[role] = { ...config.price };
+  }
+  return prices;
+}
+
 export async function planSynthesis(
   db: SpecAlignDb,
   projectId: string,
   request: SynthesisRequest,
 ): Promise<{ tasks: number; estimate: RunEstimate; warnings: string[]; speed: EstimateSpeed }> {
   const speed = await estimateSpeed(db, projectId, request);
-  const plan = await planSynthesisRun(db, projectId, toInput(request), {
-    tokensPerSecond: speed.decodeTokensPerSecond,
-    promptTokensPerSecond: speed.prefillTokensPerSecond,
-    // Calibrates the expected pairs from the project's finished runs (keys-only reads).
-    observedYield: await observedYield(db, projectId),
-  });
+  const plan = await planSynthesisRun(
+    db,
+    projectId,
+    toInput(request),
+    await estimateOptions(db, projectId, speed),
+  );
   return { tasks: plan.tasks.length, estimate: plan.estimate, warnings: plan.warnings, speed };
 }
 
@@ -73,10 +101,13 @@ export async function startSynthesisRun(
   projectId: string,
   request: SynthesisRequest,
 ): Promise<{ runId: string; tasks: number }> {
+  // The same options as the estimate shown, so the run stores exactly that estimate.
   const speed = await estimateSpeed(db, projectId, request);
-  const { run, tasks } = await createSynthesisRun(db, projectId, toInput(request), {
-    tokensPerSecond: speed.decodeTokensPerSecond,
-    promptTokensPerSecond: speed.prefillTokensPerSecond,
-  });
+  const { run, tasks } = await createSynthesisRun(
+    db,
+    projectId,
+    toInput(request),
+    await estimateOptions(db, projectId, speed),
+  );
   return { runId: run.id, tasks: tasks.length };
 }

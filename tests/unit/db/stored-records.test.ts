@@ -16,6 +16,7 @@ import {
   readEvaluationResults,
   readPairProvenance,
   synthesisRunConfigV1,
+  synthesisRunConfigV2,
 } from '$lib/core/stored';
 import { synthesisProvenance } from '../../helpers/provenance';
 
@@ -28,6 +29,7 @@ const SHAPES = {
   'pairs.provenance': pairProvenanceV1,
   'pairs.provenance v2 (checklist judge)': pairProvenanceV2,
   'runs.config (synthesis)': synthesisRunConfigV1,
+  'runs.config (synthesis v2)': synthesisRunConfigV2,
   'runs.config (evaluate)': evaluationRunConfigV1,
   'tasks.state (synthesis)': loopStateV1,
   'tasks.state (evaluate rcs)': rcsTaskStateV1,

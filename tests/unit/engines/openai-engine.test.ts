@@ -338,8 +338,8 @@ describe('chat', () => {
   it('reads FastAPI-style {detail} and plain-text error bodies', async () => {
     const server = await start({
       script: [
-        { status: 503, body: { detail: 'Model is still loading' } },
-        { status: 502, body: 'Bad gateway from proxy' },
+        { status: 500, body: { detail: 'Model is still loading' } },
+        { status: 422, body: 'Bad gateway from proxy' },
       ],
     });
     const engine = await createOpenAiEngine(config(server), {});
@@ -347,18 +347,21 @@ describe('chat', () => {
     expect((await failure(engine.chat(hi))).message).toContain('Bad gateway from proxy');
   });
 
-  it('explains 429 with Retry-After', async () => {
-    const server = await start({
-      script: [
-        {
+  it('explains 429 with Retry-After when connecting (chat requests wait instead)', async () => {
+    const limited: FetchLike = () =>
+      Promise.resolve(
+        new Response(JSON.stringify({ error: { message: 'Rate limit reached' } }), {
           status: 429,
-          body: { error: { message: 'Rate limit reached' } },
           headers: { 'Retry-After': '20' },
-        },
-      ],
-    });
-    const engine = await createOpenAiEngine(config(server), {});
-    const error = await failure(engine.chat(hi));
+        }),
+      );
+    const error = await failure(
+      createOpenAiEngine(
+        { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'm' },
+        {},
+        limited,
+      ),
+    );
     expect(error.status).toBe(429);
     expect(error.message).toMatch(/rate-limiting requests \(429\): Rate limit reached\. Wait 20 s/);
   });

@@ -149,3 +149,41 @@ describe('ModelRegistry', () => {
     ]);
   });
 });
+
+describe('ModelRegistry: endpoints', () => {
+  it('reports the replicas of loaded endpoint models only', async () => {
+    const replicas = [
+      { url: 'http://a/v1', state: 'ready' as const, inFlight: 0, failures: 0 },
+      { url: 'http://b/v1', state: 'set-aside' as const, inFlight: 0, failures: 3, until: 9 },
+    ];
+    const registry = new ModelRegistry(
+      async (config) => ({
+        id: `fake:${config.model}`,
+        contextWindow: 2048,
+        config,
+        chat: () => Promise.reject(new Error('unused')),
+        unload: async () => undefined,
+        ...(config.kind === 'openai' ? { replicaStatus: () => replicas } : {}),
+      }),
+      async () => undefined,
+    );
+    await registry.ensure(wllama('a'), {});
+    await registry.ensure(endpoint, {});
+    expect(registry.endpointStatus()).toEqual([
+      { key: 'openai:m@http://127.0.0.1:1/v1', model: 'm', replicas },
+    ]);
+  });
+
+  it('keeps the loaded engine when only details outside its key change (a price), and lists them', async () => {
+    const f = fakeLoader();
+    const registry = new ModelRegistry(f.loader, async () => undefined);
+    const first = await registry.ensure(endpoint, {});
+    const priced: EngineConfig = {
+      ...endpoint,
+      price: { inputPerMillion: 1, outputPerMillion: 2 },
+    };
+    expect(await registry.ensure(priced, {})).toBe(first);
+    expect(f.loads).toHaveLength(1);
+    expect(registry.list()[0]?.config).toEqual(priced);
+  });
+});

@@ -25,7 +25,37 @@ export const synthesisRunConfigV1 = z.looseObject({
   }),
   instanceFingerprints: z.record(z.string(), z.string()),
 });
-export const synthesisRunConfigSchema = versioned(synthesisRunConfigV1);
+
+const tokenPrice = z.looseObject({ inputPerMillion: z.number(), outputPerMillion: z.number() });
+
+/** The estimate a synthesis run was started with (`StartEstimate`), kept to compare with actuals. */
+export const startEstimateV1 = z.looseObject({
+  tasks: z.number(),
+  calls: z.number(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  timeMs: z.number(),
+  expectedPairs: z.number(),
+  tokensPerSecond: z.number(),
+  /** USD per million tokens of each role's model when the run started. */
+  prices: z.record(z.string(), tokenPrice),
+  cost: z.looseObject({ total: z.number(), unpricedRoles: z.array(z.string()) }).optional(),
+});
+
+/** Version 2 of a synthesis run's `Run.config`: version 1 plus the estimate it started with. */
+export const synthesisRunConfigV2 = synthesisRunConfigV1.extend({
+  v: z.literal(2),
+  estimate: startEstimateV1,
+});
+export const synthesisRunConfigSchema = versioned(
+  z.discriminatedUnion('v', [synthesisRunConfigV1, synthesisRunConfigV2]),
+);
+
+/** The estimate a synthesis run's config holds (version 2), else undefined. */
+export function readStartEstimate(config: unknown): z.output<typeof startEstimateV1> | undefined {
+  const parsed = synthesisRunConfigSchema.safeParse(config);
+  return parsed.success && parsed.data.v === 2 ? parsed.data.estimate : undefined;
+}
 
 /** Version 1 of an evaluation run's `Run.config` (pinned in the schema test). */
 export const evaluationRunConfigV1 = z.discriminatedUnion('mode', [

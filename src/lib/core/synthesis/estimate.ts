@@ -16,14 +16,19 @@
  * - **Time** = completion tokens ÷ `tokensPerSecond` (decode) + prompt tokens ÷
  *   `promptTokensPerSecond` (prefill, when given; leaving it out underestimates CPU engines,
  *   where prefill is slow). Both parts are reported, and which one dominates.
+ * - **Money** = each agent's prompt and completion tokens at the price of its role's model
+ *   (`prices`); roles without a price are listed as unpriced, never counted as free.
  * The branch mix is a prior for small instruct models against small instances; real runs differ,
  * and the executor's live tokens/s and ETA take over once the run starts.
  */
+import { costOf, type TokenPrice } from '../cost';
+import type { AgentRole } from '../engine-config';
 import { estimateTokens } from '../llm';
 import type { CaseType, SpecExample } from '../records';
 import { labelInstanceRules, renderInstancePrompt } from '../instances/render';
 import {
   AGENT_NAMES,
+  AGENT_ROLE,
   attackerAnswerTokens,
   buildAttackerMessages,
   buildChosenMessages,
@@ -116,6 +121,16 @@ export interface EstimateInput {
    * (yield-calibration.ts) when it holds any finished task.
    */
   observedYield?: ObservedYield;
+  /** USD per million tokens of each role's model; absent roles are not priced. */
+  prices?: Partial<Record<AgentRole, TokenPrice>>;
+}
+
+/** The estimated money of a run (see the module comment). */
+export interface CostEstimate {
+  /** USD for the priced roles. */
+  total: number;
+  /** Roles with calls but no price (in-browser engines, endpoints without one). */
+  unpricedRoles: AgentRole[];
 }
 
 /** Expected calls and tokens of one agent over the run. */
@@ -147,6 +162,8 @@ export interface RunEstimate {
   assumptions: string[];
   /** Tasks skipped because their instance or rule is unknown. */
   skipped: number;
+  /** Set when any role has a price. */
+  cost?: CostEstimate;
 }
 
 /** Estimates the cost of running `input.tasks`; see the module comment. */
@@ -245,6 +262,7 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     input.promptTokensPerSecond && input.promptTokensPerSecond > 0
       ? (promptTokens / input.promptTokensPerSecond) * 1000
       : 0;
+  const cost = estimateCost(perAgent, input.prices);
   return {
     tasks: input.tasks.length - skipped,
     calls,
@@ -260,6 +278,7 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     perAgent,
     skipped,
     ...(calibration ? { calibration } : {}),
+    ...(cost ? { cost } : {}),
     assumptions: [
       ...(calibration
         ? [
@@ -276,6 +295,25 @@ export function estimateRun(input: EstimateInput): RunEstimate {
         : `Speed: ${whole(input.tokensPerSecond)} tokens/s generated; prompt processing time not counted.`,
     ],
   };
+}
+
+/** Each agent's tokens at its role's price; undefined when no role has a price. */
+function estimateCost(
+  perAgent: Record<AgentName, AgentEstimate>,
+  prices: Partial<Record<AgentRole, TokenPrice>> | undefined,
+): CostEstimate | undefined {
+  if (!prices || !Object.values(prices).some(Boolean)) return undefined;
+  let total = 0;
+  const unpriced = new Set<AgentRole>();
+  for (const agent of AGENT_NAMES) {
+    const e = perAgent[agent];
+    if (!e.calls) continue;
+    const role = AGENT_ROLE[agent];
+    const price = prices[role];
+    if (price) total += costOf(e, price);
+    else unpriced.add(role);
+  }
+  return { total, unpricedRoles: [...unpriced] };
 }
 
 /** Expected pairs from the model's per-case-type figures, calibrated when runs were observed. */

@@ -9,7 +9,13 @@
  * Tokens of failed attempts are charged when the error carries them.
  */
 import type { AgentRole } from '$lib/core/engine-config';
-import { AbortedError, errorMessage, isAbortError, StorageFullError } from '$lib/core/errors';
+import {
+  AbortedError,
+  EndpointsDownError,
+  errorMessage,
+  isAbortError,
+  StorageFullError,
+} from '$lib/core/errors';
 import type { TokenUsage } from '$lib/core/llm';
 import type { Run, Task } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
@@ -20,6 +26,9 @@ import type { ChargedFailure, RunHandler, RunProgress, StepContext } from './typ
 
 /** Attempts per task before it is marked failed and the run moves on. */
 export const MAX_TASK_ATTEMPTS = 3;
+/** Appended to an EndpointsDownError's message on the paused run. */
+export const ENDPOINTS_DOWN_PAUSE =
+  'The run is paused and, while this tab stays open, resumes by itself when a replica answers again; you can also resume or cancel it yourself.';
 /** Finished steps between two free-space checks (`checkStorage`). */
 export const STORAGE_CHECK_STEPS = 5;
 
@@ -193,6 +202,8 @@ async function executeLocked(
         finished = outcome.done;
       } catch (error) {
         if (error instanceof StorageFullError || isStorageWriteFailure(error)) throw error;
+        // No replica answers: the run pauses; the task's attempt does not count.
+        if (error instanceof EndpointsDownError) throw error;
         if (isAbortError(error) || options.signal.aborted) throw error;
         if (error instanceof RunDeletedError) throw error;
         // Tokens spent on a failed attempt (e.g. output that stayed invalid after repair) count.
@@ -242,9 +253,11 @@ async function executeLocked(
     const full =
       !options.signal.aborted &&
       (error instanceof StorageFullError || isStorageWriteFailure(error));
-    const stopped = !full && (isAbortError(error) || options.signal.aborted);
+    // Every replica of an endpoint is down: pause like a full disk; the runner resumes it later.
+    const down = !options.signal.aborted && error instanceof EndpointsDownError;
+    const stopped = !full && !down && (isAbortError(error) || options.signal.aborted);
     const status =
-      full || (stopped && options.stopMode?.() !== 'cancel')
+      full || down || (stopped && options.stopMode?.() !== 'cancel')
         ? 'paused'
         : stopped
           ? 'cancelled'
@@ -253,11 +266,14 @@ async function executeLocked(
       ? error instanceof StorageFullError
         ? error.message
         : STORAGE_FULL_MESSAGE
-      : stopped
-        ? undefined
-        : errorMessage(error);
+      : down
+        ? `${error.message} ${ENDPOINTS_DOWN_PAUSE}`
+        : stopped
+          ? undefined
+          : errorMessage(error);
     const unsaved = await recordStatus(db, runId, status, message, now);
     const final = progress(status, undefined, [message, unsaved].filter(Boolean).join(' '));
+    if (down) final.resumeAt = error.retryAt;
     options.onProgress?.(final);
     return final;
   }

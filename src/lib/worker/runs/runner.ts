@@ -90,10 +90,10 @@ export class RunRunner {
     };
     this.#active.set(runId, entry);
     this.#listenForStops();
-    try {
-      const execution = executeRun(this.db, runId, this.handlers(run), {
+    const execute = (expectedStatus: Run['status']) =>
+      executeRun(this.db, runId, this.handlers(run), {
         signal: entry.controller.signal,
-        expectedStatus: run.status,
+        expectedStatus,
         stopMode: () => entry.mode,
         checkStorage: sampleStorage,
         onProgress: (progress) => {
@@ -103,6 +103,8 @@ export class RunRunner {
         engineFor: async (role) =>
           this.loadEngine(await configForRole(this.db, run.projectId, role)),
       });
+    try {
+      const execution = this.#executeAndResume(runId, entry, () => execute(run.status), execute);
       entry.finished = execution.catch(() => undefined);
       return await execution;
     } finally {
@@ -112,6 +114,33 @@ export class RunRunner {
         this.#stops = undefined;
       }
     }
+  }
+
+  /**
+   * Executes the run; a pause that clears by itself (every endpoint replica down: `resumeAt`)
+   * waits here, still stoppable, and resumes when a replica may be probed again, as often as it
+   * takes: the replicas' growing cool-downs space the tries out.
+   */
+  async #executeAndResume(
+    runId: string,
+    entry: { controller: AbortController; mode: StopMode },
+    start: () => Promise<RunProgress>,
+    execute: (expected: Run['status']) => Promise<RunProgress>,
+  ): Promise<RunProgress> {
+    let result = await start();
+    const { signal } = entry.controller;
+    while (result.status === 'paused' && result.resumeAt !== undefined) {
+      const woke = await sleepUntil(result.resumeAt, signal);
+      if (!woke) {
+        if (entry.mode === 'cancel') {
+          await this.db.runs.update(runId, { status: 'cancelled', updatedAt: Date.now() });
+          return { ...result, status: 'cancelled' };
+        }
+        return result;
+      }
+      result = await execute('paused');
+    }
+    return result;
   }
 
   /** Stops a run after its current step: 'pause' keeps it resumable, 'cancel' ends it. */
@@ -170,4 +199,23 @@ export class RunRunner {
       this.#abort(data.runId, data.mode);
     };
   }
+}
+
+/** Resolves true at `time` (epoch ms), or false as soon as `signal` aborts. */
+function sleepUntil(time: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      },
+      Math.max(0, time - Date.now()),
+    );
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

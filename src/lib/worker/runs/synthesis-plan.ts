@@ -3,6 +3,8 @@
  * queue with its estimate, the run stored; and the instance loading that the handler
  * (`./synthesis`) shares, so a run checks its instances exactly as it planned them.
  */
+import type { TokenPrice } from '$lib/core/cost';
+import type { AgentRole } from '$lib/core/engine-config';
 import { SpecAlignError } from '$lib/core/errors';
 import { hashString } from '$lib/core/hash';
 import { readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
@@ -57,8 +59,13 @@ export interface SynthesisRunInput {
  * resumed after an app update with new defaults still behaves as planned.
  */
 export interface SynthesisRunConfig {
-  /** Shape version (core/stored/runs.ts); configs stored without it are version 1. */
-  v: 1;
+  /**
+   * Shape version (core/stored/runs.ts); configs stored without it are version 1. Version 2 adds
+   * `estimate`.
+   */
+  v: 1 | 2;
+  /** The estimate shown when the run was planned, to compare with what it used (version 2). */
+  estimate?: StartEstimate;
   specVersionId: string;
   instanceIds: string[];
   controls: ScenarioControls;
@@ -67,6 +74,19 @@ export interface SynthesisRunConfig {
   loop: LoopOptions;
   /** Per instance id, a fingerprint of its prompt and rules when the run was planned. */
   instanceFingerprints: Record<string, string>;
+}
+
+/** A run's estimate as stored with it: the figures, the speed and the prices it assumed. */
+export interface StartEstimate {
+  tasks: number;
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  timeMs: number;
+  expectedPairs: number;
+  tokensPerSecond: number;
+  prices: Partial<Record<AgentRole, TokenPrice>>;
+  cost?: RunEstimate['cost'];
 }
 
 /** Inputs of the estimate shown before a run starts. */
@@ -79,6 +99,8 @@ export interface SynthesisEstimateOptions {
   contextWindow?: number;
   /** Yield of the project's finished runs, to calibrate the expected pairs. */
   observedYield?: ObservedYield;
+  /** USD per million tokens of each role's model, for the money estimate. */
+  prices?: Partial<Record<AgentRole, TokenPrice>>;
 }
 
 /** A planned run, before anything is stored. */
@@ -167,7 +189,9 @@ export async function planSynthesisRun(
       : {}),
     ...(options.contextWindow !== undefined ? { contextWindow: options.contextWindow } : {}),
     ...(options.observedYield ? { observedYield: options.observedYield } : {}),
+    ...(options.prices ? { prices: options.prices } : {}),
   });
+  const tokensPerSecond = options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND;
   const config: SynthesisRunConfig = {
     specVersionId: version.id,
     instanceIds,
@@ -176,7 +200,18 @@ export async function planSynthesisRun(
     budgets,
     loop,
     instanceFingerprints: Object.fromEntries(loaded.map((l) => [l.record.id, l.fingerprint])),
-    v: 1,
+    v: 2,
+    estimate: {
+      tasks: estimate.tasks,
+      calls: estimate.calls,
+      promptTokens: estimate.promptTokens,
+      completionTokens: estimate.completionTokens,
+      timeMs: estimate.timeMs,
+      expectedPairs: estimate.expectedPairs,
+      tokensPerSecond,
+      prices: options.prices ?? {},
+      ...(estimate.cost ? { cost: estimate.cost } : {}),
+    },
   };
   return { config, tasks, estimate, warnings };
 }

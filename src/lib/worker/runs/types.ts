@@ -20,6 +20,11 @@ export interface RunProgress {
   /** What is being worked on, e.g. "chunk 12/80: Do not lie". */
   current?: string;
   error?: string;
+  /**
+   * Set on a pause whose cause may clear by itself (every endpoint replica down): when to try
+   * again (epoch ms). The runner resumes the run then.
+   */
+  resumeAt?: number;
 }
 
 export interface StepContext {

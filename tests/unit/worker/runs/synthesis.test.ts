@@ -18,6 +18,7 @@ import type { SpecAlignDb } from '$lib/db/database';
 import { createProject, setProjectModels } from '$lib/db/projects';
 import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
 import { RunRunner } from '$lib/worker/runs/runner';
+import { readStartEstimate } from '$lib/core/stored';
 import { synthesisHandler } from '$lib/worker/runs/synthesis';
 import {
   createSynthesisRun,
@@ -726,5 +727,28 @@ describe('synthesis run', () => {
         (t) => t.key.startsWith('inst-0/') && !doneBefore.has(t.key) && t.status === 'done',
       ),
     ).toBe(true);
+  });
+
+  it('stores the estimate it was planned with, prices included, in a version 2 config', async () => {
+    const world = await setup();
+    const price = { inputPerMillion: 2, outputPerMillion: 8 };
+    const { run, estimate } = await createSynthesisRun(world.db, world.projectId, input(world), {
+      tokensPerSecond: 25,
+      prices: { defender: price, planner: price },
+    });
+    const stored = readStartEstimate((await world.db.runs.get(run.id))?.config);
+    expect(stored).toMatchObject({
+      tasks: estimate.tasks,
+      calls: estimate.calls,
+      promptTokens: estimate.promptTokens,
+      completionTokens: estimate.completionTokens,
+      timeMs: estimate.timeMs,
+      expectedPairs: estimate.expectedPairs,
+      tokensPerSecond: 25,
+      prices: { defender: price, planner: price },
+    });
+    expect(stored?.cost?.total).toBeGreaterThan(0);
+    expect(stored?.cost).toEqual(estimate.cost);
+    expect(stored?.cost?.unpricedRoles).toContain('attacker');
   });
 });
