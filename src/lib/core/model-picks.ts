@@ -245,7 +245,7 @@ function judgeWebLlm(
     return {
       ...base,
       fit: 'no',
-      why: 'No WebGPU adapter here, and web-llm runs only on WebGPU. Use a GGUF model instead.',
+      why: 'No WebGPU adapter here; web-llm needs one.',
     };
   if (device.webgpu.isFallback)
     return {
