@@ -151,6 +151,11 @@ export function pickDefaultModel(models: readonly WebLlmModelInfo[]): string {
   return small[0]?.id ?? chat[0]?.id ?? '';
 }
 
+/** Every model in web-llm's prebuilt list, whatever this device supports (for "Which model?"). */
+export function allPrebuiltModels(): WebLlmModelInfo[] {
+  return prebuiltAppConfig.model_list.map(toModelInfo);
+}
+
 /** The prebuilt record for a model id, if web-llm ships one. */
 export function findPrebuiltRecord(modelId: string): ModelRecord | undefined {
   return prebuiltAppConfig.model_list.find((record) => record.model_id === modelId);

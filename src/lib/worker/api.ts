@@ -9,6 +9,7 @@ import type { ReplicaStatus } from '$lib/core/endpoint-policy';
 import type { SpecDiff } from '$lib/core/spec/diff';
 import type { IngestInput } from '$lib/core/spec/ingest';
 import type { ModelCheckResult } from '$lib/core/model-check';
+import type { PickVerdict } from '$lib/core/model-picks';
 import type { EvalSetSummary } from '$lib/core/evaluation/eval-set-file';
 import type { CachedModel, EngineBackend, WebGpuReport, WebLlmModelInfo } from '$lib/engines/types';
 import type { SampleConfig } from '$lib/core/instances/sample';
@@ -101,6 +102,11 @@ export interface WorkerApi extends EditApi {
   ggufBackendOutlook(): Promise<{ webgpu: boolean; reason: string }>;
   /** web-llm's prebuilt list, filtered to chat models this device can run (f32 only without shader-f16). */
   webllmCatalog(): Promise<{ models: WebLlmModelInfo[]; defaultModel: string }>;
+  /**
+   * "Which model?": the recommended small instruct models judged for this device (fits or why
+   * not, download size, suited roles), those that fit first.
+   */
+  modelPicks(): Promise<PickVerdict[]>;
   listCachedModels(): Promise<CachedModel[]>;
   deleteCachedModel(key: string): Promise<void>;
   /** Keeps a GGUF the user picked in origin-private storage so it survives reloads. */

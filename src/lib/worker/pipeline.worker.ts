@@ -64,6 +64,22 @@ const runs = new RunRunner(
   },
 );
 
+/** Whether GGUF models (wllama) can use WebGPU here, and if not why. */
+async function ggufOutlook(): Promise<{ webgpu: boolean; reason: string }> {
+  const [{ probeWebGpu }, offload] = await Promise.all([
+    import('$lib/engines/webgpu-report'),
+    import('$lib/engines/gpu-offload'),
+  ]);
+  const caps = offload.capabilitiesFromReport(await probeWebGpu(), offload.hasJspi());
+  const blocker = offload.webGpuBlocker(caps);
+  return blocker
+    ? { webgpu: false, reason: blocker }
+    : {
+        webgpu: true,
+        reason: `WebGPU: layers go to ${caps.adapter?.description || 'the GPU'} as far as its buffer limits allow.${caps.adapter?.isFallback ? ' It is a software fallback adapter: expect it to be slow.' : ''}`,
+      };
+}
+
 const api: WorkerApi = {
   async ping() {
     return 'pong';
@@ -82,18 +98,31 @@ const api: WorkerApi = {
   },
 
   async ggufBackendOutlook() {
-    const [{ probeWebGpu }, offload] = await Promise.all([
+    return ggufOutlook();
+  },
+
+  async modelPicks() {
+    const [{ probeWebGpu }, catalog, picks, outlook] = await Promise.all([
       import('$lib/engines/webgpu-report'),
-      import('$lib/engines/gpu-offload'),
+      import('$lib/engines/webllm-catalog'),
+      import('$lib/core/model-picks'),
+      ggufOutlook(),
     ]);
-    const caps = offload.capabilitiesFromReport(await probeWebGpu(), offload.hasJspi());
-    const blocker = offload.webGpuBlocker(caps);
-    return blocker
-      ? { webgpu: false, reason: blocker }
-      : {
-          webgpu: true,
-          reason: `WebGPU: layers go to ${caps.adapter?.description || 'the GPU'} as far as its buffer limits allow.${caps.adapter?.isFallback ? ' It is a software fallback adapter: expect it to be slow.' : ''}`,
-        };
+    const report = await probeWebGpu();
+    // Chrome exposes navigator.deviceMemory to workers too; other browsers leave it undefined.
+    const deviceMemoryGB = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+    return picks.recommendModels(
+      {
+        webgpu: {
+          adapterFound: report.adapterFound,
+          isFallback: report.isFallback,
+          shaderF16: report.shaderF16,
+        },
+        gguf: outlook,
+        deviceMemoryGB,
+      },
+      catalog.allPrebuiltModels(),
+    );
   },
 
   async webllmCatalog() {
