@@ -173,6 +173,11 @@ export interface Run {
    * same transaction, so a resumed run sees exactly the pool an uninterrupted one would.
    */
   experience?: ExperiencePool;
+  /**
+   * Runs that share state between tasks run in waves (core/run-schedule.ts): the waves whose
+   * tasks' contributions (`Task.shared`) are applied. Absent on runs stored before waves.
+   */
+  schedule?: { closedWaves: number };
   error?: string;
 }
 
@@ -192,6 +197,11 @@ export interface Task {
   state?: unknown;
   attempts: number;
   error?: string;
+  /**
+   * What the task's steps contributed to state its run shares (e.g. an experience entry), held
+   * until its wave closes and then applied in task order (core/run-schedule.ts).
+   */
+  shared?: unknown[];
   updatedAt: number;
 }
 

@@ -3,7 +3,7 @@
  * as a {@link LoadedEngine}. Plain `fetch`, no SDK: the request is small and the error cases
  * (CORS, wrong base URL, API key) need messages written for this app's users.
  */
-import { engineKey, type OpenAiConfig } from '$lib/core/engine-config';
+import { concurrencyOf, engineKey, type OpenAiConfig } from '$lib/core/engine-config';
 import { AbortedError, EndpointError, NoModelLoadedError, errorMessage } from '$lib/core/errors';
 import {
   estimateTokens,
@@ -95,6 +95,10 @@ export async function createOpenAiEngine(
 
 class OpenAiEndpointEngine implements OpenAiEngine {
   readonly id: string;
+  /** The endpoint's `concurrency` setting: the worker keeps up to this many requests in flight. */
+  get maxConcurrency(): number {
+    return concurrencyOf(this.config);
+  }
   #fetch: FetchLike;
   #apiKey: string | undefined;
   #jsonMode: JsonMode = 'json_schema';

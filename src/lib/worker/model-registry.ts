@@ -1,6 +1,6 @@
-import { engineKey, type EngineConfig } from '$lib/core/engine-config';
+import { concurrencyOf, engineKey, type EngineConfig } from '$lib/core/engine-config';
 import { AbortedError } from '$lib/core/errors';
-import { serializeEngine } from '$lib/core/llm';
+import { limitConcurrency, type ConcurrencyLimited } from '$lib/core/llm';
 import type { EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
 import type { LoadedModelInfo } from './api';
 
@@ -12,7 +12,10 @@ type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<Load
  * CPU. Endpoint "models" cost nothing and stay.
  */
 export class ModelRegistry {
-  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo }>();
+  #loaded = new Map<
+    string,
+    { engine: LoadedEngine; info: LoadedModelInfo; limited: ConcurrencyLimited<LoadedEngine> }
+  >();
   #pending = new Map<string, Promise<LoadedEngine>>();
 
   constructor(
@@ -34,7 +37,12 @@ export class ModelRegistry {
   ): Promise<LoadedEngine> {
     const key = engineKey(config);
     const ready = this.#loaded.get(key);
-    if (ready) return ready.engine;
+    if (ready) {
+      // The concurrency setting is not part of the key (results do not depend on it): a changed
+      // one applies to the loaded engine.
+      if (config.kind === 'openai') ready.limited.setConcurrency(concurrencyOf(config));
+      return ready.engine;
+    }
     const inFlight = this.#pending.get(key);
     if (inFlight) return inFlight;
     const promise = this.#load(key, config, options);
@@ -59,15 +67,19 @@ export class ModelRegistry {
       await raw.unload();
       throw new AbortedError('Model loading was cancelled.');
     }
-    const serial = serializeEngine(raw);
+    // In-browser engines take one request at a time; an endpoint as many as its setting says.
+    const limited = limitConcurrency(raw, raw.maxConcurrency ?? 1);
     const engine: LoadedEngine = {
       id: raw.id,
       contextWindow: raw.contextWindow,
       config: raw.config,
+      get maxConcurrency() {
+        return limited.maxConcurrency;
+      },
       unload: () => raw.unload(),
       chat: async (request) => {
         try {
-          return await serial.chat(request);
+          return await limited.chat(request);
         } catch (error) {
           // A lost GPU device never comes back: forget the engine so the next use reloads it.
           if (error instanceof Error && error.name === 'DeviceLostError') {
@@ -84,7 +96,7 @@ export class ModelRegistry {
       contextWindow: engine.contextWindow,
       loadMs: Date.now() - started,
     };
-    this.#loaded.set(key, { engine, info });
+    this.#loaded.set(key, { engine, info, limited });
     return engine;
   }
 
