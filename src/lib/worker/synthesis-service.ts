@@ -7,6 +7,8 @@ import {
   planSynthesisRun,
   type SynthesisRunInput,
 } from './runs/synthesis-plan';
+import { waveWidthFor } from '$lib/core/run-schedule';
+import { configsForRun } from './runs/runner';
 import { observedYield } from './stats-service';
 
 /** What the Generate screen sends: the run's choices plus the speed to estimate with. */
@@ -49,7 +51,10 @@ export async function startSynthesisRun(
   projectId: string,
   request: SynthesisRequest,
 ): Promise<{ runId: string; tasks: number }> {
-  const { run, tasks } = await createSynthesisRun(db, projectId, toInput(request), {
+  // Waves as wide as the engines the run is planned with can batch (never their concurrency).
+  const waveWidth = waveWidthFor(await configsForRun(db, projectId, 'synthesize'));
+  const input = { ...toInput(request), waveWidth };
+  const { run, tasks } = await createSynthesisRun(db, projectId, input, {
     tokensPerSecond: request.tokensPerSecond,
   });
   return { runId: run.id, tasks: tasks.length };

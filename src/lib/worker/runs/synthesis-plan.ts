@@ -48,6 +48,11 @@ export interface SynthesisRunInput {
   budgets?: SynthesisBudgets;
   /** Loop tunables; missing fields take core's defaults. */
   loop?: Partial<LoopOptions>;
+  /**
+   * Tasks per wave (core/run-schedule.ts, `waveWidthFor`); default 1. Never derived from the
+   * engines' concurrency: results depend on it, and must not on K.
+   */
+  waveWidth?: number;
 }
 
 /**
@@ -65,6 +70,8 @@ export interface SynthesisRunConfig {
   loop: LoopOptions;
   /** Per instance id, a fingerprint of its prompt and rules when the run was planned. */
   instanceFingerprints: Record<string, string>;
+  /** Tasks per wave; absent on runs planned before waves (they run with 1). */
+  waveWidth?: number;
 }
 
 /** Inputs of the estimate shown before a run starts. */
@@ -174,6 +181,7 @@ export async function planSynthesisRun(
     budgets,
     loop,
     instanceFingerprints: Object.fromEntries(loaded.map((l) => [l.record.id, l.fingerprint])),
+    waveWidth: Math.max(1, Math.floor(input.waveWidth ?? 1)),
     v: 1,
   };
   return { config, tasks, estimate, warnings };
@@ -209,6 +217,7 @@ export async function createSynthesisRun(
     usage: { promptTokens: 0, completionTokens: 0 },
     usageByRole: {},
     experience: emptyExperiencePool(),
+    schedule: { closedWaves: 0 },
   };
   const tasks = descriptors.map((d): Task => ({
     id: synthesisItemId(run.id, d.key),
