@@ -65,6 +65,8 @@ export function estimateTokens(text: string): number {
 
 /** An engine wrapped by {@link limitConcurrency}: its limit can change while it is loaded. */
 export type ConcurrencyLimited<E extends ChatEngine> = E & {
+  /** The current limit. */
+  readonly maxConcurrency: number;
   /** Changes the limit; queued requests start at once if the new limit allows. */
   setConcurrency(limit: number): void;
 };

@@ -149,9 +149,15 @@ async function executeLocked(
 
   // Aborted by the caller (pause, cancel) or by the executor itself (a fatal error in one task,
   // low storage): every step in flight sees it.
+  // Each task in flight gets its own controller, aborted from here: one shared signal would carry
+  // an abort listener per request in flight.
   const inner = new AbortController();
-  const abortInner = () => inner.abort();
-  if (options.signal.aborted) inner.abort();
+  const taskControllers = new Set<AbortController>();
+  const abortInner = () => {
+    inner.abort();
+    for (const controller of taskControllers) controller.abort();
+  };
+  if (options.signal.aborted) abortInner();
   else options.signal.addEventListener('abort', abortInner, { once: true });
   const context: StepContext = {
     db,
@@ -286,6 +292,17 @@ async function executeLocked(
 
   /** Runs one task's steps until it ends, the run stops, or a fatal error (thrown). */
   const runTask = async (entry: QueuedTask & { id: string }) => {
+    const controller = new AbortController();
+    taskControllers.add(controller);
+    if (inner.signal.aborted) controller.abort();
+    const taskContext: StepContext = { ...context, signal: controller.signal };
+    try {
+      await runSteps(entry, taskContext);
+    } finally {
+      taskControllers.delete(controller);
+    }
+  };
+  const runSteps = async (entry: QueuedTask & { id: string }, taskContext: StepContext) => {
     for (;;) {
       if (inner.signal.aborted) return;
       const task = await db.tasks.get(entry.id);
@@ -301,7 +318,7 @@ async function executeLocked(
       let ended: boolean;
       try {
         try {
-          const outcome = await handler.step(task, context);
+          const outcome = await handler.step(task, taskContext);
           // Stopped meanwhile: the step's result is dropped, as if the tab had closed.
           if (inner.signal.aborted) return;
           await checkpoint(task, outcome);
@@ -396,7 +413,7 @@ async function executeLocked(
           const work = runTask(entry)
             .catch((error: unknown) => {
               stop ??= { kind: 'fatal', error };
-              inner.abort();
+              abortInner();
             })
             .finally(() => {
               entry.inFlight = false;
@@ -410,7 +427,7 @@ async function executeLocked(
       if (!running.size) throw new Error('The run scheduler stalled with nothing in flight.');
       await Promise.race(running.values());
     }
-    if (stop?.kind === 'pause' && stop.abort) inner.abort();
+    if (stop?.kind === 'pause' && stop.abort) abortInner();
     await Promise.all(running.values());
     if (stop?.kind === 'fatal') throw stop.error;
     if (options.signal.aborted) throw new AbortedError();
@@ -421,7 +438,7 @@ async function executeLocked(
     return final;
   } catch (error) {
     // Nothing may write after the stop is recorded: let every step in flight settle first.
-    inner.abort();
+    abortInner();
     await Promise.all(running.values());
     // Its project was deleted: there is nothing left to record the stop on, and nothing may be recreated.
     if (error instanceof RunDeletedError) {
