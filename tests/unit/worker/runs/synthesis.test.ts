@@ -851,7 +851,7 @@ describe('synthesis run with tasks in flight', () => {
     const expected = await sequential();
     const world = await setup();
     const controllers = { current: new AbortController() };
-    const points = new Set([7, 45, 90, 140, 200]);
+    const points = new Set([7, 45, 90, 140]);
     let cutWhileInFlight = 0;
     const run = await prepareWide(world, 7, (n) => {
       // The tab closes while this call (and others) are in flight: their answers are lost.
@@ -904,7 +904,8 @@ describe('synthesis run with tasks in flight', () => {
       const controller = new AbortController();
       let inFlightAtStop = 0;
       const run = await prepareWide(world, 11, (n) => {
-        if (n === 60) {
+        // The first call after the first few made while at least 3 others are in flight.
+        if (n >= 20 && !controller.signal.aborted && run.stats.active >= 4) {
           inFlightAtStop = run.stats.active;
           controller.abort();
         }
@@ -915,7 +916,7 @@ describe('synthesis run with tasks in flight', () => {
         engineFor: run.engineFor,
         concurrency: 16,
       });
-      expect(inFlightAtStop, mode).toBeGreaterThan(1);
+      expect(inFlightAtStop, mode).toBeGreaterThanOrEqual(4);
       expect(stopped.status).toBe(mode === 'pause' ? 'paused' : 'cancelled');
       expect(run.stats.active, 'no call is still running').toBe(0);
       const snapshot = async () => ({
