@@ -49,7 +49,9 @@ test(`closing the tab at ${INTERRUPTIONS} random points of a run and reopening i
 }) => {
   test.setTimeout(180_000);
   const name = 'Closed tabs';
-  const id = await setUpProject(page, server, name);
+  // One task in flight, so each closed tab cuts at most one request short (concurrency.spec.ts
+  // closes tabs with many in flight).
+  const id = await setUpProject(page, server, name, 3, 1);
 
   // The uninterrupted run first: it says how many engine requests a run makes.
   let mark = agentRequests(server).length;
