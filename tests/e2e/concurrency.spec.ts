@@ -50,7 +50,9 @@ test('a run at 8 parallel requests, reloaded mid-run, gives the pairs of an unin
   expect(load.max).toBe(1);
   const calls = agentRequests(server).length;
 
+  // The same endpoint, connected again with 8 parallel requests: the project takes the setting.
   await connectEndpoint(page, id, server, 8);
+  await expect(page.getByText(/the new settings apply to every role/)).toBeVisible();
   load.max = 0;
   // Reload once the run is well under way (its 40th request), with requests in flight.
   const reached = gate.next(calls + 40, false);

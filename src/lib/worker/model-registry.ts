@@ -40,7 +40,10 @@ export class ModelRegistry {
     if (ready) {
       // The concurrency setting is not part of the key (results do not depend on it): a changed
       // one applies to the loaded engine.
-      if (config.kind === 'openai') ready.limited.setConcurrency(concurrencyOf(config));
+      if (config.kind === 'openai') {
+        ready.limited.setConcurrency(concurrencyOf(config));
+        ready.info = { ...ready.info, config };
+      }
       return ready.engine;
     }
     const inFlight = this.#pending.get(key);

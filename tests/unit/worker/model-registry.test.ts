@@ -155,6 +155,7 @@ describe('ModelRegistry concurrency', () => {
     // A changed setting applies to the loaded engine (its key, and so its id, is unchanged).
     const again = await registry.ensure({ ...endpoint, concurrency: 2 }, {});
     expect(again).toBe(api);
+    expect(registry.list()[0]?.config).toEqual({ ...endpoint, concurrency: 2 });
     stats.max = 0;
     await Promise.all(Array.from({ length: 12 }, () => again.chat(ask)));
     expect(stats.max).toBe(2);
