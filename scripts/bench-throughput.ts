@@ -25,8 +25,9 @@ import { executeRun } from '../src/lib/worker/runs/executor';
 import { synthesisHandler } from '../src/lib/worker/runs/synthesis';
 import { createSynthesisRun } from '../src/lib/worker/runs/synthesis-plan';
 import { importSpecVersion } from '../src/lib/worker/spec-store';
-import { startFakeOpenAiServer, type BatchingOptions } from '../tests/fixtures/fake-openai-server';
-import { societyScript } from '../tests/fixtures/synthesis-society';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { BatchingOptions } from '../tests/fixtures/fake-openai-server';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 
 export interface BenchRow {
@@ -42,6 +43,8 @@ interface Measurement {
   k: number;
   wallMs: number;
   busyMs: number;
+  /** Sum of every request's duration: over wall time, the mean requests in flight. */
+  requestMs: number;
   calls: number;
   pairs: number;
   /** The pairs' content by task key, for comparison across K. */
@@ -53,34 +56,59 @@ interface Measurement {
 function busyMeter(engine: ChatEngine) {
   let active = 0;
   let since = 0;
-  const meter = { busyMs: 0, calls: 0 };
+  const meter = { busyMs: 0, calls: 0, requestMs: 0 };
   const wrapped: ChatEngine = {
     id: engine.id,
     contextWindow: engine.contextWindow,
     ...(engine.maxConcurrency !== undefined ? { maxConcurrency: engine.maxConcurrency } : {}),
     chat: async (request: ChatRequest) => {
-      if (active++ === 0) since = performance.now();
+      const started = performance.now();
+      if (active++ === 0) since = started;
       meter.calls++;
       try {
         return await engine.chat(request);
       } finally {
-        if (--active === 0) meter.busyMs += performance.now() - since;
+        const end = performance.now();
+        meter.requestMs += end - started;
+        if (--active === 0) meter.busyMs += end - since;
       }
     },
   };
   return { wrapped, meter };
 }
 
+/** Starts bench-batching-server.ts in a child process; resolves with its URL and a stop function. */
+async function startServer(batching: BatchingOptions) {
+  const child = spawn('npx', ['tsx', path.join(root, 'scripts/bench-batching-server.ts')], {
+    env: {
+      ...process.env,
+      BENCH_BASE_MS: String(batching.baseMs),
+      BENCH_SLOPE: String(batching.slope),
+      BENCH_CAPACITY: String(batching.capacity),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the bench server exited (${code})`)));
+  });
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 async function measure(
   k: number,
   tasks: number,
-  batching: BatchingOptions,
+  server: { url: string },
   specText: string,
 ): Promise<Measurement> {
-  const server = await startFakeOpenAiServer({
-    batching,
-    script: (body) => societyScript(body),
-  });
   const db = openDatabase(`bench-throughput-${k}-${Date.now()}`);
   try {
     const project = await createProject(db, 'bench');
@@ -151,6 +179,7 @@ async function measure(
       k,
       wallMs,
       busyMs: meter.busyMs,
+      requestMs: meter.requestMs,
       calls: meter.calls,
       pairs: pairs.length,
       content,
@@ -158,7 +187,6 @@ async function measure(
     };
   } finally {
     db.close();
-    await server.close();
   }
 }
 
@@ -166,18 +194,23 @@ async function measure(
 export async function benchThroughput(): Promise<BenchRow[]> {
   const tasks = Number(process.env.BENCH_TASKS ?? 128);
   const batching: BatchingOptions = {
-    baseMs: Number(process.env.BENCH_BASE_MS ?? 100),
+    baseMs: Number(process.env.BENCH_BASE_MS ?? 200),
     slope: Number(process.env.BENCH_SLOPE ?? 0.005),
     capacity: Number(process.env.BENCH_CAPACITY ?? 32),
   };
   const specText = await readFile(path.join(root, 'public/example-spec.md'), 'utf8');
   const results: Measurement[] = [];
-  for (const k of KS) {
-    results.push(await measure(k, tasks, batching, specText));
-    const m = results.at(-1) as Measurement;
-    console.error(
-      `K=${k}: ${m.pairs} pairs, ${m.calls} calls in ${(m.wallMs / 1000).toFixed(1)} s (engine busy ${(m.busyMs / 1000).toFixed(1)} s)`,
-    );
+  const server = await startServer(batching);
+  try {
+    for (const k of KS) {
+      results.push(await measure(k, tasks, server, specText));
+      const m = results.at(-1) as Measurement;
+      console.error(
+        `K=${k}: ${m.pairs} pairs, ${m.calls} calls in ${(m.wallMs / 1000).toFixed(1)} s (engine busy ${(m.busyMs / 1000).toFixed(1)} s, ${(m.requestMs / m.wallMs).toFixed(1)} requests in flight on average)`,
+      );
+    }
+  } finally {
+    await server.close();
   }
   const base = results[0] as Measurement;
   const perMinute = (m: Measurement) => (m.pairs * 60_000) / m.wallMs;
