@@ -34,6 +34,7 @@ import { ScriptedEngine } from '../tests/helpers/scripted-engine';
 import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
+import { benchThroughput } from './bench-throughput';
 import type { ExportMeasurement } from './bench-export';
 
 interface Row {
@@ -363,6 +364,8 @@ await benchRules();
 await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
+// K tasks in flight against a batching server in its own process (several minutes).
+rows.push(...(await benchThroughput()));
 try {
   await benchExport();
 } catch (error) {

@@ -97,9 +97,10 @@ export interface RunHandler {
   /** A short label for progress, e.g. the chunk's heading. */
   describe?(task: Task): string;
   /**
-   * Checked before every step with the run as last checkpointed: a message stops the run as
-   * `paused` with that message as its error (e.g. a token budget is spent). Resuming checks
-   * again, so the run stays paused until the limit is raised.
+   * Checked with the run as last checkpointed as each wave opens (runs without waves: before
+   * each task starts): a message stops the run as `paused` with that message as its error (e.g.
+   * a token budget is spent). Resuming checks again, so the run stays paused until the limit is
+   * raised.
    */
   limitReached?(run: Readonly<Run>): string | undefined;
   /**
