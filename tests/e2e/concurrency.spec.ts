@@ -54,16 +54,15 @@ test('a run at 8 parallel requests, reloaded mid-run, gives the pairs of an unin
   await connectEndpoint(page, id, server, 8);
   await expect(page.getByText(/the new settings apply to every role/)).toBeVisible();
   load.max = 0;
-  // Reload once the run is well under way (its 40th request), with requests in flight.
-  const reached = gate.next(calls + 40, false);
+  // Reload once the run is well under way, its 40th request held in flight (the others go on).
+  const reached = gate.next(calls + 40, true);
   await startGeneration(page, id, TASKS);
   await reached;
-  const inFlightAtReload = load.active;
   await page.reload();
+  gate.release(); // the held reply goes to a closed page
   await waitForDone(page);
   expect(load.max).toBeGreaterThan(1);
   expect(load.max).toBeLessThanOrEqual(8);
-  expect(inFlightAtReload).toBeGreaterThan(0);
 
   const data = await exportProject(page, name);
   const [sequential, parallel] = synthesisRuns(data);
