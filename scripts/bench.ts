@@ -37,6 +37,7 @@ import { benchBrowser } from './bench-browser';
 import { benchJudge } from './bench-judge';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
+import { benchThroughput } from './bench-throughput';
 import type { ExportMeasurement } from './bench-export';
 
 interface Row {
@@ -369,6 +370,8 @@ await benchDexie();
 await benchPipeline();
 rows.push(...(await benchJudge()));
 rows.push(...benchTrainingMix());
+// K tasks in flight against a batching server in its own process (several minutes).
+rows.push(...(await benchThroughput()));
 try {
   await benchExport();
 } catch (error) {

@@ -88,7 +88,9 @@ test('a run on a disk that fills up pauses with a human message, loses nothing, 
     context = await launch();
     let page = await openTab(context, errors, '/');
     const name = 'Full tmpfs';
-    const id = await setUpProject(page, server, name);
+    // One request in flight: while it is held nothing else writes, so the ballast computed from
+    // the free space fits (with several in flight, others write between statfs and fallocate).
+    const id = await setUpProject(page, server, name, 3, 1);
     await startGeneration(page, id, TASKS);
     await waitForDone(page);
     const calls = agentRequests(server).length;

@@ -63,6 +63,8 @@ test('annotation with a scripted endpoint survives a reload, then rules are revi
   await page.getByRole('radio', { name: 'OpenAI-compatible endpoint' }).check();
   await page.getByLabel('Base URL').fill(server.url);
   await page.getByLabel('Model name').fill('annotator');
+  // One chunk in flight, so the reload repeats at most one (concurrency.spec.ts covers many).
+  await page.getByLabel('Parallel requests (optional)').fill('1');
   await page.getByRole('button', { name: 'Connect' }).click();
   await expect(page.getByText('Default for every role: annotator (openai)')).toBeVisible();
 

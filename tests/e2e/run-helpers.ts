@@ -124,16 +124,13 @@ export async function setUpProject(
   server: FakeOpenAiServer,
   name: string,
   instances = 3,
+  /** The endpoint's "Parallel requests" (tasks in flight); empty: the app's default. */
+  parallel?: number,
 ): Promise<string> {
   const id = await createProject(page, name);
   await page.getByRole('button', { name: 'Try an example' }).click();
   await expect(page.getByText(/Imported version 1/)).toBeVisible();
-  await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'OpenAI-compatible endpoint' }).check();
-  await page.getByLabel('Base URL').fill(server.url);
-  await page.getByLabel('Model name').fill('society');
-  await page.getByRole('button', { name: 'Connect' }).click();
-  await expect(page.getByText('Default for every role: society (openai)')).toBeVisible();
+  await connectEndpoint(page, id, server, parallel);
 
   await page.goto(`/#/p/${id}/rules`);
   await page.getByRole('button', { name: 'Annotate spec' }).click();
@@ -147,6 +144,22 @@ export async function setUpProject(
   await sampling.getByRole('button', { name: 'Sample instances' }).click();
   await expect(page.getByRole('heading', { name: `Instances (${instances})` })).toBeVisible();
   return id;
+}
+
+/** Connects the fake endpoint as the project's model, with `parallel` requests in flight. */
+export async function connectEndpoint(
+  page: Page,
+  id: string,
+  server: FakeOpenAiServer,
+  parallel?: number,
+): Promise<void> {
+  await page.goto(`/#/p/${id}/models`);
+  await page.getByRole('radio', { name: 'OpenAI-compatible endpoint' }).check();
+  await page.getByLabel('Base URL').fill(server.url);
+  await page.getByLabel('Model name').fill('society');
+  await page.getByLabel('Parallel requests (optional)').fill(parallel ? String(parallel) : '');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await expect(page.getByText('Default for every role: society (openai)')).toBeVisible();
 }
 
 export const RUN_SEED = 11;

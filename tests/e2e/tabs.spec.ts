@@ -127,12 +127,13 @@ test('closing the tab that runs a run: a waiting tab takes over, and of two wait
   expect(new Set(actual).size).toBe(actual.length);
   expect(actual).toEqual(expected);
 
-  // Every task ran once: the engine saw the uninterrupted run's requests, plus at most the two
-  // in flight when A and B closed (their steps are redone), never a second execution of a task.
+  // Every task ran once: the engine saw the uninterrupted run's requests, plus at most those in
+  // flight when A and B closed (their steps are redone; up to 8 each, the endpoint's default
+  // parallel requests), never a second execution of a task.
   const threeTabs = agentRequests(server).slice(mark).map(requestSignature);
   expect(multisetMinus(uninterrupted, threeTabs)).toEqual([]);
   const extra = multisetMinus(threeTabs, uninterrupted);
-  expect(extra.length).toBeLessThanOrEqual(2);
+  expect(extra.length).toBeLessThanOrEqual(2 * 8);
   console.log(
     `tabs: ${uninterrupted.length} requests uninterrupted, ${threeTabs.length} with four tabs (${extra.length} redone)`,
   );

@@ -83,6 +83,14 @@ export interface ScriptedEngineOptions extends EngineTiming {
    * to that many tokens (≈4 characters each) and finishes with `length`. Default false.
    */
   truncateAtMaxTokens?: boolean;
+  /**
+   * A random extra wait per call, up to this many ms (seeded by `jitterSeed`), on the engine's
+   * `sleep`: replies of overlapping calls then arrive in a different order on every run, as a
+   * server's would. Default 0.
+   */
+  jitterMs?: number;
+  /** Seed of the jitter; default 1. */
+  jitterSeed?: number;
 }
 
 /** A scripted list ran out: the code under test made more calls than the test expected. */
@@ -114,6 +122,7 @@ export class ScriptedEngine implements ChatEngine {
   readonly #options: ScriptedEngineOptions;
   readonly #clock: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #jitter: () => number;
 
   constructor(script: Script, options: ScriptedEngineOptions = {}) {
     this.#script = script;
@@ -122,6 +131,7 @@ export class ScriptedEngine implements ChatEngine {
     this.contextWindow = options.contextWindow ?? 4096;
     this.#clock = options.clock ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
+    this.#jitter = seededRandom(options.jitterSeed ?? 1);
   }
 
   /** Number of `chat` calls so far (the next call's index). */
@@ -144,6 +154,9 @@ export class ScriptedEngine implements ChatEngine {
       const started = this.#clock();
       // Always yield at least once, so callers that do not queue really do overlap here.
       const reply = await this.#reply(request, callIndex);
+      throwIfAborted(request.signal);
+      const jitter = (this.#options.jitterMs ?? 0) * this.#jitter();
+      if (jitter > 0) await raceAbort(this.#sleep(jitter, request.signal), request.signal);
       throwIfAborted(request.signal);
       if (reply instanceof Error) throw reply;
       const shaped = this.#shape(reply, request);
@@ -212,6 +225,18 @@ export function createFakeClock(start = 0): FakeClock {
     advance: (ms) => {
       t += ms;
     },
+  };
+}
+
+/** mulberry32: a small seeded generator in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

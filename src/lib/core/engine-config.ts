@@ -70,6 +70,47 @@ export interface OpenAiConfig {
   contextSize?: number;
   /** What the provider charges, for cost estimates (unset: not priced). */
   price?: TokenPrice;
+  /**
+   * Requests sent to the server at once (1–64, default {@link DEFAULT_ENDPOINT_CONCURRENCY}): a run
+   * keeps this many tasks in flight. Results do not depend on it, so it is not part of the
+   * engine's id (see `engineKey`).
+   */
+  concurrency?: number;
+}
+
+/** Bounds of an endpoint's `concurrency` setting. */
+export const CONCURRENCY_LIMITS = { min: 1, max: 64 } as const;
+/** Requests in flight per endpoint when its `concurrency` is unset. */
+export const DEFAULT_ENDPOINT_CONCURRENCY = 8;
+
+/**
+ * Most requests an engine config serves at once: in-browser engines (web-llm, wllama) 1, since
+ * they cannot batch; an endpoint its `concurrency` setting, clamped to {@link CONCURRENCY_LIMITS}.
+ */
+export function concurrencyOf(config: EngineConfig): number {
+  if (config.kind !== 'openai') return 1;
+  const value = config.concurrency ?? DEFAULT_ENDPOINT_CONCURRENCY;
+  if (!Number.isFinite(value)) return DEFAULT_ENDPOINT_CONCURRENCY;
+  return Math.min(CONCURRENCY_LIMITS.max, Math.max(CONCURRENCY_LIMITS.min, Math.floor(value)));
+}
+
+/**
+ * Parses the endpoint form's "parallel requests" field: empty means the default; otherwise a
+ * whole number within {@link CONCURRENCY_LIMITS}.
+ */
+export function parseConcurrency(
+  input: string,
+): { ok: true; value: number | undefined } | { ok: false; error: string } {
+  const text = input.trim();
+  if (!text) return { ok: true, value: undefined };
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  const { min, max } = CONCURRENCY_LIMITS;
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    return {
+      ok: false,
+      error: `Parallel requests must be a whole number from ${min} to ${max} (or empty for ${DEFAULT_ENDPOINT_CONCURRENCY}). You gave "${text}".`,
+    };
+  return { ok: true, value };
 }
 
 /** Every base URL of an endpoint config, first replica first, without duplicates. */

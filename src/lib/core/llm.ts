@@ -2,6 +2,7 @@
  * The one interface the method needs from a language model. Engines (web-llm, wllama, an
  * OpenAI-compatible endpoint, the scripted test double) implement it; core never knows which.
  */
+import { AbortedError } from './errors';
 
 /** A JSON Schema object, as sent to an engine's constrained decoder. */
 export type JsonSchema = { [key: string]: unknown };
@@ -53,7 +54,13 @@ export interface ChatEngine {
   readonly id: string;
   /** Context window in tokens, used to size prompts and chunks. */
   readonly contextWindow: number;
-  /** Runs one chat completion. Engines process one request at a time; see {@link serializeEngine}. */
+  /**
+   * Most requests the engine serves at once (a batching server); absent means 1. In-browser
+   * engines (web-llm, wllama) stay at 1; an OpenAI-compatible endpoint takes it from its
+   * `concurrency` setting. The worker queues requests beyond it (see {@link limitConcurrency}).
+   */
+  readonly maxConcurrency?: number;
+  /** Runs one chat completion. Callers queue beyond `maxConcurrency`; see {@link limitConcurrency}. */
   chat(request: ChatRequest): Promise<ChatResult>;
 }
 
@@ -62,25 +69,70 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/** An engine wrapped by {@link limitConcurrency}: its limit can change while it is loaded. */
+export type ConcurrencyLimited<E extends ChatEngine> = E & {
+  /** The current limit. */
+  readonly maxConcurrency: number;
+  /** Changes the limit; queued requests start at once if the new limit allows. */
+  setConcurrency(limit: number): void;
+};
+
 /**
- * Wraps an engine so that concurrent callers queue: web-llm garbles overlapping requests and
- * llama.cpp has one context, so every engine is driven strictly one request at a time.
+ * Wraps an engine so that at most `limit` requests reach it at once; the rest queue and start in
+ * call order as slots free up. web-llm garbles overlapping requests and llama.cpp-in-WASM has one
+ * context, so in-browser engines run with 1; a batching server takes several. A queued request
+ * whose signal aborts leaves the queue at once.
  */
-export function serializeEngine<E extends ChatEngine>(engine: E): E {
-  let tail: Promise<unknown> = Promise.resolve();
-  const chat = (request: ChatRequest): Promise<ChatResult> => {
-    const run = tail.then(
-      () => engine.chat(request),
-      () => engine.chat(request),
-    );
-    tail = run.catch(() => undefined);
-    return run;
+export function limitConcurrency<E extends ChatEngine>(
+  engine: E,
+  limit: number,
+): ConcurrencyLimited<E> {
+  let max = Math.max(1, Math.floor(limit));
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const pump = () => {
+    while (active < max && waiting.length) waiting.shift()?.();
+  };
+  const chat = (request: ChatRequest): Promise<ChatResult> =>
+    new Promise<ChatResult>((resolve, reject) => {
+      const { signal } = request;
+      const start = () => {
+        signal?.removeEventListener('abort', onAbort);
+        active++;
+        // Called inside the promise: a synchronous throw from the engine rejects this request.
+        new Promise<ChatResult>((r) => r(engine.chat(request)))
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            pump();
+          });
+      };
+      function onAbort() {
+        const i = waiting.indexOf(start);
+        if (i >= 0) waiting.splice(i, 1);
+        reject(new AbortedError());
+      }
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiting.push(start);
+      pump();
+    });
+  const setConcurrency = (next: number) => {
+    max = Math.max(1, Math.floor(next));
+    pump();
   };
   return new Proxy(engine, {
     get(target, prop, receiver) {
       if (prop === 'chat') return chat;
+      if (prop === 'setConcurrency') return setConcurrency;
+      if (prop === 'maxConcurrency') return max;
       const value: unknown = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
-  });
+  }) as ConcurrencyLimited<E>;
+}
+
+/** An engine driven strictly one request at a time: {@link limitConcurrency} with 1. */
+export function serializeEngine<E extends ChatEngine>(engine: E): E {
+  return limitConcurrency(engine, 1);
 }

@@ -217,6 +217,11 @@ export interface Run {
    * same transaction, so a resumed run sees exactly the pool an uninterrupted one would.
    */
   experience?: ExperiencePool;
+  /**
+   * Runs that share state between tasks run in waves (core/run-schedule.ts): the waves whose
+   * tasks' contributions (`Task.shared`) are applied. Absent on runs stored before waves.
+   */
+  schedule?: { closedWaves: number };
   error?: string;
 }
 
@@ -236,6 +241,11 @@ export interface Task {
   state?: unknown;
   attempts: number;
   error?: string;
+  /**
+   * What the task's steps contributed to state its run shares (e.g. an experience entry), held
+   * until its wave closes and then applied in task order (core/run-schedule.ts).
+   */
+  shared?: unknown[];
   updatedAt: number;
   /** Lineage ids of the rules a synthesis or evaluation task is about (schema v3). */
   lineageIds?: string[];

@@ -3,7 +3,7 @@
  * as a {@link LoadedEngine}. Plain `fetch`, no SDK: the request is small and the error cases
  * (CORS, wrong base URL, API key) need messages written for this app's users.
  */
-import { engineKey, replicaUrls, type OpenAiConfig } from '$lib/core/engine-config';
+import { concurrencyOf, engineKey, replicaUrls, type OpenAiConfig } from '$lib/core/engine-config';
 import {
   backoffDelay,
   DEFAULT_ENDPOINT_POLICY,
@@ -185,6 +185,10 @@ export async function createOpenAiEngine(
 
 class OpenAiEndpointEngine implements OpenAiEngine {
   readonly id: string;
+  /** The endpoint's `concurrency` setting: the worker keeps up to this many requests in flight. */
+  get maxConcurrency(): number {
+    return concurrencyOf(this.config);
+  }
   #fetch: FetchLike;
   #apiKey: string | undefined;
   #jsonMode: JsonMode = 'json_schema';

@@ -1,13 +1,18 @@
-import { engineKey, sameEngineConfig, type EngineConfig } from '$lib/core/engine-config';
+import {
+  concurrencyOf,
+  engineKey,
+  sameEngineConfig,
+  type EngineConfig,
+} from '$lib/core/engine-config';
 import { AbortedError } from '$lib/core/errors';
-import { serializeEngine } from '$lib/core/llm';
+import { limitConcurrency, type ConcurrencyLimited } from '$lib/core/llm';
 import type { EngineBackend, EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
 import type { ReplicaStatus } from '$lib/core/endpoint-policy';
 import type { EndpointStatus, LoadedModelInfo } from './api';
 
-/** An endpoint's price is bookkeeping, not part of the engine (see `ensure`). */
-const withoutPrice = (config: EngineConfig): EngineConfig =>
-  config.kind === 'openai' ? { ...config, price: undefined } : config;
+/** An endpoint's price and concurrency are settings of its use, not of the engine (see `ensure`). */
+const engineIdentity = (config: EngineConfig): EngineConfig =>
+  config.kind === 'openai' ? { ...config, price: undefined, concurrency: undefined } : config;
 
 type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<LoadedEngine>;
 
@@ -18,7 +23,15 @@ type Loader = (config: EngineConfig, options: EngineLoadOptions) => Promise<Load
  * (e.g. a GGUF's layers on GPU) is loaded again with them.
  */
 export class ModelRegistry {
-  #loaded = new Map<string, { engine: LoadedEngine; info: LoadedModelInfo; raw: LoadedEngine }>();
+  #loaded = new Map<
+    string,
+    {
+      engine: LoadedEngine;
+      info: LoadedModelInfo;
+      raw: LoadedEngine;
+      limited: ConcurrencyLimited<LoadedEngine>;
+    }
+  >();
   #pending = new Map<string, Promise<LoadedEngine>>();
 
   constructor(
@@ -40,8 +53,10 @@ export class ModelRegistry {
   ): Promise<LoadedEngine> {
     const key = engineKey(config);
     const ready = this.#loaded.get(key);
-    if (ready && sameEngineConfig(withoutPrice(ready.info.config), withoutPrice(config))) {
-      // A new price changes nothing about the engine: keep it, with the newest details.
+    if (ready && sameEngineConfig(engineIdentity(ready.info.config), engineIdentity(config))) {
+      // A new price or concurrency changes nothing about the engine (results do not depend on
+      // them): the loaded one stays, with the newest details and concurrency.
+      if (config.kind === 'openai') ready.limited.setConcurrency(concurrencyOf(config));
       if (!sameEngineConfig(ready.info.config, config)) ready.info = { ...ready.info, config };
       return ready.engine;
     }
@@ -70,15 +85,19 @@ export class ModelRegistry {
       await raw.unload();
       throw new AbortedError('Model loading was cancelled.');
     }
-    const serial = serializeEngine(raw);
+    // In-browser engines take one request at a time; an endpoint as many as its setting says.
+    const limited = limitConcurrency(raw, raw.maxConcurrency ?? 1);
     const engine: LoadedEngine = {
       id: raw.id,
       contextWindow: raw.contextWindow,
       config: raw.config,
+      get maxConcurrency() {
+        return limited.maxConcurrency;
+      },
       unload: () => raw.unload(),
       chat: async (request) => {
         try {
-          return await serial.chat(request);
+          return await limited.chat(request);
         } catch (error) {
           // A lost GPU device never comes back: forget the engine so the next use reloads it.
           if (error instanceof Error && error.name === 'DeviceLostError') {
@@ -96,7 +115,7 @@ export class ModelRegistry {
       loadMs: Date.now() - started,
       backend: raw.backend ?? defaultBackend(config),
     };
-    this.#loaded.set(key, { engine, info, raw });
+    this.#loaded.set(key, { engine, info, raw, limited });
     return engine;
   }
 

@@ -13,6 +13,8 @@ import {
   type SynthesisEstimateOptions,
   type SynthesisRunInput,
 } from './runs/synthesis-plan';
+import { waveWidthFor } from '$lib/core/run-schedule';
+import { configsForRun } from './runs/runner';
 import { observedYield } from './stats-service';
 
 /** What the Generate screen sends: the run's choices plus the speed to estimate with. */
@@ -101,12 +103,14 @@ export async function startSynthesisRun(
   projectId: string,
   request: SynthesisRequest,
 ): Promise<{ runId: string; tasks: number }> {
+  // Waves as wide as the engines the run is planned with can batch (never their concurrency).
+  const waveWidth = waveWidthFor(await configsForRun(db, projectId, 'synthesize'));
   // The same options as the estimate shown, so the run stores exactly that estimate.
   const speed = await estimateSpeed(db, projectId, request);
   const { run, tasks } = await createSynthesisRun(
     db,
     projectId,
-    toInput(request),
+    { ...toInput(request), waveWidth },
     await estimateOptions(db, projectId, speed),
   );
   return { runId: run.id, tasks: tasks.length };

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   AGENT_ROLES,
+  concurrencyOf,
+  DEFAULT_ENDPOINT_CONCURRENCY,
   engineKey,
+  parseConcurrency,
   parseContextSize,
   parseGpuLayers,
   ROLE_LABELS,
@@ -115,5 +118,40 @@ describe('parseGpuLayers', () => {
         `Layers on GPU must be "auto", "none", or a whole number of layers from 1 to 999. You gave "${bad}".`,
       );
     }
+  });
+});
+
+describe('endpoint concurrency', () => {
+  const endpoint = { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'm' } as const;
+
+  it('parses the form field: empty is the default, whole numbers 1–64 only', () => {
+    expect(parseConcurrency('')).toEqual({ ok: true, value: undefined });
+    expect(parseConcurrency(' 16 ')).toEqual({ ok: true, value: 16 });
+    expect(parseConcurrency('1')).toEqual({ ok: true, value: 1 });
+    expect(parseConcurrency('64')).toEqual({ ok: true, value: 64 });
+    for (const bad of ['0', '65', '2.5', '-3', 'eight', '1e2']) {
+      const result = parseConcurrency(bad);
+      expect(result.ok, bad).toBe(false);
+      if (!result.ok) expect(result.error).toContain(`from 1 to 64`);
+    }
+  });
+
+  it('is 1 for in-browser engines and the setting (default 8, clamped) for endpoints', () => {
+    expect(concurrencyOf({ kind: 'webllm', model: 'x' })).toBe(1);
+    expect(
+      concurrencyOf({
+        kind: 'wllama',
+        model: 'x',
+        source: { type: 'url', url: 'http://x/m.gguf' },
+      }),
+    ).toBe(1);
+    expect(concurrencyOf(endpoint)).toBe(DEFAULT_ENDPOINT_CONCURRENCY);
+    expect(concurrencyOf({ ...endpoint, concurrency: 16 })).toBe(16);
+    expect(concurrencyOf({ ...endpoint, concurrency: 500 })).toBe(64);
+    expect(concurrencyOf({ ...endpoint, concurrency: 0 })).toBe(1);
+  });
+
+  it('is not part of the engine id: results and provenance do not depend on it', () => {
+    expect(engineKey({ ...endpoint, concurrency: 16 })).toBe(engineKey(endpoint));
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AbortedError } from '$lib/core/errors';
-import { estimateTokens, serializeEngine, type ChatRequest } from '$lib/core/llm';
+import { estimateTokens, limitConcurrency, serializeEngine, type ChatRequest } from '$lib/core/llm';
 import {
   createFakeClock,
   promptTokensOf,
@@ -231,5 +231,53 @@ describe('ScriptedEngine (test double)', () => {
     await expect(engine.chat(ask('q'))).rejects.toThrow(TypeError);
     expect(engine.calls).toBe(1);
     expect(engine.active).toBe(0);
+  });
+});
+
+describe('limitConcurrency', () => {
+  it('keeps at most K requests on the engine and starts queued ones in call order', async () => {
+    const gates = Array.from({ length: 6 }, () => deferred<string>());
+    const engine = new ScriptedEngine((_req, i) => gates[i]!.promise);
+    const limited = limitConcurrency(engine, 3);
+    expect(limited.maxConcurrency).toBe(3);
+    const replies = Array.from({ length: 6 }, (_, i) => limited.chat(ask(`q${i}`)));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(engine.calls).toBe(3);
+    gates[1]!.resolve('one');
+    await expect(replies[1]).resolves.toMatchObject({ text: 'one' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(engine.requests.map((r) => r.messages[0]?.content)).toEqual(['q0', 'q1', 'q2', 'q3']);
+    for (const [i, gate] of gates.entries()) gate.resolve(`r${i}`);
+    await Promise.all(replies);
+    expect(engine.maxConcurrent).toBe(3);
+  });
+
+  it('drops a queued request whose signal aborts, without sending it', async () => {
+    const gate = deferred<string>();
+    const engine = new ScriptedEngine(() => gate.promise);
+    const limited = limitConcurrency(engine, 1);
+    const controller = new AbortController();
+    const first = limited.chat(ask('first'));
+    const queued = limited.chat(ask('queued', { signal: controller.signal }));
+    controller.abort();
+    await expect(queued).rejects.toBeInstanceOf(AbortedError);
+    gate.resolve('done');
+    await first;
+    expect(engine.calls).toBe(1);
+  });
+
+  it('applies a changed limit at once, starting queued requests', async () => {
+    const gates = Array.from({ length: 4 }, () => deferred<string>());
+    const engine = new ScriptedEngine((_req, i) => gates[i]!.promise);
+    const limited = limitConcurrency(engine, 1);
+    const replies = Array.from({ length: 4 }, (_, i) => limited.chat(ask(`q${i}`)));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(engine.calls).toBe(1);
+    limited.setConcurrency(4);
+    expect(limited.maxConcurrency).toBe(4);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(engine.calls).toBe(4);
+    for (const [i, gate] of gates.entries()) gate.resolve(`r${i}`);
+    await Promise.all(replies);
   });
 });

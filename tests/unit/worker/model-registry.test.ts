@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EngineConfig } from '$lib/core/engine-config';
+import { concurrencyOf, type EngineConfig } from '$lib/core/engine-config';
 import { DeviceLostError } from '$lib/core/errors';
 import type { ChatRequest } from '$lib/core/llm';
 import type { EngineLoadOptions, LoadedEngine } from '$lib/engines/types';
@@ -185,5 +185,55 @@ describe('ModelRegistry: endpoints', () => {
     expect(await registry.ensure(priced, {})).toBe(first);
     expect(f.loads).toHaveLength(1);
     expect(registry.list()[0]?.config).toEqual(priced);
+  });
+});
+
+describe('ModelRegistry concurrency', () => {
+  /** Engines that report the config's concurrency (as the endpoint engine does) and count overlap. */
+  function countingLoader() {
+    const stats = { active: 0, max: 0 };
+    const loader = async (config: EngineConfig): Promise<LoadedEngine> => ({
+      id: `fake:${config.model}`,
+      contextWindow: 2048,
+      config,
+      ...(config.kind === 'openai' ? { maxConcurrency: concurrencyOf(config) } : {}),
+      async chat() {
+        stats.active++;
+        stats.max = Math.max(stats.max, stats.active);
+        await new Promise((r) => setTimeout(r, 2));
+        stats.active--;
+        return {
+          text: 'ok',
+          usage: { promptTokens: 1, completionTokens: 1 },
+          finishReason: 'stop',
+          durationMs: 1,
+        };
+      },
+      async unload() {},
+    });
+    return { loader, stats };
+  }
+  const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  it('sends an endpoint as many requests at once as its setting, an in-browser engine one', async () => {
+    const { loader, stats } = countingLoader();
+    const registry = new ModelRegistry(loader, async () => undefined);
+    const api = await registry.ensure({ ...endpoint, concurrency: 4 }, {});
+    expect(api.maxConcurrency).toBe(4);
+    await Promise.all(Array.from({ length: 12 }, () => api.chat(ask)));
+    expect(stats.max).toBe(4);
+
+    // A changed setting applies to the loaded engine (its key, and so its id, is unchanged).
+    const again = await registry.ensure({ ...endpoint, concurrency: 2 }, {});
+    expect(again).toBe(api);
+    expect(registry.list()[0]?.config).toEqual({ ...endpoint, concurrency: 2 });
+    stats.max = 0;
+    await Promise.all(Array.from({ length: 12 }, () => again.chat(ask)));
+    expect(stats.max).toBe(2);
+
+    const cpu = await registry.ensure(wllama('tiny'), {});
+    stats.max = 0;
+    await Promise.all(Array.from({ length: 6 }, () => cpu.chat(ask)));
+    expect(stats.max).toBe(1);
   });
 });

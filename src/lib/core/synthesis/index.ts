@@ -11,3 +11,4 @@ export * from './examples';
 export * from './loop';
 export * from './estimate';
 export * from './yield-calibration';
+export * from './wave';

@@ -146,6 +146,8 @@ export function annotationHandler(run: Run): RunHandler {
   const config = run.config as AnnotationRunConfig;
   return {
     kind: 'annotate',
+    // Chunks share nothing and may overlap; the merge needs every chunk's rules.
+    isBarrier: (task) => task.key === FINALIZE_KEY,
     describe(task) {
       if (task.key === FINALIZE_KEY) return 'Merging duplicates and grouping families';
       const chunk = (task.state as ChunkTaskState | undefined)?.chunk;

@@ -355,6 +355,14 @@ export function evaluationHandler(run: Run): RunHandler {
   return config.mode === 'calibration' ? calibrationHandler(config) : rcsHandler(config);
 }
 
+/**
+ * Items finish in any order when several are in flight: kept sorted by key, so the row and the
+ * summary's sums do not depend on timing.
+ */
+function byKey<T>(items: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(items).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 /** The evaluation row's update for a finished item (applied in the checkpoint's transaction). */
 function recordItem(config: EvaluationRunConfig, result: EvalStepResult): Partial<StepOutcome> {
   const { rcsItem, calibrationItem } = result;
@@ -363,7 +371,7 @@ function recordItem(config: EvaluationRunConfig, result: EvalStepResult): Partia
       tables: ['evaluations'],
       write: writeItem(config.evaluationId, (results) => {
         if (results.mode !== 'rcs') return;
-        results.items[rcsItem.key] = rcsItem;
+        results.items = byKey({ ...results.items, [rcsItem.key]: rcsItem });
         results.summary = computeRcs(Object.values(results.items), results.rules);
       }),
     };
@@ -372,7 +380,7 @@ function recordItem(config: EvaluationRunConfig, result: EvalStepResult): Partia
       tables: ['evaluations'],
       write: writeItem(config.evaluationId, (results) => {
         if (results.mode !== 'calibration') return;
-        results.items[calibrationItem.key] = calibrationItem;
+        results.items = byKey({ ...results.items, [calibrationItem.key]: calibrationItem });
         results.summary = summariseCalibration(Object.values(results.items));
       }),
     };

@@ -1,12 +1,19 @@
 /**
- * Runs a run's task queue, one engine request at a time, checkpointing after every step: the
- * task's new state, the rows the step produced and the run row (progress, usage, run-level
- * state from `patchRun`) are written in ONE transaction, so a reload, crash or closed tab loses
- * at most the step in flight and never duplicates a result.
+ * Runs a run's task queue with up to K tasks in flight (`concurrency`, the engines' setting; 1
+ * for in-browser engines), checkpointing after every step: the task's new state, the rows the
+ * step produced and the run row (progress, usage, run-level state from `patchRun`) are written in
+ * ONE transaction, so a reload, crash or closed tab loses at most the steps in flight and never
+ * duplicates a result. Checkpoints are applied one at a time, each to the run as last committed.
+ *
+ * Which tasks run is decided by core's scheduler (`core/run-schedule.ts`): runs whose tasks share
+ * state run in waves, so their results do not depend on K or on timing; see there.
  *
  * A task ends in one of three ways: `done`; failed at once when a step reports a final
  * `failure` (retrying cannot help); or failed after {@link MAX_TASK_ATTEMPTS} thrown attempts.
  * Tokens of failed attempts are charged when the error carries them.
+ *
+ * Pause and cancel abort every step in flight (their results are discarded, as after a closed
+ * tab) and return once all have settled, so nothing is written after the stop is recorded.
  */
 import type { AgentRole } from '$lib/core/engine-config';
 import {
@@ -18,6 +25,7 @@ import {
 } from '$lib/core/errors';
 import type { TokenUsage } from '$lib/core/llm';
 import type { Run, Task } from '$lib/core/records';
+import { nextDecision, waveBounds, waveOf, type QueuedTask } from '$lib/core/run-schedule';
 import type { SpecAlignDb } from '$lib/db/database';
 import { storageShortfall, type StorageSample } from '$lib/core/storage-headroom';
 import { guardStorage, isStorageWriteFailure, STORAGE_FULL_MESSAGE } from '$lib/db/errors';
@@ -46,6 +54,11 @@ export interface ExecuteOptions {
   engineFor: StepContext['engineFor'];
   now?: () => number;
   /**
+   * Most tasks in flight at once (K); default 1. Results do not depend on it (see
+   * core/run-schedule.ts); the engines queue requests beyond their own limits.
+   */
+  concurrency?: number;
+  /**
    * Samples storage use and quota (`navigator.storage.estimate()`), checked before the run starts
    * and every {@link STORAGE_CHECK_STEPS} steps: the run pauses while enough space remains to
    * save the pause (see `storageShortfall`).
@@ -67,6 +80,9 @@ export async function executeRun(
   return withRunLockIfFree(runId, () => executeLocked(db, runId, handler, options));
 }
 
+/** Why the executor stops launching tasks before the queue is done. */
+type Stop = { kind: 'fatal'; error: unknown } | { kind: 'pause'; message: string; abort: boolean };
+
 async function executeLocked(
   db: SpecAlignDb,
   runId: string,
@@ -83,6 +99,13 @@ async function executeLocked(
   let sessionDone = 0;
   let sessionEngineMs = 0;
   let sessionTokens = 0;
+  // Wall time with at least one step in flight, and the sum of every step's wall time: their
+  // ratio is the mean overlap, which turns summed engine time into elapsed engine time.
+  let busySteps = 0;
+  let busySince = 0;
+  let busyMs = 0;
+  let stepWallMs = 0;
+  let inFlight = 0;
 
   const progress = (
     status: RunProgress['status'],
@@ -91,6 +114,8 @@ async function executeLocked(
   ): RunProgress => {
     const remaining = run.progress.total - run.progress.done - run.progress.failed;
     const elapsed = now() - sessionStart;
+    const busy = busyMs + (busySteps ? now() - busySince : 0);
+    const overlap = busy > 0 && stepWallMs > 0 ? Math.max(1, stepWallMs / busy) : 1;
     return {
       runId,
       status,
@@ -99,21 +124,30 @@ async function executeLocked(
       total: run.progress.total,
       usage: { ...run.usage },
       ...(run.usageByRole ? { usageByRole: structuredClone(run.usageByRole) } : {}),
-      tokensPerSecond: sessionEngineMs > 0 ? (sessionTokens * 1000) / sessionEngineMs : 0,
+      tokensPerSecond: sessionEngineMs > 0 ? (sessionTokens * 1000 * overlap) / sessionEngineMs : 0,
       ...(sessionDone > 0 ? { etaMs: (elapsed / sessionDone) * remaining } : {}),
       ...(current ? { current } : {}),
+      ...(status === 'running' && inFlight > 0 ? { inFlight } : {}),
       ...(error ? { error } : {}),
     };
   };
-  const saveRun = (patch: Partial<Run>) => {
-    Object.assign(run, patch, { updatedAt: now() });
-    return guardStorage(() =>
-      db.transaction('rw', db.runs, async () => {
-        await assertRunExists(db, runId);
-        await db.runs.put(run);
-      }),
-    );
+  // Checkpoints, wave closings and run saves one at a time: each builds on the run as committed.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = tail.then(work, work);
+    tail = result.catch(() => undefined);
+    return result;
   };
+  const saveRun = (patch: Partial<Run>) =>
+    serially(() => {
+      Object.assign(run, patch, { updatedAt: now() });
+      return guardStorage(() =>
+        db.transaction('rw', db.runs, async () => {
+          await assertRunExists(db, runId);
+          await db.runs.put(run);
+        }),
+      );
+    });
 
   // Another tab paused, cancelled or finished the run while this one waited for its lock.
   const { status: found } = stored;
@@ -122,126 +156,301 @@ async function executeLocked(
     return progress(found);
   }
 
+  // Aborted by the caller (pause, cancel) or by the executor itself (a fatal error in one task,
+  // low storage): every step in flight sees it.
+  // Each task in flight gets its own controller, aborted from here: one shared signal would carry
+  // an abort listener per request in flight.
+  const inner = new AbortController();
+  const taskControllers = new Set<AbortController>();
+  const abortInner = () => {
+    inner.abort();
+    for (const controller of taskControllers) controller.abort();
+  };
+  if (options.signal.aborted) abortInner();
+  else options.signal.addEventListener('abort', abortInner, { once: true });
   const context: StepContext = {
     db,
-    signal: options.signal,
+    signal: inner.signal,
     engineFor: options.engineFor,
     now,
   };
   let lastSample: StorageSample | undefined;
   let stepsSinceCheck = 0;
-  /** Pauses the run (and returns its progress) when free space runs low. */
-  const pauseIfLowOnSpace = async (): Promise<RunProgress | undefined> => {
+  /** The message to pause with when free space runs low. */
+  const lowOnSpace = async (): Promise<string | undefined> => {
     if (!options.checkStorage) return undefined;
     stepsSinceCheck = 0;
     const sample = await options.checkStorage().catch(() => undefined);
     if (!sample) return undefined;
     const shortfall = storageShortfall(sample, lastSample);
     lastSample = sample;
-    if (!shortfall) return undefined;
-    await saveRun({ status: 'paused', error: shortfall });
-    const paused = progress('paused', undefined, shortfall);
+    return shortfall;
+  };
+  const pause = async (message: string): Promise<RunProgress> => {
+    await saveRun({ status: 'paused', error: message });
+    const paused = progress('paused', undefined, message);
     options.onProgress?.(paused);
     return paused;
   };
 
-  try {
-    const low = await pauseIfLowOnSpace();
-    if (low) return low;
-    // A previous stop's reason (e.g. a spent budget) no longer applies once the run resumes.
-    // Inside the try: on a disk that is still full this first write fails before any engine work.
-    delete run.error;
-    await saveRun({ status: 'running' });
-    options.onProgress?.(progress('running'));
+  /** Charges a checkpointed step's outcome; false when the task needs another step. */
+  const checkpoint = (task: Task, outcome: Awaited<ReturnType<RunHandler['step']>>) =>
+    serially(async () => {
+      const next = charged(run, outcome.usage, outcome.usageByRole);
+      const failure = outcome.done ? outcome.failure : undefined;
+      const shared =
+        outcome.share !== undefined ? [...(task.shared ?? []), outcome.share] : task.shared;
+      const updated: Task = {
+        ...task,
+        status: !outcome.done ? 'running' : failure !== undefined ? 'failed' : 'done',
+        step: outcome.step,
+        state: outcome.state,
+        ...(failure !== undefined ? { error: failure } : {}),
+        ...(shared ? { shared } : {}),
+        updatedAt: now(),
+      };
+      if (outcome.done)
+        next.progress =
+          failure !== undefined
+            ? { ...next.progress, failed: next.progress.failed + 1 }
+            : { ...next.progress, done: next.progress.done + 1 };
+      outcome.patchRun?.(next);
+      next.updatedAt = now();
+      const tables = [db.tasks, db.runs, ...(outcome.tables ?? []).map((t) => db.table(t))];
+      await guardStorage(() =>
+        db.transaction('rw', tables, async () => {
+          await assertRunExists(db, runId);
+          await outcome.write?.(db);
+          await db.tasks.put(updated);
+          await db.runs.put(next);
+        }),
+      );
+      run = next;
+      sessionTokens += outcome.usage?.completionTokens ?? 0;
+      sessionEngineMs += outcome.engineMs ?? 0;
+    });
+
+  /** Records a failed attempt; true when the task is out of attempts. */
+  const recordAttempt = (task: Task, error: unknown) =>
+    serially(async () => {
+      // Tokens spent on a failed attempt (e.g. output that stayed invalid after repair) count.
+      const spent = chargeOf(error);
+      const next = charged(run, spent.usage, spent.usageByRole);
+      const attempts = task.attempts + 1;
+      const failed = attempts >= MAX_TASK_ATTEMPTS;
+      if (failed) next.progress = { ...next.progress, failed: next.progress.failed + 1 };
+      next.updatedAt = now();
+      await guardStorage(() =>
+        db.transaction('rw', [db.tasks, db.runs], async () => {
+          await assertRunExists(db, runId);
+          await db.tasks.put({
+            ...task,
+            attempts,
+            status: failed ? 'failed' : task.status,
+            error: errorMessage(error),
+            updatedAt: now(),
+          });
+          await db.runs.put(next);
+        }),
+      );
+      run = next;
+      sessionTokens += spent.usage?.completionTokens ?? 0;
+      sessionEngineMs += spent.durationMs ?? 0;
+      return failed;
+    });
+
+  const queue: (QueuedTask & { id: string })[] = [];
+  const width = handler.waveWidth;
+
+  /** Applies a finished wave's contributions, in task order, and records it closed. */
+  const closeWave = async (wave: number) => {
+    const { start, end } = waveBounds(wave, width, queue.length);
+    const ids = queue.slice(start, end).map((t) => t.id);
+    const tasks = (await db.tasks.bulkGet(ids)).filter((t): t is Task => t !== undefined);
+    const closing = (await handler.closeWave?.(tasks, context, run)) ?? {};
+    await serially(async () => {
+      const next: Run = {
+        ...run,
+        progress: { ...run.progress },
+        schedule: { closedWaves: wave + 1 },
+      };
+      closing.patchRun?.(next);
+      const failed = tasks
+        .filter((t) => closing.fail?.[t.id] !== undefined && t.status === 'done')
+        .map((t): Task => ({
+          ...t,
+          status: 'failed',
+          error: closing.fail?.[t.id],
+          updatedAt: now(),
+        }));
+      next.progress.done -= failed.length;
+      next.progress.failed += failed.length;
+      next.updatedAt = now();
+      const tables = [db.tasks, db.runs, ...(closing.tables ?? []).map((t) => db.table(t))];
+      await guardStorage(() =>
+        db.transaction('rw', tables, async () => {
+          await assertRunExists(db, runId);
+          await closing.write?.(db);
+          if (failed.length) await db.tasks.bulkPut(failed);
+          await db.runs.put(next);
+        }),
+      );
+      run = next;
+    });
+  };
+
+  /** Runs one task's steps until it ends, the run stops, or a fatal error (thrown). */
+  const runTask = async (entry: QueuedTask & { id: string }) => {
+    const controller = new AbortController();
+    taskControllers.add(controller);
+    if (inner.signal.aborted) controller.abort();
+    const taskContext: StepContext = { ...context, signal: controller.signal };
+    try {
+      await runSteps(entry, taskContext);
+    } finally {
+      taskControllers.delete(controller);
+    }
+  };
+  const runSteps = async (entry: QueuedTask & { id: string }, taskContext: StepContext) => {
     for (;;) {
-      const task = await nextTask(db, runId);
-      if (!task) break;
-      if (options.signal.aborted) throw new AbortedError();
-      const limit = handler.limitReached?.(run);
-      if (limit) {
-        await saveRun({ status: 'paused', error: limit });
-        const stopped = progress('paused', undefined, limit);
-        options.onProgress?.(stopped);
-        return stopped;
+      if (inner.signal.aborted) return;
+      const task = await db.tasks.get(entry.id);
+      if (!task) throw new RunDeletedError();
+      if (task.status === 'done' || task.status === 'failed') {
+        entry.ended = true;
+        return;
       }
       const label = handler.describe?.(task);
       options.onProgress?.(progress('running', label));
-      let finished = false;
+      const began = now();
+      if (busySteps++ === 0) busySince = began;
+      let ended: boolean;
       try {
-        const outcome = await handler.step(task, context);
-        if (options.signal.aborted) throw new AbortedError();
-        const next = charged(run, outcome.usage, outcome.usageByRole);
-        const failure = outcome.done ? outcome.failure : undefined;
-        const updated: Task = {
-          ...task,
-          status: !outcome.done ? 'running' : failure !== undefined ? 'failed' : 'done',
-          step: outcome.step,
-          state: outcome.state,
-          ...(failure !== undefined ? { error: failure } : {}),
-          updatedAt: now(),
-        };
-        if (outcome.done)
-          next.progress =
-            failure !== undefined
-              ? { ...next.progress, failed: next.progress.failed + 1 }
-              : { ...next.progress, done: next.progress.done + 1 };
-        outcome.patchRun?.(next);
-        next.updatedAt = now();
-        const tables = [db.tasks, db.runs, ...(outcome.tables ?? []).map((t) => db.table(t))];
-        await guardStorage(() =>
-          db.transaction('rw', tables, async () => {
-            await assertRunExists(db, runId);
-            await outcome.write?.(db);
-            await db.tasks.put(updated);
-            await db.runs.put(next);
-          }),
-        );
-        run = next;
-        sessionTokens += outcome.usage?.completionTokens ?? 0;
-        sessionEngineMs += outcome.engineMs ?? 0;
-        finished = outcome.done;
+        try {
+          const outcome = await handler.step(task, taskContext);
+          // Stopped meanwhile: the step's result is dropped, as if the tab had closed.
+          if (inner.signal.aborted) return;
+          await checkpoint(task, outcome);
+          ended = outcome.done;
+        } finally {
+          const end = now();
+          stepWallMs += end - began;
+          if (--busySteps === 0) busyMs += end - busySince;
+        }
       } catch (error) {
         if (error instanceof StorageFullError || isStorageWriteFailure(error)) throw error;
         // No replica answers: the run pauses; the task's attempt does not count.
         if (error instanceof EndpointsDownError) throw error;
-        if (isAbortError(error) || options.signal.aborted) throw error;
+        if (inner.signal.aborted) return;
+        if (isAbortError(error)) throw error;
         if (error instanceof RunDeletedError) throw error;
-        // Tokens spent on a failed attempt (e.g. output that stayed invalid after repair) count.
-        const spent = chargeOf(error);
-        const next = charged(run, spent.usage, spent.usageByRole);
-        const attempts = task.attempts + 1;
-        const failed = attempts >= MAX_TASK_ATTEMPTS;
-        if (failed) next.progress = { ...next.progress, failed: next.progress.failed + 1 };
-        next.updatedAt = now();
-        await guardStorage(() =>
-          db.transaction('rw', [db.tasks, db.runs], async () => {
-            await assertRunExists(db, runId);
-            await db.tasks.put({
-              ...task,
-              attempts,
-              status: failed ? 'failed' : task.status,
-              error: errorMessage(error),
-              updatedAt: now(),
-            });
-            await db.runs.put(next);
-          }),
-        );
-        run = next;
-        sessionTokens += spent.usage?.completionTokens ?? 0;
-        sessionEngineMs += spent.durationMs ?? 0;
-        finished = failed;
+        ended = await recordAttempt(task, error);
       }
-      if (finished) sessionDone++;
-      if (++stepsSinceCheck >= STORAGE_CHECK_STEPS) {
-        const low = await pauseIfLowOnSpace();
-        if (low) return low;
+      stepsSinceCheck++;
+      if (ended) {
+        entry.ended = true;
+        sessionDone++;
+        return;
       }
     }
+  };
+
+  const running = new Map<number, Promise<void>>();
+  let stop: Stop | undefined;
+  try {
+    const low = await lowOnSpace();
+    if (low) return await pause(low);
+    const rows = await db.tasks
+      .where('[runId+order]')
+      .between([runId, -Infinity], [runId, Infinity])
+      .toArray();
+    for (const t of rows)
+      queue.push({
+        id: t.id,
+        ended: t.status === 'done' || t.status === 'failed',
+        inFlight: false,
+        touched: t.status !== 'pending' || t.attempts > 0 || t.step !== undefined,
+        ...(handler.isBarrier?.(t) ? { barrier: true } : {}),
+      });
+    rows.length = 0;
+    // A run stored before waves applied each task's contributions at its checkpoint: every
+    // wave before its first unfinished task counts as closed.
+    const firstOpen = queue.findIndex((t) => !t.ended);
+    const schedule = width
+      ? (run.schedule ?? { closedWaves: waveOf(firstOpen < 0 ? queue.length : firstOpen, width) })
+      : run.schedule;
+    // A previous stop's reason (e.g. a spent budget) no longer applies once the run resumes.
+    // Inside the try: on a disk that is still full this first write fails before any engine work.
+    delete run.error;
+    await saveRun({ status: 'running', ...(schedule ? { schedule } : {}) });
+    options.onProgress?.(progress('running'));
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+    for (;;) {
+      if (stop || inner.signal.aborted) break;
+      if (stepsSinceCheck >= STORAGE_CHECK_STEPS) {
+        const message = await lowOnSpace();
+        if (message) {
+          stop = { kind: 'pause', message, abort: true };
+          break;
+        }
+      }
+      const decision = nextDecision({
+        queue,
+        concurrency,
+        ...(width ? { waveWidth: width } : {}),
+        closedWaves: run.schedule?.closedWaves ?? 0,
+      });
+      if (decision.kind === 'done') break;
+      if (decision.kind === 'close') {
+        await closeWave(decision.wave);
+        continue;
+      }
+      if (decision.kind === 'start') {
+        // With waves, budgets are checked as a wave opens (nothing is in flight then); without,
+        // before each task starts.
+        if (decision.opensWave || !width) {
+          const limit = handler.limitReached?.(run);
+          if (limit) {
+            stop = { kind: 'pause', message: limit, abort: false };
+            break;
+          }
+        }
+        for (const position of decision.positions) {
+          const entry = queue[position];
+          if (!entry) continue;
+          entry.inFlight = true;
+          entry.touched = true;
+          inFlight++;
+          const work = runTask(entry)
+            .catch((error: unknown) => {
+              stop ??= { kind: 'fatal', error };
+              abortInner();
+            })
+            .finally(() => {
+              entry.inFlight = false;
+              inFlight--;
+              running.delete(position);
+            });
+          running.set(position, work);
+        }
+        continue;
+      }
+      if (!running.size) throw new Error('The run scheduler stalled with nothing in flight.');
+      await Promise.race(running.values());
+    }
+    if (stop?.kind === 'pause' && stop.abort) abortInner();
+    await Promise.all(running.values());
+    if (stop?.kind === 'fatal') throw stop.error;
+    if (options.signal.aborted) throw new AbortedError();
+    if (stop?.kind === 'pause') return await pause(stop.message);
     await saveRun({ status: 'done' });
     const final = progress('done');
     options.onProgress?.(final);
     return final;
   } catch (error) {
+    // Nothing may write after the stop is recorded: let every step in flight settle first.
+    abortInner();
+    await Promise.all(running.values());
     // Its project was deleted: there is nothing left to record the stop on, and nothing may be recreated.
     if (error instanceof RunDeletedError) {
       const gone = progress('cancelled', undefined, error.message);
@@ -276,6 +485,8 @@ async function executeLocked(
     if (down) final.resumeAt = error.retryAt;
     options.onProgress?.(final);
     return final;
+  } finally {
+    options.signal.removeEventListener('abort', abortInner);
   }
 }
 
@@ -372,13 +583,4 @@ export class RunDeletedError extends Error {
  */
 async function assertRunExists(db: SpecAlignDb, runId: string): Promise<void> {
   if ((await db.runs.get(runId)) === undefined) throw new RunDeletedError();
-}
-
-/** The first unfinished task in queue order; tasks left 'running' by a crash resume from their step. */
-async function nextTask(db: SpecAlignDb, runId: string): Promise<Task | undefined> {
-  return db.tasks
-    .where('[runId+order]')
-    .between([runId, -Infinity], [runId, Infinity])
-    .filter((t) => t.status === 'pending' || t.status === 'running')
-    .first();
 }

@@ -2,7 +2,7 @@
  * The worker's live runs: starts the executor for a stored run with the right handler, and keeps
  * its AbortController so the UI can pause or cancel it by run id.
  */
-import type { AgentRole, EngineConfig } from '$lib/core/engine-config';
+import { concurrencyOf, type AgentRole, type EngineConfig } from '$lib/core/engine-config';
 import { NoModelLoadedError } from '$lib/core/errors';
 import type { ChatEngine } from '$lib/core/llm';
 import type { Run } from '$lib/core/records';
@@ -31,6 +31,37 @@ export async function configForRole(
     );
   }
   return config;
+}
+
+/** The engine roles a run of each kind calls. */
+export const RUN_ROLES: Record<Run['kind'], readonly AgentRole[]> = {
+  annotate: ['annotator'],
+  synthesize: ['planner', 'attacker', 'defender', 'safetyJudge', 'qualityJudge', 'violator'],
+  evaluate: ['target', 'safetyJudge'],
+};
+
+/** The engine configs of the roles a run of `kind` calls (roles without a model are skipped). */
+export async function configsForRun(
+  db: SpecAlignDb,
+  projectId: string,
+  kind: Run['kind'],
+): Promise<EngineConfig[]> {
+  const configs: EngineConfig[] = [];
+  for (const role of RUN_ROLES[kind] ?? []) {
+    // A role without a model fails the run's first step with the message that says so.
+    const config = await configForRole(db, projectId, role).catch(() => undefined);
+    if (config) configs.push(config);
+  }
+  return configs;
+}
+
+/**
+ * Tasks a run keeps in flight (K): the largest concurrency among its roles' engines (1 for
+ * in-browser engines). Each engine still queues requests beyond its own setting.
+ */
+export async function runConcurrency(db: SpecAlignDb, run: Run): Promise<number> {
+  const configs = await configsForRun(db, run.projectId, run.kind);
+  return Math.max(1, ...configs.map(concurrencyOf));
 }
 
 function handlerFor(run: Run): RunHandler {
@@ -90,9 +121,11 @@ export class RunRunner {
     };
     this.#active.set(runId, entry);
     this.#listenForStops();
-    const execute = (expectedStatus: Run['status']) =>
+    const execute = async (expectedStatus: Run['status']) =>
       executeRun(this.db, runId, this.handlers(run), {
         signal: entry.controller.signal,
+        // As many tasks in flight as the run's engines serve at once (1 for in-browser ones).
+        concurrency: await runConcurrency(this.db, run),
         expectedStatus,
         stopMode: () => entry.mode,
         checkStorage: sampleStorage,

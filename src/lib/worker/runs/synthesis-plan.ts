@@ -52,6 +52,11 @@ export interface SynthesisRunInput {
   budgets?: SynthesisBudgets;
   /** Loop tunables; missing fields take core's defaults. */
   loop?: Partial<LoopOptions>;
+  /**
+   * Tasks per wave (core/run-schedule.ts, `waveWidthFor`); default 1. Never derived from the
+   * engines' concurrency: results depend on it, and must not on K.
+   */
+  waveWidth?: number;
 }
 
 /**
@@ -74,6 +79,8 @@ export interface SynthesisRunConfig {
   loop: LoopOptions;
   /** Per instance id, a fingerprint of its prompt and rules when the run was planned. */
   instanceFingerprints: Record<string, string>;
+  /** Tasks per wave; absent on runs planned before waves (they run with 1). */
+  waveWidth?: number;
 }
 
 /** A run's estimate as stored with it: the figures, the speed and the prices it assumed. */
@@ -200,6 +207,7 @@ export async function planSynthesisRun(
     budgets,
     loop,
     instanceFingerprints: Object.fromEntries(loaded.map((l) => [l.record.id, l.fingerprint])),
+    waveWidth: Math.max(1, Math.floor(input.waveWidth ?? 1)),
     v: 2,
     estimate: {
       tasks: estimate.tasks,
@@ -246,6 +254,7 @@ export async function createSynthesisRun(
     usage: { promptTokens: 0, completionTokens: 0 },
     usageByRole: {},
     experience: emptyExperiencePool(),
+    schedule: { closedWaves: 0 },
   };
   const lineage = await lookupLineages(
     db,

@@ -9,11 +9,13 @@
  * - each task's state is the loop's plain-JSON {@link LoopState}; seeds derive from it;
  * - a pair's id is `${run.id}:${task.key}`, written with `put` in the checkpoint's transaction,
  *   so re-running a step can never add a second pair;
- * - the experience pool lives on the run row and grows in the same transaction as the step that
- *   reported the entry; the planner sees the pool as last committed;
- * - the prompts a new attack is deduplicated against are those of pairs of EARLIER tasks in
- *   queue order (never "what happens to be stored now"), read from the database at the attack
- *   step, so an in-memory cache can never disagree with a reload;
+ * - tasks run in waves of `config.waveWidth` (core/run-schedule.ts), so the results do not depend
+ *   on how many tasks are in flight: the experience pool lives on the run row and changes only
+ *   when a wave closes (each step's entry waits on its task row until then), so a planner sees
+ *   the pool of the waves before its own; the prompts a new attack is deduplicated against are
+ *   those of pairs of EARLIER WAVES (never "what happens to be stored now"), read from the
+ *   database at the attack step, and the pairs of one wave are deduplicated against each other,
+ *   in task order, when it closes (core/synthesis/wave.ts);
  * - the run stores the resolved controls and loop options (not "defaults"), and a fingerprint of
  *   each instance: an instance re-sampled or a rule edited after planning ends that instance's
  *   remaining tasks with a reason instead of silently mixing two versions into one dataset.
@@ -24,15 +26,16 @@ import { labelInstanceRules } from '$lib/core/instances/render';
 import type { TokenUsage } from '$lib/core/llm';
 import type { PreferencePair, Run, SpecExample, Task } from '$lib/core/records';
 import {
-  addExperience,
   AGENT_ROLE,
   describeLoopState,
   emptyExperiencePool,
   examplesByRule,
+  closeSynthesisWave,
   nextStep,
   promptText,
   SynthesisStepError,
   type AgentName,
+  type ExperienceEntryDraft,
   type LoopContext,
   type LoopState,
   type LoopStep,
@@ -114,7 +117,13 @@ export function synthesisHandler(run: Run): RunHandler {
     return result;
   }
 
-  /** Prompts of this run's pairs from tasks before `task` in queue order, in that order. */
+  // Runs planned before waves ran one task at a time: width 1 keeps their semantics. (An optional
+  // field of the loose v1 config, so not in its pinned schema: checked here.)
+  const width = config.waveWidth;
+  const waveWidth =
+    typeof width === 'number' && Number.isSafeInteger(width) && width > 0 ? width : 1;
+
+  /** Prompts of this run's pairs from tasks of waves before `task`'s, in queue order. */
   async function earlierPrompts(db: SpecAlignDb, task: Task): Promise<string[]> {
     queue ??= new Map(
       (
@@ -124,7 +133,8 @@ export function synthesisHandler(run: Run): RunHandler {
           .primaryKeys()) as string[]
       ).map((id, i) => [id, i]),
     );
-    const position = queue.get(task.id) ?? task.order;
+    const found = queue.get(task.id) ?? task.order;
+    const position = Math.floor(found / waveWidth) * waveWidth;
     const ids = (await db.pairs.where('runId').equals(run.id).primaryKeys()) as string[];
     const present = new Set(ids);
     for (const id of prompts.keys()) if (!present.has(id)) prompts.delete(id);
@@ -141,6 +151,44 @@ export function synthesisHandler(run: Run): RunHandler {
 
   return {
     kind: 'synthesize',
+    waveWidth,
+
+    async closeWave(tasks, { db }, current) {
+      const first = tasks[0];
+      if (!first) return {};
+      const pairs = await db.pairs.bulkGet(tasks.map((t) => synthesisItemId(run.id, t.key)));
+      const closed = closeSynthesisWave(
+        current.experience ?? emptyExperiencePool(),
+        tasks.map((t, i) => {
+          const pair = t.status === 'done' ? pairs[i] : undefined;
+          return {
+            id: t.id,
+            ...(pair ? { prompt: promptText(pair.prompt) } : {}),
+            entries: (t.shared ?? []) as ExperienceEntryDraft[],
+          };
+        }),
+        await earlierPrompts(db, first),
+        config.loop.duplicateThreshold,
+      );
+      const dropped = closed.duplicates.map((id) => {
+        const task = tasks.find((t) => t.id === id);
+        return synthesisItemId(run.id, task?.key ?? '');
+      });
+      return {
+        patchRun: (r) => {
+          r.experience = closed.pool;
+        },
+        fail: Object.fromEntries(closed.duplicates.map((id) => [id, 'duplicate prompt'])),
+        ...(dropped.length
+          ? {
+              tables: ['pairs'],
+              write: async (d: SpecAlignDb) => {
+                await d.pairs.bulkDelete(dropped);
+              },
+            }
+          : {}),
+      };
+    },
 
     describe(task) {
       const state = task.state;
@@ -208,11 +256,8 @@ export function synthesisHandler(run: Run): RunHandler {
       const roles = byRole(result.step, result.usage);
       if (roles) outcome.usageByRole = roles;
       if (result.failure !== undefined) outcome.failure = result.failure;
-      const entry = result.experience;
-      if (entry)
-        outcome.patchRun = (r) => {
-          r.experience = addExperience(r.experience ?? emptyExperiencePool(), entry);
-        };
+      // Held on the task row until its wave closes (see closeWave).
+      if (result.experience) outcome.share = result.experience;
       const draft = result.pair;
       if (draft) {
         const lineage = lineageMap(loaded.instance.rules);

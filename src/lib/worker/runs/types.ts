@@ -17,8 +17,10 @@ export interface RunProgress {
   tokensPerSecond: number;
   /** Estimated time left, from this session's pace. */
   etaMs?: number;
-  /** What is being worked on, e.g. "chunk 12/80: Do not lie". */
+  /** What is being worked on, e.g. "chunk 12/80: Do not lie" (the latest step started). */
   current?: string;
+  /** Tasks with a step in flight now (up to the engines' concurrency). */
+  inFlight?: number;
   error?: string;
   /**
    * Set on a pause whose cause may clear by itself (every endpoint replica down): when to try
@@ -64,6 +66,22 @@ export interface StepOutcome {
    * stored in the checkpoint's transaction: it becomes visible only if the checkpoint commits.
    */
   patchRun?: (run: Run) => void;
+  /**
+   * A contribution to state the run's tasks share (plain JSON), for handlers with waves: stored
+   * on the task row with this checkpoint and handed to `closeWave` when the task's wave closes,
+   * so no task of the same wave sees it (see core/run-schedule.ts).
+   */
+  share?: unknown;
+}
+
+/** What closing a wave changes, in one transaction with the run's `closedWaves`. */
+export interface WaveClosing {
+  /** Applies the wave's contributions to the run row. */
+  patchRun?: (run: Run) => void;
+  write?: (db: SpecAlignDb) => Promise<void>;
+  tables?: string[];
+  /** Done tasks that turn out failed after all (e.g. a duplicate of an earlier task in the wave), by id, with the reason. */
+  fail?: Record<string, string>;
 }
 
 /**
@@ -84,9 +102,26 @@ export interface RunHandler {
   /** A short label for progress, e.g. the chunk's heading. */
   describe?(task: Task): string;
   /**
-   * Checked before every step with the run as last checkpointed: a message stops the run as
-   * `paused` with that message as its error (e.g. a token budget is spent). Resuming checks
-   * again, so the run stays paused until the limit is raised.
+   * Checked with the run as last checkpointed as each wave opens (runs without waves: before
+   * each task starts): a message stops the run as `paused` with that message as its error (e.g.
+   * a token budget is spent). Resuming checks again, so the run stays paused until the limit is
+   * raised.
    */
   limitReached?(run: Readonly<Run>): string | undefined;
+  /**
+   * Tasks per wave for runs whose tasks share state (core/run-schedule.ts); undefined: the tasks
+   * share nothing and run in any overlap. With waves, `limitReached` is checked when a wave opens.
+   */
+  waveWidth?: number;
+  /**
+   * Called once per wave when all its tasks have ended (`tasks`: their rows, in queue order, as
+   * stored): what the wave's contributions change. Applied with the wave's closing.
+   */
+  closeWave?(
+    tasks: readonly Task[],
+    context: StepContext,
+    run: Readonly<Run>,
+  ): Promise<WaveClosing>;
+  /** A task that may start only after every earlier task ended (e.g. a final merge). */
+  isBarrier?(task: Task): boolean;
 }

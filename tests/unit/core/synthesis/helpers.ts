@@ -17,7 +17,11 @@ import {
   type SynthesisInstance,
   type TaskDescriptor,
 } from '$lib/core/synthesis';
-import { ScriptedEngine, type ScriptReply } from '../../../helpers/scripted-engine';
+import {
+  ScriptedEngine,
+  type ScriptedEngineOptions,
+  type ScriptReply,
+} from '../../../helpers/scripted-engine';
 import { longestThirteen } from '../instances/fixtures';
 
 export const INSTANCE_RULES: readonly Rule[] = longestThirteen();
@@ -107,7 +111,11 @@ export class AgentDispatcher {
   readonly #counts = new Map<AgentName, number>();
   readonly engines = new Map<AgentRole, ScriptedEngine>();
 
-  constructor(readonly script: RoleScript) {}
+  constructor(
+    readonly script: RoleScript,
+    /** Extra options of every role's engine (e.g. `jitterMs`). */
+    readonly engineOptions: ScriptedEngineOptions = {},
+  ) {}
 
   /** The engine for a role: id `scripted:<role>`, a zero clock (durations are 0). */
   engineFor = async (role: AgentRole): Promise<ScriptedEngine> => {
@@ -116,6 +124,11 @@ export class AgentDispatcher {
       engine = new ScriptedEngine((request) => this.reply(request), {
         id: `scripted:${role}`,
         clock: () => 0,
+        ...this.engineOptions,
+        // Each role's engine jitters differently.
+        ...(this.engineOptions.jitterSeed !== undefined
+          ? { jitterSeed: this.engineOptions.jitterSeed * 31 + this.engines.size }
+          : {}),
       });
       this.engines.set(role, engine);
     }

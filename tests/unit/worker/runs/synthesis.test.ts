@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRole } from '$lib/core/engine-config';
 import { labelInstanceRules, materializeInstance, sampleInstances } from '$lib/core/instances';
 import { mulberry32 } from '$lib/core/hash';
-import type { ChatRequest, TokenUsage } from '$lib/core/llm';
+import type { ChatEngine, ChatRequest, TokenUsage } from '$lib/core/llm';
 import type { CaseType, Rule, SpecInstance, Task } from '$lib/core/records';
 import {
   CASE_TYPE_DESCRIPTIONS,
@@ -20,6 +20,7 @@ import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
 import { RunRunner } from '$lib/worker/runs/runner';
 import { readStartEstimate } from '$lib/core/stored';
 import { synthesisHandler } from '$lib/worker/runs/synthesis';
+import type { RunHandler } from '$lib/worker/runs/types';
 import {
   createSynthesisRun,
   planSynthesisRun,
@@ -750,5 +751,216 @@ describe('synthesis run', () => {
     expect(stored?.cost?.total).toBeGreaterThan(0);
     expect(stored?.cost).toEqual(estimate.cost);
     expect(stored?.cost?.unpricedRoles).toContain('attacker');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Many tasks in flight (issue 12): waves of 16 over the 24 tasks, engines that answer after a
+// random delay, so replies arrive in a different order at every K.
+
+describe('synthesis run with tasks in flight', () => {
+  const WIDTH = 16;
+
+  async function prepareWide(world: World, jitterSeed: number, onCall?: (n: number) => void) {
+    const created = await createSynthesisRun(
+      world.db,
+      world.projectId,
+      input(world, { waveWidth: WIDTH }),
+    );
+    const script = scriptFor(world, created.tasks, onCall);
+    const dispatcher = new AgentDispatcher(script.script, { jitterMs: 3, jitterSeed });
+    // Counts calls in flight across every role's engine.
+    const stats = { active: 0, max: 0 };
+    const engineFor = async (role: AgentRole): Promise<ChatEngine> => {
+      const engine = await dispatcher.engineFor(role);
+      return {
+        id: engine.id,
+        contextWindow: engine.contextWindow,
+        chat: async (request) => {
+          stats.max = Math.max(stats.max, ++stats.active);
+          try {
+            return await engine.chat(request);
+          } finally {
+            stats.active--;
+          }
+        },
+      };
+    };
+    return { ...created, script, dispatcher, stats, engineFor };
+  }
+
+  /** Runs to the end at `concurrency`, resuming with a fresh handler whenever it pauses. */
+  async function runAt(
+    db: SpecAlignDb,
+    runId: string,
+    engineFor: (role: AgentRole) => Promise<ChatEngine>,
+    concurrency: number,
+    controllers: { current: AbortController } = { current: new AbortController() },
+    wrap: (handler: RunHandler) => RunHandler = (h) => h,
+  ) {
+    let resumes = 0;
+    for (;;) {
+      const run = await db.runs.get(runId);
+      if (!run) throw new Error('run vanished');
+      const progress = await executeRun(db, runId, wrap(synthesisHandler(run)), {
+        signal: controllers.current.signal,
+        engineFor,
+        concurrency,
+      });
+      if (progress.status === 'done') return { progress, resumes };
+      controllers.current = new AbortController();
+      if (++resumes > 100) throw new Error('the run never finished');
+    }
+  }
+
+  /** Everything that must not depend on K: pairs, endings, pool, usage, counts. */
+  async function outcome(db: SpecAlignDb, runId: string) {
+    const run = await db.runs.get(runId);
+    return {
+      pairs: await pairContent(db, runId),
+      endings: await endings(db, runId),
+      experience: run?.experience,
+      usage: run?.usage,
+      usageByRole: run?.usageByRole,
+      progress: run?.progress,
+    };
+  }
+
+  let baseline: Promise<Awaited<ReturnType<typeof outcome>>> | undefined;
+  /** The uninterrupted run at K = 1. */
+  function sequential() {
+    baseline ??= (async () => {
+      const world = await setup();
+      const run = await prepareWide(world, 1);
+      await runAt(world.db, run.run.id, run.engineFor, 1);
+      expect(run.stats.max).toBe(1);
+      // Planners of the first wave saw an empty pool; some of the second saw what worked.
+      const planners = run.dispatcher.of('planner').map(userContent);
+      expect(planners.slice(0, WIDTH).some((p) => p.includes('worked before'))).toBe(false);
+      expect(planners.slice(WIDTH).some((p) => p.includes('worked before'))).toBe(true);
+      return outcome(world.db, run.run.id);
+    })();
+    return baseline;
+  }
+
+  it('gives identical pairs, endings, usage and experience pool at K = 1, 4 and 16', async () => {
+    const expected = await sequential();
+    expect(expected.progress).toMatchObject({ done: 19, failed: 5, total: 24 });
+    const byKey = new Map(expected.endings.map((e) => [e.key, e]));
+    const ending = (order: number) => [...byKey.values()][order];
+    // Task 13 repeats task 4's query in the same wave: found when the wave closes. Task 20 is in
+    // the next wave: found at its attack step. Either way it ends as a duplicate without a pair.
+    expect(ending(4)).toMatchObject({ status: 'done' });
+    expect(ending(13)).toMatchObject({ status: 'failed', error: 'duplicate prompt' });
+    expect(ending(13)?.step).not.toBe('attack');
+    expect(ending(20)).toMatchObject({
+      status: 'failed',
+      error: 'duplicate prompt',
+      step: 'attack',
+    });
+    expect(expected.pairs).toHaveLength(19);
+    expect(expected.experience?.entries.length).toBeGreaterThan(0);
+
+    for (const k of [4, 16]) {
+      const world = await setup();
+      const run = await prepareWide(world, k);
+      await runAt(world.db, run.run.id, run.engineFor, k);
+      // Tasks really overlapped, and never more than K (nor more than a wave).
+      expect(run.stats.max, `K=${k}`).toBeGreaterThan(1);
+      expect(run.stats.max, `K=${k}`).toBeLessThanOrEqual(Math.min(k, WIDTH));
+      expect(await outcome(world.db, run.run.id), `K=${k}`).toEqual(expected);
+    }
+  });
+
+  it('resumed after interruptions mid-wave at K = 16 equals the uninterrupted K = 1 run', async () => {
+    const expected = await sequential();
+    const world = await setup();
+    const controllers = { current: new AbortController() };
+    const points = new Set([7, 45, 90, 140]);
+    let cutWhileInFlight = 0;
+    const run = await prepareWide(world, 7, (n) => {
+      // The tab closes while this call (and others) are in flight: their answers are lost.
+      if (points.has(n)) {
+        if (run.stats.active > 1) cutWhileInFlight++;
+        controllers.current.abort();
+      }
+    });
+    const { resumes } = await runAt(world.db, run.run.id, run.engineFor, 16, controllers);
+    expect(resumes).toBe(points.size);
+    expect(cutWhileInFlight).toBeGreaterThan(0);
+    expect(await outcome(world.db, run.run.id)).toEqual(expected);
+  });
+
+  it('closes a wave that a crash left unclosed, once, when the run resumes', async () => {
+    const expected = await sequential();
+    const world = await setup();
+    const run = await prepareWide(world, 5);
+    let crashes = 0;
+    const crashOnFirstClose = (handler: RunHandler): RunHandler => ({
+      ...handler,
+      async closeWave(tasks, context, current) {
+        // The tab closes after the wave's last checkpoint, before its closing commits.
+        if (crashes++ === 0) throw new Error('The tab was closed.');
+        return (await handler.closeWave?.(tasks, context, current)) ?? {};
+      },
+    });
+    const first = await executeRun(
+      world.db,
+      run.run.id,
+      crashOnFirstClose(synthesisHandler(run.run)),
+      {
+        signal: new AbortController().signal,
+        engineFor: run.engineFor,
+        concurrency: 16,
+      },
+    );
+    expect(first.status).toBe('failed');
+    const stored = await world.db.runs.get(run.run.id);
+    expect(stored?.schedule).toEqual({ closedWaves: 0 });
+    expect(stored?.experience?.entries).toEqual([]);
+    await runAt(world.db, run.run.id, run.engineFor, 16, undefined, crashOnFirstClose);
+    expect(await outcome(world.db, run.run.id)).toEqual(expected);
+  });
+
+  it('pauses and cancels with tasks in flight: every step settles, nothing is written after', async () => {
+    const expected = await sequential();
+    for (const mode of ['pause', 'cancel'] as const) {
+      const world = await setup();
+      const controller = new AbortController();
+      let inFlightAtStop = 0;
+      const run = await prepareWide(world, 11, (n) => {
+        // The first call after the first few made while at least 3 others are in flight.
+        if (n >= 20 && !controller.signal.aborted && run.stats.active >= 4) {
+          inFlightAtStop = run.stats.active;
+          controller.abort();
+        }
+      });
+      const stopped = await executeRun(world.db, run.run.id, synthesisHandler(run.run), {
+        signal: controller.signal,
+        stopMode: () => mode,
+        engineFor: run.engineFor,
+        concurrency: 16,
+      });
+      expect(inFlightAtStop, mode).toBeGreaterThanOrEqual(4);
+      expect(stopped.status).toBe(mode === 'pause' ? 'paused' : 'cancelled');
+      expect(run.stats.active, 'no call is still running').toBe(0);
+      const snapshot = async () => ({
+        run: await world.db.runs.get(run.run.id),
+        tasks: await tasksOf(world.db, run.run.id),
+        pairs: await world.db.pairs.where('runId').equals(run.run.id).count(),
+      });
+      const atStop = await snapshot();
+      await new Promise((r) => setTimeout(r, 30));
+      expect(await snapshot()).toEqual(atStop);
+      const ended = atStop.tasks.filter((t) => t.status === 'done' || t.status === 'failed');
+      expect((atStop.run?.progress.done ?? 0) + (atStop.run?.progress.failed ?? 0)).toBe(
+        ended.length,
+      );
+      expect(ended.length).toBeLessThan(24);
+      if (mode === 'pause') {
+        await runAt(world.db, run.run.id, run.engineFor, 16);
+        expect(await outcome(world.db, run.run.id)).toEqual(expected);
+      }
+    }
   });
 });
