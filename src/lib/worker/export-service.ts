@@ -396,7 +396,11 @@ export async function exportDataset(
       ...withMix,
       rulesFile: {
         serialize: (list) => serializeRulesFile(list),
-        rules: rules.filter((r) => r.status === 'accepted'),
+        // The accepted rules of the version the dataset reflects: an export is of one spec
+        // version (issue 11 §6: rules.json once mixed two while the card named one).
+        rules: rules.filter(
+          (r) => r.status === 'accepted' && (!version || r.specVersionId === version.id),
+        ),
       },
       // Called once the pairs are read: the stale count and the changelog need the first read.
       card: () => ({

@@ -201,3 +201,19 @@ describe('dataset versions', () => {
     ).rejects.toThrow(/not recorded for this project/);
   });
 });
+
+describe('one spec version per dataset', () => {
+  it('rules.json holds only the accepted rules of the version the card names', async () => {
+    const { db, projectId, rows } = await seeded(2);
+    const [v1] = rows.specVersions;
+    // An accepted rule left on v1 (e.g. from before an update): not part of a v2 dataset.
+    await db.rules.add({ ...rows.rules[0]!, id: 'old-rule', specVersionId: v1!.id });
+    const result = await exportDataset(db, projectId, hf);
+    const files = unzipSync(new Uint8Array(await result.blob.arrayBuffer()));
+    const ids = (
+      JSON.parse(strFromU8(files['rules.json']!)) as { rules: { id: string }[] }
+    ).rules.map((r) => r.id);
+    expect(ids.sort()).toEqual(rows.rules.map((r) => r.id).sort());
+    expect(strFromU8(files['README.md']!)).toContain('version 2');
+  });
+});
