@@ -16,6 +16,7 @@ import type {
   SpecVersion,
   Task,
 } from '$lib/core/records';
+import type { ExportRecord } from '$lib/core/stored/export-record';
 import type { SpecAlignDb } from '$lib/db/database';
 import { PROJECT_TABLES } from '$lib/db/schema';
 
@@ -30,6 +31,7 @@ export interface ProjectRows {
   tasks: Task[];
   pairs: PreferencePair[];
   evaluations: Evaluation[];
+  exports: ExportRecord[];
 }
 
 export type ProjectTableName = (typeof PROJECT_TABLES)[number];
@@ -268,6 +270,27 @@ export function buildProjectRows(
       },
     },
   ];
+  // One recorded dataset export (schema v4) of the pair and the accepted rules.
+  const exports: ExportRecord[] = [
+    {
+      v: 1,
+      id: id(),
+      projectId,
+      createdAt: now + 90_000,
+      kind: 'pairs',
+      fileName: 'support-bot-policy-v2-dpo-standard.jsonl',
+      format: 'trl-standard',
+      specVersionId: specVersions.at(-1)!.id,
+      specVersionNumber: specVersions.at(-1)!.versionNumber,
+      pairIds: pairs.map((p) => p.id),
+      rules: rules.map((r) => ({
+        lineageId: r.lineageId ?? r.id,
+        ruleId: r.id,
+        statement: r.statement,
+      })),
+      staleIncluded: false,
+    },
+  ];
   return {
     project,
     specVersions,
@@ -279,6 +302,7 @@ export function buildProjectRows(
     tasks,
     pairs,
     evaluations,
+    exports,
   };
 }
 
@@ -287,9 +311,11 @@ export async function seedProject(
   db: SpecAlignDb,
   rows: ProjectRows = buildProjectRows(),
 ): Promise<ProjectRows> {
-  await db.transaction('rw', [db.projects, ...PROJECT_TABLES.map((t) => db[t])], async () => {
+  // A database opened at an older schema lacks the newer tables (`exports` before v4).
+  const present = PROJECT_TABLES.filter((t) => db.tables.some((table) => table.name === t));
+  await db.transaction('rw', [db.projects, ...present.map((t) => db.table(t))], async () => {
     await db.projects.add(rows.project);
-    for (const table of PROJECT_TABLES) await db.table(table).bulkAdd(rows[table]);
+    for (const table of present) await db.table(table).bulkAdd(rows[table]);
   });
   return rows;
 }

@@ -228,6 +228,16 @@ const evaluationRow = z.looseObject({
   results: z.record(z.string(), z.unknown()),
 });
 
+/** A recorded dataset export (core/stored/export-record.ts; schema v4): the project's history. */
+const exportRow = z.looseObject({
+  id,
+  projectId: id,
+  createdAt: time,
+  fileName: z.string(),
+  pairIds: z.array(id),
+  rules: z.array(z.looseObject({ lineageId: id, ruleId: id, statement: z.string() })),
+});
+
 export const PROJECT_FILE_TABLES = {
   specVersions: specVersionRow,
   sections: sectionRow,
@@ -238,6 +248,7 @@ export const PROJECT_FILE_TABLES = {
   tasks: taskRow,
   pairs: pairRow,
   evaluations: evaluationRow,
+  exports: exportRow,
 } as const;
 
 export type ProjectFileTable = keyof typeof PROJECT_FILE_TABLES;

@@ -12,6 +12,7 @@ import type {
   SpecVersion,
   Task,
 } from '$lib/core/records';
+import type { ExportRecord } from '$lib/core/stored/export-record';
 import { DB_NAME, SCHEMA_VERSIONS, type SchemaVersion } from './schema';
 
 export type SpecAlignDb = Dexie & {
@@ -26,6 +27,7 @@ export type SpecAlignDb = Dexie & {
   pairs: EntityTable<PreferencePair, 'id'>;
   evaluations: EntityTable<Evaluation, 'id'>;
   settings: EntityTable<Setting, 'key'>;
+  exports: EntityTable<ExportRecord, 'id'>;
 };
 
 /**

@@ -24,6 +24,7 @@ export const TABLES = {
   pairs: 'pairs',
   evaluations: 'evaluations',
   settings: 'settings',
+  exports: 'exports',
 } as const;
 
 export type TableName = keyof typeof TABLES;
@@ -75,6 +76,15 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     upgrade: upgradeToLineage,
   },
+  {
+    // Dataset versions (issue 11 §4): one record per full export (core/stored/export-record.ts),
+    // so the next export's card carries a changelog and a delta export knows what changed. A new
+    // table: existing rows don't change, so no upgrade function.
+    version: 4,
+    stores: {
+      exports: 'id, projectId, [projectId+createdAt]',
+    },
+  },
 ];
 
 /** Tables whose rows belong to a project (have `projectId`): exported, imported and deleted with it. */
@@ -88,4 +98,5 @@ export const PROJECT_TABLES = [
   'tasks',
   'pairs',
   'evaluations',
+  'exports',
 ] as const satisfies readonly TableName[];

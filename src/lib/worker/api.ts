@@ -20,7 +20,13 @@ import type { SampleInstancesResult } from './instances-service';
 import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
 import type { ImportSpecResult } from './spec-store';
-import type { ExportRequest, ExportResult, ExportSelection, ExportStatus } from './export-service';
+import type {
+  ExportRequest,
+  ExportResult,
+  ExportSelection,
+  ExportStatus,
+  ExportSummary,
+} from './export-service';
 import type { MixSettings, MixSummary } from '$lib/core/export/mix';
 import type { PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
@@ -222,8 +228,16 @@ export interface WorkerApi extends EditApi {
     includePending: boolean,
   ): Promise<{ flagged: number; pairs: number }>;
   /**
+   * How many pairs with the export's statuses a spec update marked stale: what an export leaves
+   * out unless "Include stale pairs" is ticked.
+   */
+  countStalePairs(
+    projectId: string,
+    includePending: boolean,
+  ): Promise<{ stale: number; pairs: number }>;
+  /**
    * Streams the project's selected pairs through a core exporter into a Blob (JSONL, HF dataset
-   * .zip or eval set). Cancellable with `cancel(jobId)`; throws EmptyExportError, and writes no
+   * .zip, eval set, or a delta since an earlier export). Full JSONL and HF exports are recorded. Cancellable with `cancel(jobId)`; throws EmptyExportError, and writes no
    * file, when nothing is selected.
    */
   exportDataset(
@@ -232,6 +246,8 @@ export interface WorkerApi extends EditApi {
     request: ExportRequest,
     onProgress: (status: ExportStatus) => void,
   ): Promise<ExportResult>;
+  /** The project's recorded exports (dataset versions), newest first: a delta's choices. */
+  listExports(projectId: string): Promise<ExportSummary[]>;
 
   /**
    * What a training mix would do to the selected pairs (SFT:DPO counts, pairs outside the length

@@ -4,8 +4,11 @@
  * folded into Blobs, whose contents the browser keeps off the heap (see `BlobBuilder`). The Blob
  * crosses postMessage as a handle, not as bytes.
  */
+import { strToU8, zipSync } from 'fflate';
 import {
   createExportContext,
+  changelogLines,
+  exportChangelog,
   exportEvalSet,
   exportHfDataset,
   exportPairs,
@@ -17,16 +20,19 @@ import {
   type PairFilter,
   type PairFormat,
   type PairSource,
+  pairDelta,
+  toPredicate,
 } from '$lib/core/export';
-import type { PairStatus } from '$lib/core/records';
+import type { PairStatus, Rule, SpecVersion } from '$lib/core/records';
+import { exportRecordSchema, readRecord, type ExportRecord } from '$lib/core/stored';
 import { serializeRulesFile } from '$lib/core/rules/rules-file';
 import type { SpecAlignDb } from '$lib/db/database';
 import { hasChosenMarkup } from '$lib/core/review/markup';
 import { orderedPairIds, pairsByIds } from './pairs-service';
 
-/** The status selection, minus pairs whose chosen reply carries markup. */
-function withoutMarkup(statuses: readonly PairStatus[]): PairFilter {
-  const selected = filterPairs({ statuses });
+/** The status selection (stale pairs left out unless `includeStale`), minus pairs with markup. */
+function withoutMarkup(statuses: readonly PairStatus[], includeStale: boolean): PairFilter {
+  const selected = filterPairs({ statuses, includeStale });
   return (pair) => selected(pair) && !hasChosenMarkup(pair);
 }
 
@@ -36,6 +42,8 @@ interface ExportBase {
   includePending: boolean;
   /** Leave out pairs whose chosen reply carries markup (core/review/markup.ts). */
   excludeMarkup?: boolean;
+  /** Also export pairs a spec update marked stale (default: left out; issue 11 §3). */
+  includeStale?: boolean;
 }
 
 /** What the Export screen asks for. */
@@ -62,7 +70,15 @@ export type ExportRequest =
       /** The training mix: both stages' shares, each in its config; the card records it. */
       mix?: MixSettings;
     })
-  | (ExportBase & { kind: 'eval'; testFraction: number; seed: number });
+  | (ExportBase & { kind: 'eval'; testFraction: number; seed: number })
+  | (ExportBase & {
+      kind: 'delta';
+      /** The earlier export (an `exports` row) the delta is relative to. */
+      fromExportId: string;
+      format: PairFormat;
+      provenance: boolean;
+      includeSystem: boolean;
+    });
 
 /** How far an export has got: `fraction` 0..1 of the pairs read. */
 export interface ExportStatus {
@@ -83,6 +99,12 @@ export interface ExportResult {
   corrupt: number;
   /** The training mix applied, when one was asked for. */
   mix?: MixSummary;
+  /** Stale pairs among the status-selected ones, and whether they were exported. */
+  stale: { count: number; included: boolean };
+  /** The record kept of this export (full JSONL and HF exports), for later changelogs and deltas. */
+  recordId?: string;
+  /** A delta export's added and retired pair counts. */
+  delta?: { added: number; retired: number };
 }
 
 /** Which pairs an export or a mix preview reads. */
@@ -150,7 +172,10 @@ async function selection(
   const statuses: PairStatus[] = request.includePending ? ['accepted', 'pending'] : ['accepted'];
   // Narrow by the status index first (keys only), so unselected rows are never read.
   const ids = await orderedPairIds(db, projectId, statuses);
-  const select = request.excludeMarkup ? withoutMarkup(statuses) : { statuses };
+  const includeStale = request.includeStale ?? false;
+  const select = request.excludeMarkup
+    ? withoutMarkup(statuses, includeStale)
+    : { statuses, includeStale };
   return { ids, select };
 }
 
@@ -189,6 +214,61 @@ export async function previewTrainingMix(
   return plan.summary;
 }
 
+/** The project's latest spec version: the one its exports reflect. */
+function latestVersion(db: SpecAlignDb, projectId: string): Promise<SpecVersion | undefined> {
+  return db.specVersions
+    .where('[projectId+versionNumber]')
+    .between([projectId, 0], [projectId, Infinity])
+    .last();
+}
+
+/** The project's export records, oldest first; unreadable ones are skipped. */
+export async function listExportRecords(
+  db: SpecAlignDb,
+  projectId: string,
+): Promise<ExportRecord[]> {
+  const rows = await db.exports
+    .where('[projectId+createdAt]')
+    .between([projectId, -Infinity], [projectId, Infinity])
+    .toArray();
+  return rows.flatMap((row) => {
+    const read = readRecord(exportRecordSchema, row, { table: 'exports', id: row.id });
+    return read.ok ? [read.value] : [];
+  });
+}
+
+/** What the Export screen lists of a past export (no pair ids: they stay in the worker). */
+export interface ExportSummary {
+  id: string;
+  fileName: string;
+  createdAt: number;
+  kind: ExportRecord['kind'];
+  specVersionNumber?: number;
+  pairs: number;
+}
+
+/** The project's recorded exports, newest first. */
+export async function listExportSummaries(
+  db: SpecAlignDb,
+  projectId: string,
+): Promise<ExportSummary[]> {
+  return (await listExportRecords(db, projectId)).reverse().map((r) => ({
+    id: r.id,
+    fileName: r.fileName,
+    createdAt: r.createdAt,
+    kind: r.kind,
+    ...(r.specVersionNumber !== undefined ? { specVersionNumber: r.specVersionNumber } : {}),
+    pairs: r.pairIds.length,
+  }));
+}
+
+/** The accepted rules of the version an export reflects, as its record keeps them. */
+function exportedRules(rules: readonly Rule[], version: SpecVersion | undefined) {
+  return rules
+    .filter((r) => r.status === 'accepted' && (!version || r.specVersionId === version.id))
+    .map((r) => ({ lineageId: r.lineageId ?? r.id, ruleId: r.id, statement: r.statement }));
+}
+
 export async function exportDataset(
   db: SpecAlignDb,
   projectId: string,
@@ -197,18 +277,23 @@ export async function exportDataset(
 ): Promise<ExportResult> {
   const project = await db.projects.get(projectId);
   if (!project) throw new Error('That project no longer exists.');
-  const [instances, rules] = await Promise.all([
+  const [instances, rules, version] = await Promise.all([
     db.instances.where('projectId').equals(projectId).toArray(),
     db.rules.where('projectId').equals(projectId).toArray(),
+    latestVersion(db, projectId),
   ]);
   const context = createExportContext(instances, rules);
   const { ids, select } = await selection(db, projectId, request);
-  const mixSettings = request.kind === 'eval' ? undefined : request.mix;
+  const includeStale = request.includeStale ?? false;
+  const mixSettings = request.kind === 'eval' || request.kind === 'delta' ? undefined : request.mix;
   // Reads of the pairs: the mix plan (when asked), then one per file (HF: train, test, eval, and
-  // the other stage's train and test when the mix gives it pairs).
+  // the other stage's train and test when the mix gives it pairs; delta: the selection, then the
+  // added pairs).
   // With a mix, the HF count starts at 5 file reads and drops to 3 when the other stage is empty:
   // a progress bar may jump forward, never back.
-  let passes = (request.kind === 'hf' ? (mixSettings ? 5 : 3) : 1) + (mixSettings ? 1 : 0);
+  let passes =
+    (request.kind === 'hf' ? (mixSettings ? 5 : 3) : request.kind === 'delta' ? 2 : 1) +
+    (mixSettings ? 1 : 0);
   let read = 0;
   const left = { skipped: 0, refused: 0, corrupt: 0 };
   const tally = (p: { skipped: number; refused: number; corrupt: number; done: boolean }) => {
@@ -219,20 +304,33 @@ export async function exportDataset(
       fraction: ids.length === 0 ? 1 : Math.min(1, read / (ids.length * passes)),
       detail,
     });
-  const source = (): PairSource =>
+  // The first read also counts the stale pairs and keeps the selected ids (the export's record):
+  // every later read sees the same rows, so once is enough.
+  const keep = toPredicate(select);
+  const selectedIds: string[] = [];
+  let staleCount = 0;
+  let firstRead = true;
+  const source = (from: readonly string[] = ids): PairSource =>
     (async function* () {
-      for await (const pair of pairsByIds(db, ids)) {
+      const counting = firstRead;
+      firstRead = false;
+      for await (const pair of pairsByIds(db, from)) {
         read++;
         if (read % PROGRESS_EVERY === 0) report(`${read.toLocaleString('en')} pairs read`);
+        if (counting) {
+          if (pair.stale) staleCount++;
+          if (keep(pair)) selectedIds.push(pair.id);
+        }
         yield pair;
       }
     })();
 
-  const stem = slug(project.name);
+  const stem = `${slug(project.name)}${version ? `-v${version.versionNumber}` : ''}`;
   const parts = new BlobBuilder();
   const common = { context, select, ...(options.signal ? { signal: options.signal } : {}) };
   let blob: Blob;
   let fileName: string;
+  let delta: { added: number; retired: number } | undefined;
   report('Reading pairs…');
   const mix =
     mixSettings && (await planTrainingMix(source(), { ...common, settings: mixSettings }));
@@ -241,6 +339,9 @@ export async function exportDataset(
     if (other === 0) passes -= 2;
   }
   const withMix = mix ? { mix } : {};
+  const records = request.kind === 'pairs' || request.kind === 'hf';
+  const previous = records ? (await listExportRecords(db, projectId)).at(-1) : undefined;
+  const currentRules = exportedRules(rules, version);
   if (request.kind === 'pairs') {
     for await (const chunk of exportPairs(source(), request.format, {
       ...common,
@@ -261,11 +362,29 @@ export async function exportDataset(
       parts.push(chunk);
     blob = parts.build('application/jsonl');
     fileName = `${stem}-eval.jsonl`;
+  } else if (request.kind === 'delta') {
+    ({ blob, fileName, delta } = await deltaExport(db, projectId, request, {
+      stem,
+      version,
+      rules: currentRules,
+      readSelection: async () => {
+        for await (const pair of source()) void pair; // the first read fills selectedIds
+        return selectedIds;
+      },
+      exportAdded: async (added) => {
+        if (added.length === 0) return new Uint8Array(0);
+        const rows = new BlobBuilder();
+        for await (const chunk of exportPairs(source(added), request.format, {
+          ...common,
+          provenance: request.provenance,
+          includeSystem: request.includeSystem,
+          onProgress: tally,
+        }))
+          rows.push(chunk);
+        return new Uint8Array(await rows.build('application/jsonl').arrayBuffer());
+      },
+    }));
   } else {
-    const version = await db.specVersions
-      .where('[projectId+versionNumber]')
-      .between([projectId, 0], [projectId, Infinity])
-      .last();
     for await (const bytes of exportHfDataset(source, {
       ...common,
       format: request.format,
@@ -277,9 +396,14 @@ export async function exportDataset(
       ...withMix,
       rulesFile: {
         serialize: (list) => serializeRulesFile(list),
-        rules: rules.filter((r) => r.status === 'accepted'),
+        // The accepted rules of the version the dataset reflects: an export is of one spec
+        // version (issue 11 §6: rules.json once mixed two while the card named one).
+        rules: rules.filter(
+          (r) => r.status === 'accepted' && (!version || r.specVersionId === version.id),
+        ),
       },
-      card: {
+      // Called once the pairs are read: the stale count and the changelog need the first read.
+      card: () => ({
         prettyName: `${project.name} preference pairs`,
         license: request.license || 'other',
         generatedAt: new Date().toISOString(),
@@ -293,12 +417,89 @@ export async function exportDataset(
               },
             }
           : {}),
-      },
+        stalePairs: { count: staleCount, included: includeStale },
+        changelog: exportChangelog(previous, { pairIds: selectedIds, rules: currentRules }),
+      }),
     }))
       parts.push(bytes as Uint8Array<ArrayBuffer>);
     blob = parts.build('application/zip');
     fileName = `${stem}-${FORMAT_INFO[request.format].fileStem}-dataset.zip`;
   }
+  let recordId: string | undefined;
+  if (records) {
+    // Kept only once the file exists: a failed or cancelled export is no dataset version.
+    recordId = crypto.randomUUID();
+    const record: ExportRecord = {
+      v: 1,
+      id: recordId,
+      projectId,
+      createdAt: Date.now(),
+      kind: request.kind,
+      fileName,
+      format: request.format,
+      ...(version ? { specVersionId: version.id, specVersionNumber: version.versionNumber } : {}),
+      pairIds: selectedIds,
+      rules: currentRules,
+      staleIncluded: includeStale,
+    };
+    await db.exports.add(record);
+  }
   options.onProgress?.({ fraction: 1, detail: `${read.toLocaleString('en')} pairs read` });
-  return { blob, fileName, pairsRead: read, ...left, ...(mix ? { mix: mix.summary } : {}) };
+  return {
+    blob,
+    fileName,
+    pairsRead: read,
+    ...left,
+    ...(mix ? { mix: mix.summary } : {}),
+    stale: { count: staleCount, included: includeStale },
+    ...(recordId ? { recordId } : {}),
+    ...(delta ? { delta } : {}),
+  };
+}
+
+/** The file of a delta export: a .zip with the added pairs' rows, the retired ids and a README. */
+async function deltaExport(
+  db: SpecAlignDb,
+  projectId: string,
+  request: Extract<ExportRequest, { kind: 'delta' }>,
+  io: {
+    stem: string;
+    version: SpecVersion | undefined;
+    rules: ReturnType<typeof exportedRules>;
+    readSelection: () => Promise<string[]>;
+    exportAdded: (added: string[]) => Promise<Uint8Array>;
+  },
+): Promise<{ blob: Blob; fileName: string; delta: { added: number; retired: number } }> {
+  const from = (await listExportRecords(db, projectId)).find((r) => r.id === request.fromExportId);
+  if (!from)
+    throw new Error(
+      'That earlier export is not recorded for this project (it was made before exports were recorded, or in another browser): choose another one.',
+    );
+  const current = await io.readSelection();
+  const { added, retired } = pairDelta(from.pairIds, current);
+  const changelog = exportChangelog(from, { pairIds: current, rules: io.rules });
+  const rows = await io.exportAdded(added);
+  const since = `v${from.specVersionNumber ?? '?'}`;
+  const readme = [
+    `# Delta since ${from.fileName}`,
+    '',
+    `Pairs selected now${io.version ? ` (spec version ${io.version.versionNumber})` : ''} versus the export \`${from.fileName}\` of ${new Date(from.createdAt).toISOString()}.`,
+    '',
+    `- \`added.jsonl\`: ${added.length} added pair(s), in the format \`${request.format}\`.`,
+    `- \`retired.json\`: ${retired.length} retired pair id(s): in the earlier export, no longer selected (rejected, stale or deleted since).`,
+    '',
+    ...changelogLines(changelog),
+  ].join('\n');
+  const zip = zipSync({
+    'added.jsonl': rows,
+    'retired.json': strToU8(
+      `${JSON.stringify({ fromExport: from.id, fromFile: from.fileName, retiredPairIds: retired }, null, 2)}\n`,
+    ),
+    'README.md': strToU8(readme),
+  });
+  return {
+    blob: new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }),
+    fileName: `${io.stem}-${FORMAT_INFO[request.format].fileStem}-delta-since-${since}.zip`,
+    delta: { added: added.length, retired: retired.length },
+  };
 }

@@ -37,6 +37,11 @@ export interface ReviewFilter {
   /** Only pairs whose chosen reply carries markup (see core/review/markup.ts). */
   markup?: boolean;
   /**
+   * `stale`: only pairs a spec update marked stale (their rule changed or retired); `current`:
+   * only the others (issue 11 §3).
+   */
+  currency?: 'stale' | 'current';
+  /**
    * Scans with the same key supersede each other: a newer call stops an older one at its next
    * page (it rejects with AbortedError), so typing a search over 100,000 pairs doesn't queue a
    * full scan per keystroke.
@@ -150,12 +155,12 @@ export async function findPairs(
   }
   const caseTypes = filter.caseTypes?.length ? new Set(filter.caseTypes) : undefined;
   const needle = filter.text?.trim().toLowerCase() ?? '';
-  const { ruleId, verdict, quality, markup } = filter;
+  const { ruleId, verdict, quality, markup, currency } = filter;
   const ruleSet =
     filter.family || filter.stage
       ? await ruleIdsOf(db, projectId, filter.family, filter.stage)
       : undefined;
-  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality && !markup)
+  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality && !markup && !currency)
     return { ids, unreadable: 0 };
   const kept: string[] = [];
   let seen = 0;
@@ -164,6 +169,7 @@ export async function findPairs(
     if (++seen % PAIR_PAGE === 0 && superseded())
       throw new AbortedError('Superseded by a newer filter.');
     if (caseTypes && !caseTypes.has(pair.caseType)) continue;
+    if (currency && (currency === 'stale') !== (pair.stale !== undefined)) continue;
     if (ruleId && !pair.ruleIds.includes(ruleId)) continue;
     if (ruleSet && !pair.ruleIds.some((id) => ruleSet.has(id))) continue;
     if ((verdict || quality) && provenanceProblem(pair) !== undefined) {
@@ -178,6 +184,21 @@ export async function findPairs(
   }
   if (superseded()) throw new AbortedError('Superseded by a newer filter.');
   return { ids: kept, unreadable };
+}
+
+/**
+ * How many of the project's pairs with one of `statuses` a spec update marked stale: the pairs an
+ * export leaves out unless asked to include them (the Export screen's count).
+ */
+export async function countStalePairs(
+  db: SpecAlignDb,
+  projectId: string,
+  statuses: readonly PairStatus[],
+): Promise<{ stale: number; pairs: number }> {
+  const ids = await orderedPairIds(db, projectId, statuses);
+  let stale = 0;
+  for await (const pair of pairsByIds(db, ids)) if (pair.stale) stale++;
+  return { stale, pairs: ids.length };
 }
 
 /**

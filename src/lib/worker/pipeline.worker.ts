@@ -32,9 +32,9 @@ import {
   previewSpecUpdate,
   specUpdatePlan,
 } from './spec-update-service';
-import { exportDataset, previewTrainingMix } from './export-service';
+import { exportDataset, listExportSummaries, previewTrainingMix } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
-import { countChosenMarkup, findPairs } from './pairs-service';
+import { countChosenMarkup, countStalePairs, findPairs } from './pairs-service';
 import { createProject, renameProject, setProjectModels } from '$lib/db/projects';
 import { putApiKey } from '$lib/db/settings';
 import { addRule, mergeRules, setRuleStatus, splitRule, updateRule } from '$lib/db/rules';
@@ -279,10 +279,19 @@ const api: WorkerApi = {
     return countChosenMarkup(getDb(), projectId, statuses);
   },
 
+  countStalePairs(projectId, includePending) {
+    const statuses: PairStatus[] = includePending ? ['accepted', 'pending'] : ['accepted'];
+    return countStalePairs(getDb(), projectId, statuses);
+  },
+
   exportDataset(jobId, projectId, request, onProgress) {
     return jobs.run(jobId, (signal) =>
       exportDataset(getDb(), projectId, request, { signal, onProgress }),
     );
+  },
+
+  listExports(projectId) {
+    return listExportSummaries(getDb(), projectId);
   },
 
   previewTrainingMix(jobId, projectId, selection, settings, onProgress) {

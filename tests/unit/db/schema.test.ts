@@ -25,8 +25,9 @@ const LATEST_STORES: Record<string, string> = {
     'id, projectId, runId, instanceId, [projectId+status], [projectId+createdAt], [projectId+caseType], *ruleIds, *lineageIds',
   evaluations: 'id, projectId, runId',
   settings: 'key',
+  exports: 'id, projectId, [projectId+createdAt]',
 };
-const LATEST_VERSION = 3;
+const LATEST_VERSION = 4;
 
 /** Applies every version's stores in order, as Dexie does (`null` deletes a table). */
 function cumulativeStores(): Record<string, string> {

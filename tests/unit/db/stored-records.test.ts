@@ -7,6 +7,7 @@ import {
   evaluationResultsV1,
   evaluationResultsV2,
   evaluationRunConfigV1,
+  exportRecordV1,
   loopStateV1,
   pairProvenanceV1,
   pairProvenanceV2,
@@ -38,6 +39,7 @@ const SHAPES = {
   'tasks.state (evaluate calibration) v2': calibrationTaskStateV2,
   'evaluations.results': evaluationResultsV1,
   'evaluations.results v2': evaluationResultsV2,
+  'exports (dataset versions)': exportRecordV1,
 };
 
 describe('stored record shapes', () => {

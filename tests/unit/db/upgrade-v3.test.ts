@@ -14,6 +14,7 @@ import { buildProjectRows, seedProject, withoutLineages } from '../../helpers/pr
 afterEach(closeTestDbs);
 
 const UP_TO_V2 = SCHEMA_VERSIONS.filter((v) => v.version <= 2);
+const UP_TO_V3 = SCHEMA_VERSIONS.filter((v) => v.version <= 3);
 
 async function dump(db: SpecAlignDb): Promise<Record<string, Record<string, unknown>[]>> {
   const out: Record<string, Record<string, unknown>[]> = {};
@@ -55,7 +56,7 @@ describe('schema v2 → v3 (rule lineage)', () => {
   it('gives every rule its own lineage and every citing row its rules’ lineages, changing nothing else', async () => {
     const name = uniqueDbName('v3');
     const { rows, before, privacy, honesty, runId } = await writeV2Data(name);
-    const db = await openTestDb(SCHEMA_VERSIONS, name);
+    const db = await openTestDb(UP_TO_V3, name);
     expect(db.verno).toBe(3);
     const after = await dump(db);
 
@@ -108,7 +109,7 @@ describe('schema v2 → v3 (rule lineage)', () => {
       const v2 = await openTestDb(UP_TO_V2, name);
       await seedProject(v2, rows);
       v2.close();
-      const db = await openTestDb(SCHEMA_VERSIONS, name);
+      const db = await openTestDb(UP_TO_V3, name);
       upgraded.push(await db.rules.orderBy(':id').toArray());
     }
     expect(upgraded[0]).toEqual(upgraded[1]);

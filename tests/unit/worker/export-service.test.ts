@@ -56,7 +56,8 @@ describe('exportDataset', () => {
     const result = await exportDataset(db, projectId, trlStandard, {
       onProgress: (s) => progress.push(s),
     });
-    expect(result.fileName).toBe('export-test-dpo-standard.jsonl');
+    // The file names the spec version it reflects (the project's latest, v2).
+    expect(result.fileName).toBe('export-test-v2-dpo-standard.jsonl');
     expect(await result.blob.text()).toBe(
       '{"prompt":"q0","chosen":"good 0","rejected":"bad 0"}\n' +
         '{"prompt":"q2","chosen":"good 2","rejected":"bad 2"}\n',

@@ -49,6 +49,8 @@ export class ReviewState {
   text = $state('');
   /** Only pairs whose chosen reply carries markup. */
   markup = $state(false);
+  /** Stale pairs only (a spec update changed or retired their rule), current ones only, or all. */
+  currency = $state<'stale' | 'current' | ''>('');
   /** Bulk actions change only pending pairs unless the reviewer ticks this. */
   includeDecided = $state(false);
 
@@ -93,6 +95,7 @@ export class ReviewState {
       ...(this.quality ? { quality: QUALITY_RANGES[this.quality].filter } : {}),
       ...(this.text.trim() ? { text: this.text.trim() } : {}),
       ...(this.markup ? { markup: true } : {}),
+      ...(this.currency ? { currency: this.currency } : {}),
       queryKey: `review:${this.projectId}`,
     };
   }

@@ -4,6 +4,7 @@
  * `size_categories`, `configs[].data_files`, `dataset_info[].features` / `.splits`) and a
  * Markdown body with the dataset's structure, splits and statistics.
  */
+import { changelogLines, type ExportChangelog } from './changelog';
 import { EVAL_FEATURES, formatFeatures, type Feature } from './features';
 import { FORMAT_INFO, type PairFormat } from './formats';
 import type { MixSummary } from './mix';
@@ -27,6 +28,13 @@ export interface DatasetCardInfo {
   spec?: { title?: string; versionNumber?: number; contentHash?: string; specVersionId?: string };
   /** Shown as "Generated" (e.g. an ISO date). Left out when absent, so the card is reproducible. */
   generatedAt?: string;
+  /**
+   * Selected pairs a spec update marked stale (their rule changed or retired), and whether the
+   * export included them (issue 11 §3). Left out of the card when there were none.
+   */
+  stalePairs?: { count: number; included: boolean };
+  /** What changed since the project's previous export (issue 11 §4). */
+  changelog?: ExportChangelog;
 }
 
 /** One data file of the card. */
@@ -277,6 +285,19 @@ export function renderDatasetCard(input: DatasetCardInput): string {
       input.spec.contentHash && `SHA-256 \`${input.spec.contentHash}\``,
     ].filter(Boolean);
     if (parts.length) body.push(`Source spec: ${parts.join(', ')}.`, '');
+  }
+  if (input.stalePairs && input.stalePairs.count > 0) {
+    const { count, included } = input.stalePairs;
+    const pairs = `${count} pair${count === 1 ? '' : 's'}`;
+    body.push(
+      included
+        ? `This dataset includes ${pairs} marked stale: a spec update changed or retired a rule they test.`
+        : `${pairs} marked stale (a spec update changed or retired a rule they test) ${count === 1 ? 'was' : 'were'} excluded.`,
+      '',
+    );
+  }
+  if (input.changelog) {
+    body.push(...changelogLines(input.changelog));
   }
   if (input.generatedAt) body.push(`Generated: ${input.generatedAt}.`, '');
 

@@ -107,8 +107,11 @@ export interface HfDatasetOptions extends RowOptions {
   includeEval?: boolean;
   /** Write `rules.json` with this serializer (rules: `rules` or every rule of the context). */
   rulesFile?: { serialize: RulesSerializer; rules?: readonly Rule[] };
-  /** What the card says about the dataset. */
-  card?: DatasetCardInfo;
+  /**
+   * What the card says about the dataset. A function is called once the pairs are read, so the
+   * card can state what the reads found (stale pairs left out, the changelog).
+   */
+  card?: DatasetCardInfo | (() => DatasetCardInfo);
   /** DEFLATE level 0–9. Default 6. */
   level?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
   /**
@@ -369,7 +372,7 @@ export async function* exportHfDataset(
     addWhole(archive, HF_PATHS.rules, rulesFile.serialize(rules), options, encoder);
   }
   const card = renderDatasetCard({
-    ...options.card,
+    ...(typeof options.card === 'function' ? options.card() : options.card),
     format,
     provenance: rowOptions.provenance ?? false,
     includeSystem,

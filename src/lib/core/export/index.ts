@@ -138,3 +138,12 @@ export {
   type HfExportProgress,
   type RulesSerializer,
 } from './hf-dataset';
+export {
+  changelogLines,
+  exportChangelog,
+  pairDelta,
+  type ExportChangelog,
+  type ExportContents,
+  type ExportRef,
+  type PairDelta,
+} from './changelog';

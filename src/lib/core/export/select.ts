@@ -21,6 +21,11 @@ export interface PairSelection extends TrainingStageOptions {
   caseTypes?: readonly CaseType[];
   /** Keeps only the pairs of one stage of the SFT:DPO division (see `trainingStageOf`). */
   trainingStage?: TrainingStage;
+  /**
+   * Keeps pairs a spec update marked stale (`pair.stale`). Default false: a stale pair tests a
+   * rule the current spec reworded or retired, so it would train the old spec (issue 11 §3).
+   */
+  includeStale?: boolean;
 }
 
 /** A selection or a ready-made predicate. */
@@ -34,7 +39,8 @@ export function selectedStatuses(selection: PairSelection = {}): readonly PairSt
 
 /**
  * Builds the export predicate for a selection: status accepted only by default, optionally
- * pending too; optional project, run, instance, rule, case type and SFT:DPO stage filters.
+ * pending too; stale pairs left out unless asked for; optional project, run, instance, rule, case
+ * type and SFT:DPO stage filters.
  */
 export function filterPairs(selection: PairSelection = {}): (pair: PreferencePair) => boolean {
   const statuses = new Set(selectedStatuses(selection));
@@ -45,6 +51,7 @@ export function filterPairs(selection: PairSelection = {}): (pair: PreferencePai
   const stage = selection.trainingStage;
   return (pair) =>
     statuses.has(pair.status) &&
+    (selection.includeStale === true || !pair.stale) &&
     (selection.projectId === undefined || pair.projectId === selection.projectId) &&
     (!runs || runs.has(pair.runId)) &&
     (!instances || instances.has(pair.instanceId)) &&

@@ -6,3 +6,4 @@ export * from './read';
 export * from './pair-provenance';
 export * from './evaluation';
 export * from './runs';
+export * from './export-record';
