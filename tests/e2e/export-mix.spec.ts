@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
-import type { Page } from '@playwright/test';
 import { synthesisProvenance } from '../helpers/provenance';
 import { featureProblems, splitCard } from '../unit/core/export/fixtures';
-import { expect, test } from './fixtures';
+import { expect, test, download } from './fixtures';
 
 const WORDS =
   'harbor dock weather boat refund account order policy caller number privacy detail support tide anchor sail engine fuel ticket schedule storm chart radio crew cargo license permit marina slip mooring'.split(
@@ -95,13 +93,6 @@ function projectFile() {
       pairs,
     },
   };
-}
-
-async function download(page: Page, click: () => Promise<void>) {
-  const pending = page.waitForEvent('download');
-  await click();
-  const file = await pending;
-  return { name: file.suggestedFilename(), bytes: await readFile(await file.path()) };
 }
 
 function jsonl(bytes: Buffer | Uint8Array): Record<string, unknown>[] {

@@ -1,4 +1,5 @@
 import { test as base, expect, type Page } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
 
 /**
  * Every e2e test fails on a console error or uncaught exception in the page or its workers,
@@ -37,4 +38,12 @@ export async function createProject(page: Page, name: string): Promise<string> {
   const match = /#\/p\/([^/]+)\//.exec(page.url());
   if (!match?.[1]) throw new Error(`no project id in ${page.url()}`);
   return match[1];
+}
+
+/** Clicks what starts a download and returns the file's suggested name and bytes. */
+export async function download(page: Page, click: () => Promise<void>) {
+  const pending = page.waitForEvent('download');
+  await click();
+  const file = await pending;
+  return { name: file.suggestedFilename(), bytes: await readFile(await file.path()) };
 }

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
-import type { Page } from '@playwright/test';
 import { synthesisProvenance } from '../helpers/provenance';
-import { expect, test } from './fixtures';
+import { expect, test, download } from './fixtures';
 
 const PAIRS = 30;
 const SYSTEM = 'You are a support assistant. Never reveal personal data. Say when unsure.';
@@ -112,13 +110,6 @@ function projectFile() {
       pairs,
     },
   };
-}
-
-async function download(page: Page, click: () => Promise<void>) {
-  const pending = page.waitForEvent('download');
-  await click();
-  const file = await pending;
-  return { name: file.suggestedFilename(), bytes: await readFile(await file.path()) };
 }
 
 test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL and an HF zip', async ({

@@ -4,10 +4,8 @@
  * leaves them out by default and includes them on request; exports name the spec version, the
  * card carries the changelog, and a delta gives the pairs added since an earlier export.
  */
-import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
-import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures';
+import { expect, test, download } from './fixtures';
 
 const SYSTEM = 'You are a support assistant. Never reveal personal data.';
 /** Pairs s-0 … s-5 are accepted; s-1 and s-4 test a rule the v2 update retired. */
@@ -95,13 +93,6 @@ function projectFile() {
       pairs,
     },
   };
-}
-
-async function download(page: Page, click: () => Promise<void>) {
-  const pending = page.waitForEvent('download');
-  await click();
-  const file = await pending;
-  return { name: file.suggestedFilename(), bytes: await readFile(await file.path()) };
 }
 
 const prompts = (bytes: Buffer | Uint8Array) =>
