@@ -56,7 +56,9 @@ test('a profile whose IndexedDB was deleted restores from the last snapshot and 
   try {
     let page = await openTab(context, errors, '/');
     const name = 'Lost database';
-    const id = await setUpProject(page, server, name);
+    // One task in flight: the bound on redone steps below is the snapshot cadence's (K tasks in
+    // flight across a reload: concurrency.spec.ts).
+    const id = await setUpProject(page, server, name, 3, 1);
 
     // The uninterrupted run: the reference pairs and engine requests.
     let mark = agentRequests(server).length;

@@ -89,6 +89,8 @@ test('a ~20-pair run survives a reload and equals an uninterrupted run with the 
   await page.getByRole('radio', { name: 'OpenAI-compatible endpoint' }).check();
   await page.getByLabel('Base URL').fill(server.url);
   await page.getByLabel('Model name').fill('society');
+  // One task at a time, so the reload lands mid-run (K tasks in flight: concurrency.spec.ts).
+  await page.getByLabel('Parallel requests (optional)').fill('1');
   await page.getByRole('button', { name: 'Connect' }).click();
   await expect(page.getByText('Default for every role: society (openai)')).toBeVisible();
 

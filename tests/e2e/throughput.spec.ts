@@ -47,7 +47,7 @@ test('a run rides out a 429/503 storm; a priced endpoint estimates money and com
   await page.goto(`/#/p/${id}/models`);
   await connect(page, [server.url], ['2', '8']);
   await expect(
-    page.getByText(/The roles that use society now use the details just entered/),
+    page.getByText(/society: the new settings apply to every role that uses it/),
   ).toBeVisible();
 
   // Every other request of the first 16 is throttled: 429 with Retry-After in seconds, or 503
