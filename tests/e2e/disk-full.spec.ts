@@ -1,6 +1,6 @@
 /**
  * A really full disk, not a simulated QuotaExceededError: the browser profile lives on a small
- * tmpfs this test mounts (and unmounts), and a ballast file fills it to a few KB while a
+ * tmpfs this test mounts (and unmounts), and ballast files fill it to a few KB while a
  * synthesis run writes. The run stops with the human storage-full message (never a raw
  * Dexie/IndexedDB error); after the ballast is deleted and the browser restarted nothing stored
  * is lost, and resuming ends with the pairs of an uninterrupted run. Needs root (mount), as in
@@ -13,7 +13,7 @@
  */
 import { chromium, type BrowserContext } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, rmdir, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
@@ -59,6 +59,29 @@ function mountTmpfs(dir: string): void {
   }
 }
 
+/**
+ * Fills the disk to {@link LEFT_FREE} bytes with ballast files. The browser may still write
+ * meanwhile (a snapshot of the project, say) and take the room a file was sized for: fallocate
+ * then refuses the whole file, and the next one is sized from the space left.
+ */
+async function fillDisk(mountPoint: string, ballast: string): Promise<void> {
+  await mkdir(ballast, { recursive: true });
+  for (let i = 0; i < 20; i++) {
+    const { bavail, bsize } = await statfs(mountPoint);
+    const fill = bavail * bsize - LEFT_FREE;
+    if (fill <= 0) return;
+    try {
+      execFileSync('fallocate', ['-l', String(fill), join(ballast, `part-${i}`)], {
+        stdio: 'pipe',
+      });
+      return;
+    } catch {
+      await rm(join(ballast, `part-${i}`), { force: true });
+    }
+  }
+  throw new Error('Could not fill the test disk: something kept writing to it.');
+}
+
 function unmount(dir: string): void {
   try {
     execFileSync('umount', [dir], { stdio: 'pipe' });
@@ -88,8 +111,8 @@ test('a run on a disk that fills up pauses with a human message, loses nothing, 
     context = await launch();
     let page = await openTab(context, errors, '/');
     const name = 'Full tmpfs';
-    // One request in flight: while it is held nothing else writes, so the ballast computed from
-    // the free space fits (with several in flight, others write between statfs and fallocate).
+    // One request in flight: while it is held the run writes nothing else (snapshots may still
+    // write; fillDisk copes with that).
     const id = await setUpProject(page, server, name, 3, 1);
     await startGeneration(page, id, TASKS);
     await waitForDone(page);
@@ -99,9 +122,7 @@ test('a run on a disk that fills up pauses with a human message, loses nothing, 
     const held = gate.next(calls + Math.floor(calls * 0.3), true);
     await startGeneration(page, id, TASKS);
     await held;
-    const { bavail, bsize } = await statfs(mountPoint);
-    const fill = Math.max(0, bavail * bsize - LEFT_FREE);
-    execFileSync('fallocate', ['-l', String(fill), ballast]);
+    await fillDisk(mountPoint, ballast);
     gate.release();
 
     // Either the run stops with the storage-full message, or Chromium, on a write the full disk
@@ -126,7 +147,7 @@ test('a run on a disk that fills up pauses with a human message, loses nothing, 
 
     // Free the space and restart the browser: everything stored is there, the run resumes.
     await context.close();
-    await rm(ballast);
+    await rm(ballast, { recursive: true });
     context = await launch();
     page = await openTab(context, errors, `/#/p/${id}/generate`);
     // A dropped database is empty: the app offers its snapshots at start-up.
@@ -163,7 +184,7 @@ test('a run on a disk that fills up pauses with a human message, loses nothing, 
     expect(errors).toEqual([]);
   } finally {
     await context?.close().catch(() => undefined);
-    await rm(ballast, { force: true });
+    await rm(ballast, { recursive: true, force: true });
     unmount(mountPoint);
     await rmdir(mountPoint);
   }

@@ -40,6 +40,16 @@ function scrub(value: unknown): unknown {
 
 /** Serialises a project into a Blob, one row at a time, so a large project is never one giant string. */
 export async function exportProjectFile(db: SpecAlignDb, projectId: string): Promise<Blob> {
+  // One read transaction: a snapshot taken while a run checkpoints sees its run row, tasks and
+  // pairs as of one moment (read table by table, a restored run's counters disagreed with its
+  // tasks). Writers wait for it; nothing but reads happens inside.
+  const parts = await db.transaction('r', ['projects', ...PROJECT_TABLES], () =>
+    readProjectParts(db, projectId),
+  );
+  return new Blob(parts, { type: 'application/json' });
+}
+
+async function readProjectParts(db: SpecAlignDb, projectId: string): Promise<string[]> {
   const project = await db.projects.get(projectId);
   if (!project) throw new Error('That project no longer exists.');
   const schemaVersion = LATEST_SCHEMA;
@@ -62,7 +72,7 @@ export async function exportProjectFile(db: SpecAlignDb, projectId: string): Pro
     parts.push(']');
   }
   parts.push('}}');
-  return new Blob(parts, { type: 'application/json' });
+  return parts;
 }
 
 /**

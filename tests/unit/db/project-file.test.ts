@@ -1,4 +1,5 @@
 import { closeTestDbs, openTestDb } from '../../helpers/db';
+import Dexie from 'dexie';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidFileError } from '$lib/core/errors';
 import type { SpecAlignDb } from '$lib/db/database';
@@ -208,6 +209,39 @@ describe('project file export', () => {
       tables: Record<string, unknown[]>;
     };
     for (const table of PROJECT_TABLES) expect(file.tables[table], table).toEqual([]);
+  });
+
+  it('reads the project as of one moment, even while a run checkpoints', async () => {
+    const db = await openTestDb();
+    const rows = await seedProject(db, buildProjectRows('Busy'));
+    const run = rows.runs[0]!;
+    const task = rows.tasks.find((t) => t.runId === run.id)!;
+    // A checkpoint (the task ends and the run counts it, in one transaction) begins just as the
+    // export turns to the tasks table, after it read the runs.
+    let checkpoint: Promise<unknown> | undefined;
+    let armed = true;
+    const table = db.table.bind(db);
+    vi.spyOn(db, 'table').mockImplementation((name: string) => {
+      if (name === 'tasks' && armed) {
+        armed = false;
+        // Outside the export's zone, as the executor's checkpoints are.
+        checkpoint = Dexie.ignoreTransaction(() =>
+          db.transaction('rw', db.runs, db.tasks, async () => {
+            await db.tasks.update(task.id, { status: 'failed' });
+            await db.runs.update(run.id, { progress: { ...run.progress, failed: 99 } });
+          }),
+        );
+      }
+      return table(name);
+    });
+    const file = await exportProjectFile(db, rows.project.id);
+    expect(checkpoint).toBeDefined();
+    await checkpoint;
+    const dump = JSON.parse(await file.text()) as { tables: Dump };
+    const exportedRun = dump.tables.runs.find((r) => r.id === run.id) as typeof run;
+    const exportedTask = dump.tables.tasks.find((t) => t.id === task.id) as typeof task;
+    const after = exportedRun.progress.failed === 99;
+    expect(exportedTask.status === 'failed').toBe(after);
   });
 
   it('says so when the project no longer exists', async () => {
