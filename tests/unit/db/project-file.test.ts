@@ -238,8 +238,8 @@ describe('project file export', () => {
     expect(checkpoint).toBeDefined();
     await checkpoint;
     const dump = JSON.parse(await file.text()) as { tables: Dump };
-    const exportedRun = dump.tables.runs.find((r) => r.id === run.id) as typeof run;
-    const exportedTask = dump.tables.tasks.find((t) => t.id === task.id) as typeof task;
+    const exportedRun = dump.tables.runs.find((r) => r.id === run.id) as unknown as typeof run;
+    const exportedTask = dump.tables.tasks.find((t) => t.id === task.id) as unknown as typeof task;
     const after = exportedRun.progress.failed === 99;
     expect(exportedTask.status === 'failed').toBe(after);
   });
