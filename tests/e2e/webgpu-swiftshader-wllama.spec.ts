@@ -183,12 +183,12 @@ test('forced onto SwiftShader, the WebGPU device request fails on shader-f16 and
 });
 
 /**
- * For machines with a real GPU (run this file under `--project=chromium-webgpu` there): the
+ * On a machine with a real GPU (run this file under `--project=chromium-webgpu` there): the
  * same greedy prompt on WebGPU and on the CPU. Tolerance: the first 16 tokens must agree (the
  * tiny model's byte vocabulary makes a token one character); llama.cpp's WebGPU kernels compute
  * in f16, so a near-tie later in a random-weight model may legitimately flip.
  */
-test('on an adapter with shader-f16, greedy WebGPU output matches the CPU (skipped on SwiftShader)', async ({
+test('greedy output with GPU layers on auto matches the CPU: on WebGPU with shader-f16, else on the stated fallback', async ({
   page,
 }) => {
   await openHarness(page);
@@ -200,7 +200,8 @@ test('on an adapter with shader-f16, greedy WebGPU output matches the CPU (skipp
     ).gpu;
     return Boolean((await gpu?.requestAdapter())?.features.has('shader-f16'));
   });
-  test.skip(!f16, 'No shader-f16 (SwiftShader): wllama 3.13 cannot run on WebGPU here.');
+  // Without shader-f16 (SwiftShader) wllama 3.13 cannot use WebGPU: "auto" must then run on the
+  // CPU and give exactly the CPU's reply.
   const url = `${origin}${MODEL_PATH}`;
   const greedy = {
     messages: [{ role: 'user' as const, content: 'Write one line about rules.' }],
@@ -216,7 +217,7 @@ test('on an adapter with shader-f16, greedy WebGPU output matches the CPU (skipp
         [url, gpuLayers] as const,
       ),
     );
-    expect(info.backend.kind).toBe(gpuLayers === 'auto' ? 'webgpu' : 'cpu');
+    expect(info.backend.kind).toBe(gpuLayers === 'auto' && f16 ? 'webgpu' : 'cpu');
     replies[gpuLayers] = unwrap(
       await page.evaluate((request) => window.wllamaHarness!.chat(request), greedy),
     ).text;
@@ -230,7 +231,9 @@ test('on an adapter with shader-f16, greedy WebGPU output matches the CPU (skipp
     );
     expect(ruleSchema.safeParse(JSON.parse(json.text)).success, json.text).toBe(true);
   }
-  expect(replies.auto!.slice(0, 16), `GPU ${replies.auto} vs CPU ${replies.none}`).toBe(
-    replies.none!.slice(0, 16),
+  // f16 GPU kernels may break near-ties differently after a while; the same CPU kernels never.
+  const compared = f16 ? 16 : undefined;
+  expect(replies.auto!.slice(0, compared), `auto ${replies.auto} vs CPU ${replies.none}`).toBe(
+    replies.none!.slice(0, compared),
   );
 });
