@@ -53,6 +53,12 @@ test('a run at 8 parallel requests, reloaded mid-run, gives the pairs of an unin
   // The same endpoint, connected again with 8 parallel requests: the project takes the setting.
   await connectEndpoint(page, id, server, 8);
   await expect(page.getByText(/the new settings apply to every role/)).toBeVisible();
+  // The time estimate divides by the tasks in flight: 8 requests, capped at the browser's 6
+  // connections to the server's one origin.
+  await page.goto(`/#/p/${id}/generate`);
+  const form = page.getByRole('form', { name: 'Generation settings' });
+  await form.getByLabel('Task budget (optional)').fill(String(TASKS));
+  await expect(form.getByTestId('estimate-in-flight')).toContainText('with 6 tasks in flight');
   load.max = 0;
   // Reload once the run is well under way, its 40th request held in flight (the others go on).
   const reached = gate.next(calls + 40, true);

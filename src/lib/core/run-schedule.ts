@@ -23,7 +23,8 @@
  * annotation run's final merge) starts only once every earlier task has ended, and nothing after
  * it starts before it.
  */
-import type { EngineConfig } from './engine-config';
+import { effectiveConcurrency } from './endpoint-policy';
+import { concurrencyOf, replicaUrls, type EngineConfig } from './engine-config';
 
 /**
  * Wave width of a run planned for an engine that can batch (an OpenAI-compatible endpoint): the
@@ -42,6 +43,24 @@ export const BATCH_WAVE_WIDTH = 64;
  */
 export function waveWidthFor(configs: readonly EngineConfig[]): number {
   return configs.some((c) => c.kind === 'openai') ? BATCH_WAVE_WIDTH : 1;
+}
+
+/**
+ * Tasks a run of `tasks` tasks on `configs` will have in flight at once, for its time estimate:
+ * the largest effective concurrency among its engines (an endpoint's parallel requests, capped by
+ * the browser's connections per origin; in-browser engines 1), at most the wave width and the
+ * task count.
+ */
+export function expectedInFlight(
+  configs: readonly EngineConfig[],
+  tasks: number,
+  waveWidth: number | undefined,
+): number {
+  const perEngine = configs.map((c) =>
+    c.kind === 'openai' ? effectiveConcurrency(concurrencyOf(c), replicaUrls(c)).effective : 1,
+  );
+  const k = Math.max(1, ...perEngine);
+  return Math.max(1, Math.min(k, waveWidth ?? k, tasks));
 }
 
 /** The wave (0-based) of the task at queue position `position`; 0 for runs without waves. */

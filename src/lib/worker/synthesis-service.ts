@@ -13,7 +13,7 @@ import {
   type SynthesisEstimateOptions,
   type SynthesisRunInput,
 } from './runs/synthesis-plan';
-import { waveWidthFor } from '$lib/core/run-schedule';
+import { expectedInFlight, waveWidthFor } from '$lib/core/run-schedule';
 import { configsForRun } from './runs/runner';
 import { observedYield } from './stats-service';
 
@@ -58,15 +58,20 @@ function toInput(request: SynthesisRequest): SynthesisRunInput {
   };
 }
 
-/** What the estimate needs besides the request: the rates, calibration and each role's price. */
+/**
+ * What the estimate needs besides the request: the rates, the tasks in flight, calibration and
+ * each role's price.
+ */
 async function estimateOptions(
   db: SpecAlignDb,
   projectId: string,
   speed: EstimateSpeed,
 ): Promise<SynthesisEstimateOptions> {
+  const configs = await configsForRun(db, projectId, 'synthesize');
   return {
     tokensPerSecond: speed.decodeTokensPerSecond,
     promptTokensPerSecond: speed.prefillTokensPerSecond,
+    inFlight: expectedInFlight(configs, Infinity, waveWidthFor(configs)),
     // Calibrates the expected pairs from the project's finished runs (keys-only reads).
     observedYield: await observedYield(db, projectId),
     prices: rolePrices(await db.projects.get(projectId)),

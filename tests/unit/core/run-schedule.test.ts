@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BATCH_WAVE_WIDTH,
+  expectedInFlight,
   nextDecision,
   waveBounds,
   waveOf,
@@ -9,6 +10,7 @@ import {
   type ScheduleDecision,
   type ScheduleInput,
 } from '$lib/core/run-schedule';
+import type { EngineConfig } from '$lib/core/engine-config';
 
 const open = (n: number): QueuedTask[] =>
   Array.from({ length: n }, () => ({ ended: false, inFlight: false, touched: false }));
@@ -164,5 +166,32 @@ describe('run schedule', () => {
     expect(waveWidthFor([endpoint(16)])).toBe(BATCH_WAVE_WIDTH);
     expect(waveWidthFor([{ kind: 'webllm', model: 'x' }])).toBe(1);
     expect(waveWidthFor([{ kind: 'webllm', model: 'x' }, endpoint(4)])).toBe(BATCH_WAVE_WIDTH);
+  });
+});
+
+describe('expectedInFlight', () => {
+  const endpoint = (concurrency: number, replicas: string[] = []): EngineConfig => ({
+    kind: 'openai',
+    baseUrl: 'http://127.0.0.1:8000/v1',
+    model: 'm',
+    concurrency,
+    replicas,
+  });
+  const browser: EngineConfig = { kind: 'webllm', model: 'x' };
+
+  it('is 1 for in-browser engines', () => {
+    expect(expectedInFlight([browser], 100, 1)).toBe(1);
+  });
+
+  it("takes the endpoint's parallel requests, capped by the browser's 6 connections per origin", () => {
+    expect(expectedInFlight([browser, endpoint(4)], 100, BATCH_WAVE_WIDTH)).toBe(4);
+    expect(expectedInFlight([endpoint(32)], 100, BATCH_WAVE_WIDTH)).toBe(6);
+    // A second port is a second origin: 12 connections.
+    expect(expectedInFlight([endpoint(32, ['http://127.0.0.1:8001/v1'])], 100, 64)).toBe(12);
+  });
+
+  it('never exceeds the wave width or the task count', () => {
+    expect(expectedInFlight([endpoint(8)], 3, BATCH_WAVE_WIDTH)).toBe(3);
+    expect(expectedInFlight([endpoint(8)], 100, 2)).toBe(2);
   });
 });

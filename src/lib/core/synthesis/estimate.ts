@@ -15,7 +15,11 @@
  *   so the expected writes are 1 + p + p² + … (capped).
  * - **Time** = completion tokens ÷ `tokensPerSecond` (decode) + prompt tokens ÷
  *   `promptTokensPerSecond` (prefill, when given; leaving it out underestimates CPU engines,
- *   where prefill is slow). Both parts are reported, and which one dominates.
+ *   where prefill is slow). Both parts are reported, and which one dominates. That is engine
+ *   time; the wall-clock estimate divides it by the tasks the run keeps in flight (`inFlight`:
+ *   an endpoint's parallel requests, capped by the browser's connections, the wave width and the
+ *   task count). It assumes the server serves that many requests at the measured speed, which a
+ *   batching server (vLLM, llama-server --parallel) nearly does up to its capacity.
  * - **Money** = each agent's prompt and completion tokens at the price of its role's model
  *   (`prices`); roles without a price are listed as unpriced, never counted as free.
  * The branch mix is a prior for small instruct models against small instances; real runs differ,
@@ -111,6 +115,8 @@ export interface EstimateInput {
   tokensPerSecond: number;
   /** Prompt processing speed, tokens per second; when absent, prefill time is not counted. */
   promptTokensPerSecond?: number;
+  /** Tasks the run keeps in flight (see `run-schedule.ts` `expectedInFlight`); default 1. */
+  inFlight?: number;
   branchMix?: Partial<BranchMix>;
   lengths?: Partial<TypicalLengths>;
   maxCandidateAttempts?: number;
@@ -146,10 +152,19 @@ export interface RunEstimate {
   calls: number;
   promptTokens: number;
   completionTokens: number;
-  /** Estimated engine time, ms: `time.prefillMs + time.decodeMs`. */
+  /** Estimated wall-clock time, ms: `time.prefillMs + time.decodeMs`. */
   timeMs: number;
-  /** The time split into prompt processing and generation, and the larger part. */
-  time: { prefillMs: number; decodeMs: number; dominant: 'prefill' | 'decode' };
+  /**
+   * The wall-clock time split into prompt processing and generation, and the larger part;
+   * `engineMs` is the engine time summed over all calls, `inFlight` the tasks run at once.
+   */
+  time: {
+    prefillMs: number;
+    decodeMs: number;
+    dominant: 'prefill' | 'decode';
+    engineMs: number;
+    inFlight: number;
+  };
   /**
    * Expected pairs: the branch model's (tasks minus expected failures from exhausted candidate
    * attempts), calibrated by finished runs when `calibration` is set.
@@ -263,16 +278,23 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       ? (promptTokens / input.promptTokensPerSecond) * 1000
       : 0;
   const cost = estimateCost(perAgent, input.prices);
+  // No more tasks in flight than there are tasks.
+  const inFlight = Math.max(
+    1,
+    Math.min(Math.floor(input.inFlight ?? 1), input.tasks.length - skipped),
+  );
   return {
     tasks: input.tasks.length - skipped,
     calls,
     promptTokens,
     completionTokens,
-    timeMs: Math.round(decode + prefill),
+    timeMs: Math.round(decode / inFlight) + Math.round(prefill / inFlight),
     time: {
-      prefillMs: Math.round(prefill),
-      decodeMs: Math.round(decode),
+      prefillMs: Math.round(prefill / inFlight),
+      decodeMs: Math.round(decode / inFlight),
       dominant: prefill > decode ? 'prefill' : 'decode',
+      engineMs: Math.round(decode + prefill),
+      inFlight,
     },
     expectedPairs: round2(expectedPairs),
     perAgent,
@@ -293,6 +315,11 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       input.promptTokensPerSecond
         ? `Speed: ${whole(input.promptTokensPerSecond)} tokens/s prompt processing, ${whole(input.tokensPerSecond)} tokens/s generation; ${prefill > decode ? 'prompt processing' : 'generation'} takes most of the time (${pct(Math.max(prefill, decode) / Math.max(1, prefill + decode))}).`
         : `Speed: ${whole(input.tokensPerSecond)} tokens/s generated; prompt processing time not counted.`,
+      ...(inFlight > 1
+        ? [
+            `${inFlight} tasks in flight at once: the time is the engine time divided by ${inFlight}, assuming the server keeps that speed for every request (batching servers nearly do, up to their capacity).`,
+          ]
+        : []),
     ],
   };
 }

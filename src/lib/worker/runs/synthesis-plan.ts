@@ -102,6 +102,8 @@ export interface SynthesisEstimateOptions {
   tokensPerSecond?: number;
   /** Prompt processing speed, tokens/s; when absent, prefill time is not counted. */
   promptTokensPerSecond?: number;
+  /** Tasks the run will keep in flight (`expectedInFlight`); default 1. */
+  inFlight?: number;
   /** Context window the prompts are built for; default core's 4096. */
   contextWindow?: number;
   /** Yield of the project's finished runs, to calibrate the expected pairs. */
@@ -195,6 +197,7 @@ export async function planSynthesisRun(
       ? { promptTokensPerSecond: options.promptTokensPerSecond }
       : {}),
     ...(options.contextWindow !== undefined ? { contextWindow: options.contextWindow } : {}),
+    ...(options.inFlight !== undefined ? { inFlight: options.inFlight } : {}),
     ...(options.observedYield ? { observedYield: options.observedYield } : {}),
     ...(options.prices ? { prices: options.prices } : {}),
   });

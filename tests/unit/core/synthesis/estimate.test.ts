@@ -131,7 +131,7 @@ describe('estimateRun', () => {
         (withPrefill.completionTokens / 20) * 1000 + (withPrefill.promptTokens / 200) * 1000,
       ),
     );
-    expect(withPrefill.time).toEqual({
+    expect(withPrefill.time).toMatchObject({
       prefillMs: Math.round((withPrefill.promptTokens / 200) * 1000),
       decodeMs: Math.round((withPrefill.completionTokens / 20) * 1000),
       dominant:
@@ -165,6 +165,26 @@ describe('estimateRun', () => {
     expect(odd.assumptions.at(-1)).toMatch(
       /^Speed: 33 tokens\/s prompt processing, 8 tokens\/s generation;/,
     );
+  });
+
+  it('divides the time by the tasks in flight, never by more than there are tasks', () => {
+    const tasks = Array.from({ length: 10 }, () => descriptor({ instanceId: 'big' }));
+    const speeds = { tokensPerSecond: 20, promptTokensPerSecond: 200 };
+    const serial = estimateRun({ tasks, instances, ...speeds });
+    expect(serial.time.inFlight).toBe(1);
+    expect(serial.time.engineMs).toBe(serial.timeMs);
+    const parallel = estimateRun({ tasks, instances, ...speeds, inFlight: 8 });
+    // Same tokens and engine time; a wall-clock time 8 times shorter (±1 ms of rounding).
+    expect(parallel.promptTokens).toBe(serial.promptTokens);
+    expect(parallel.time.engineMs).toBe(serial.time.engineMs);
+    expect(parallel.time.inFlight).toBe(8);
+    expect(Math.abs(parallel.timeMs - serial.timeMs / 8)).toBeLessThanOrEqual(1);
+    expect(parallel.time.prefillMs + parallel.time.decodeMs).toBe(parallel.timeMs);
+    expect(parallel.assumptions.at(-1)).toMatch(/^8 tasks in flight at once: /);
+    // Ten tasks cannot keep 64 in flight.
+    const wide = estimateRun({ tasks, instances, ...speeds, inFlight: 64 });
+    expect(wide.time.inFlight).toBe(10);
+    expect(Math.abs(wide.timeMs - serial.timeMs / 10)).toBeLessThanOrEqual(1);
   });
 
   it('sums over a planned run with the default branch mix and skips unknown tasks', () => {
