@@ -28,7 +28,7 @@ import type {
   ExportSummary,
 } from './export-service';
 import type { MixSettings, MixSummary } from '$lib/core/export/mix';
-import type { PairSearch, ReviewFilter } from './pairs-service';
+import type { ExportSelectionCounts, PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus, SpecVersionUpdate } from '$lib/core/records';
@@ -220,21 +220,11 @@ export interface WorkerApi extends EditApi {
    */
   findPairs(projectId: string, filter: ReviewFilter): Promise<PairSearch>;
   /**
-   * How many pairs with the export's statuses (accepted, plus pending when asked) have markup or
-   * script-like payloads in the chosen reply: the export summary's warning.
+   * The export summary's warnings, in one scan of the pairs with the export's statuses (accepted,
+   * plus pending when asked): how many have markup or script-like payloads in the chosen reply,
+   * and how many a spec update marked stale (left out unless "Include stale pairs" is ticked).
    */
-  countChosenMarkup(
-    projectId: string,
-    includePending: boolean,
-  ): Promise<{ flagged: number; pairs: number }>;
-  /**
-   * How many pairs with the export's statuses a spec update marked stale: what an export leaves
-   * out unless "Include stale pairs" is ticked.
-   */
-  countStalePairs(
-    projectId: string,
-    includePending: boolean,
-  ): Promise<{ stale: number; pairs: number }>;
+  countExportSelection(projectId: string, includePending: boolean): Promise<ExportSelectionCounts>;
   /**
    * Streams the project's selected pairs through a core exporter into a Blob (JSONL, HF dataset
    * .zip, eval set, or a delta since an earlier export). Full JSONL and HF exports are recorded. Cancellable with `cancel(jobId)`; throws EmptyExportError, and writes no

@@ -186,32 +186,31 @@ export async function findPairs(
   return { ids: kept, unreadable };
 }
 
-/**
- * How many of the project's pairs with one of `statuses` a spec update marked stale: the pairs an
- * export leaves out unless asked to include them (the Export screen's count).
- */
-export async function countStalePairs(
-  db: SpecAlignDb,
-  projectId: string,
-  statuses: readonly PairStatus[],
-): Promise<{ stale: number; pairs: number }> {
-  const ids = await orderedPairIds(db, projectId, statuses);
-  let stale = 0;
-  for await (const pair of pairsByIds(db, ids)) if (pair.stale) stale++;
-  return { stale, pairs: ids.length };
+/** What the Export screen warns about in the pairs an export would select. */
+export interface ExportSelectionCounts {
+  /** Pairs with the export's statuses. */
+  pairs: number;
+  /** Of those, pairs with markup or script-like payloads in the chosen reply. */
+  markup: number;
+  /** Of those, pairs a spec update marked stale (left out unless asked for). */
+  stale: number;
 }
 
 /**
- * How many of the project's pairs with one of `statuses` have markup in the chosen reply (the
- * export summary's count), scanned a page at a time.
+ * Counts, in one scan a page at a time, the project's pairs with one of `statuses` that have
+ * markup in the chosen reply and that a spec update marked stale (the export summary's warnings).
  */
-export async function countChosenMarkup(
+export async function countExportSelection(
   db: SpecAlignDb,
   projectId: string,
   statuses: readonly PairStatus[],
-): Promise<{ flagged: number; pairs: number }> {
+): Promise<ExportSelectionCounts> {
   const ids = await orderedPairIds(db, projectId, statuses);
-  let flagged = 0;
-  for await (const pair of pairsByIds(db, ids)) if (hasChosenMarkup(pair)) flagged++;
-  return { flagged, pairs: ids.length };
+  let markup = 0;
+  let stale = 0;
+  for await (const pair of pairsByIds(db, ids)) {
+    if (hasChosenMarkup(pair)) markup++;
+    if (pair.stale) stale++;
+  }
+  return { pairs: ids.length, markup, stale };
 }

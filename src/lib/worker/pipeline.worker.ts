@@ -34,7 +34,7 @@ import {
 } from './spec-update-service';
 import { exportDataset, listExportSummaries, previewTrainingMix } from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
-import { countChosenMarkup, countStalePairs, findPairs } from './pairs-service';
+import { countExportSelection, findPairs } from './pairs-service';
 import { createProject, renameProject, setProjectModels } from '$lib/db/projects';
 import { putApiKey } from '$lib/db/settings';
 import { addRule, mergeRules, setRuleStatus, splitRule, updateRule } from '$lib/db/rules';
@@ -274,14 +274,9 @@ const api: WorkerApi = {
     return findPairs(getDb(), projectId, filter);
   },
 
-  countChosenMarkup(projectId, includePending) {
+  countExportSelection(projectId, includePending) {
     const statuses: PairStatus[] = includePending ? ['accepted', 'pending'] : ['accepted'];
-    return countChosenMarkup(getDb(), projectId, statuses);
-  },
-
-  countStalePairs(projectId, includePending) {
-    const statuses: PairStatus[] = includePending ? ['accepted', 'pending'] : ['accepted'];
-    return countStalePairs(getDb(), projectId, statuses);
+    return countExportSelection(getDb(), projectId, statuses);
   },
 
   exportDataset(jobId, projectId, request, onProgress) {

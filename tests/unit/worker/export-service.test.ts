@@ -6,7 +6,7 @@ import { DEFAULT_MIX, EmptyExportError, MixSettingsError } from '$lib/core/expor
 import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { exportDataset, previewTrainingMix, type ExportStatus } from '$lib/worker/export-service';
-import { countChosenMarkup, findPairIds } from '$lib/worker/pairs-service';
+import { countExportSelection, findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
@@ -221,10 +221,15 @@ describe('chosen replies with markup', () => {
     const { db, projectId, pairs } = await seeded(4, ['accepted', 'accepted', 'pending']);
     await db.pairs.update(pairs[1]!.id, { chosen: 'Sure <img src=x onerror="alert(1)">' });
     await db.pairs.update(pairs[2]!.id, { chosen: '![x](https://t.example/p.png?d=secret)' });
-    expect(await countChosenMarkup(db, projectId, ['accepted'])).toEqual({ flagged: 1, pairs: 3 });
-    expect(await countChosenMarkup(db, projectId, ['accepted', 'pending'])).toEqual({
-      flagged: 2,
+    expect(await countExportSelection(db, projectId, ['accepted'])).toEqual({
+      pairs: 3,
+      markup: 1,
+      stale: 0,
+    });
+    expect(await countExportSelection(db, projectId, ['accepted', 'pending'])).toEqual({
       pairs: 4,
+      markup: 2,
+      stale: 0,
     });
     expect(await findPairIds(db, projectId, { markup: true })).toEqual([
       pairs[1]!.id,

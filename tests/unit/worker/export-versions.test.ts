@@ -9,7 +9,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import type { PreferencePair, StaleMark } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { exportDataset, listExportRecords, listExportSummaries } from '$lib/worker/export-service';
-import { countStalePairs, findPairIds } from '$lib/worker/pairs-service';
+import { countExportSelection, findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
@@ -72,7 +72,10 @@ describe('stale pairs', () => {
     expect(await findPairIds(db, projectId, { currency: 'stale' })).toEqual(['p1', 'p3']);
     expect(await findPairIds(db, projectId, { currency: 'current' })).toEqual(['p0', 'p2']);
     expect(await findPairIds(db, projectId, {})).toHaveLength(4);
-    expect(await countStalePairs(db, projectId, ['accepted'])).toEqual({ stale: 2, pairs: 4 });
+    expect(await countExportSelection(db, projectId, ['accepted'])).toMatchObject({
+      stale: 2,
+      pairs: 4,
+    });
   });
 
   it('are left out of exports by default, counted, and included on request', async () => {
