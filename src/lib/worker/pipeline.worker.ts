@@ -24,7 +24,8 @@ import {
   summariseEvaluation,
 } from './runs/evaluation';
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
-import { configForRole, RunRunner } from './runs/runner';
+import { configForRole, handlerFor, RunRunner } from './runs/runner';
+import { BatchFileError, exportBatchFile, importBatchFile, type BatchContext } from './runs/batch';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 import {
   confirmSpecUpdate,
@@ -63,6 +64,21 @@ const runs = new RunRunner(
     else void snapshots.noteStep(projectId);
   },
 );
+
+/** What batch files of a run need: its step machine and its roles' engines, as a live run has. */
+async function batchContext(runId: string): Promise<BatchContext> {
+  const db = getDb();
+  const run = await db.runs.get(runId);
+  if (!run) throw new BatchFileError('That run no longer exists.');
+  const configFor = (role: Parameters<typeof configForRole>[2]) =>
+    configForRole(db, run.projectId, role);
+  return {
+    db,
+    handler: handlerFor(run),
+    configFor,
+    engineFor: async (role) => models.ensure(await configFor(role), {}),
+  };
+}
 
 /** Whether GGUF models (wllama) can use WebGPU here, and if not why. */
 async function ggufOutlook(): Promise<{ webgpu: boolean; reason: string }> {
@@ -244,6 +260,16 @@ const api: WorkerApi = {
 
   async isRunActive(runId) {
     return runs.isActive(runId);
+  },
+
+  async exportBatchFile(runId, options) {
+    return exportBatchFile(await batchContext(runId), runId, options);
+  },
+
+  async importBatchFile(runId, file) {
+    if (runs.isActive(runId))
+      throw new BatchFileError('This run is executing: pause it before importing batch results.');
+    return importBatchFile(await batchContext(runId), runId, await file.text());
   },
 
   ruleCoverage(specVersionId) {
