@@ -263,6 +263,8 @@ const api: WorkerApi = {
   },
 
   async exportBatchFile(runId, options) {
+    if (runs.isActive(runId))
+      throw new BatchFileError('This run is executing: pause it before exporting a batch file.');
     return exportBatchFile(await batchContext(runId), runId, options);
   },
 
