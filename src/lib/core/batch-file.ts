@@ -253,6 +253,8 @@ export interface BatchImportReport {
   problemCount: number;
   /** Tasks of the run still waiting for a model answer after the import. */
   pending: number;
+  /** Set when the import was cancelled: lines after the last applied one were not read. */
+  cancelled?: boolean;
 }
 
 /** A problem as one line of text: "line 12 (task 4): …". */

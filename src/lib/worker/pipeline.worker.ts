@@ -80,6 +80,13 @@ async function batchContext(runId: string): Promise<BatchContext> {
   };
 }
 
+/** A batch export's or import's progress as the UI's callback takes it (one object). */
+function batchProgress(
+  callback: ((progress: { done: number; total: number }) => void) | undefined,
+): ((done: number, total: number) => void) | undefined {
+  return callback && ((done, total) => callback({ done, total }));
+}
+
 /** Whether GGUF models (wllama) can use WebGPU here, and if not why. */
 async function ggufOutlook(): Promise<{ webgpu: boolean; reason: string }> {
   const [{ probeWebGpu }, offload] = await Promise.all([
@@ -262,16 +269,26 @@ const api: WorkerApi = {
     return runs.isActive(runId);
   },
 
-  async exportBatchFile(runId, options) {
+  async exportBatchFile(jobId, runId, options, onProgress) {
     if (runs.isActive(runId))
       throw new BatchFileError('This run is executing: pause it before exporting a batch file.');
-    return exportBatchFile(await batchContext(runId), runId, options);
+    const context = await batchContext(runId);
+    return jobs.run(jobId, (signal) =>
+      exportBatchFile(
+        { ...context, signal, onProgress: batchProgress(onProgress) },
+        runId,
+        options,
+      ),
+    );
   },
 
-  async importBatchFile(runId, file) {
+  async importBatchFile(jobId, runId, file, onProgress) {
     if (runs.isActive(runId))
       throw new BatchFileError('This run is executing: pause it before importing batch results.');
-    return importBatchFile(await batchContext(runId), runId, await file.text());
+    const [context, text] = await Promise.all([batchContext(runId), file.text()]);
+    return jobs.run(jobId, (signal) =>
+      importBatchFile({ ...context, signal, onProgress: batchProgress(onProgress) }, runId, text),
+    );
   },
 
   ruleCoverage(specVersionId) {

@@ -82,8 +82,14 @@ export interface BatchContext {
   engineFor(role: AgentRole): Promise<ChatEngine>;
   /** The role's engine config (for the model name of an endpoint). */
   configFor(role: AgentRole): Promise<EngineConfig>;
+  /** Aborts the export, or stops the import after the line being applied. */
   signal?: AbortSignal;
+  /** Tasks (export) or lines (import) handled so far, of `total`; called every few. */
+  onProgress?: (done: number, total: number) => void;
 }
+
+/** Progress reports are sent every this many tasks or lines (and at the end). */
+const PROGRESS_EVERY = 20;
 
 export interface BatchExport {
   /** The JSONL input file. */
@@ -146,8 +152,10 @@ export async function exportBatchFile(
   const signal = ctx.signal ?? new AbortController().signal;
   const recorded: { task: Task; role: BatchRole; request: ChatRequest }[] = [];
   let withoutCall = 0;
-  for (const task of await openTasks(db, runId)) {
+  const open = await openTasks(db, runId);
+  for (const [index, task] of open.entries()) {
     signal.throwIfAborted();
+    if (index % PROGRESS_EVERY === 0) ctx.onProgress?.(index, open.length);
     if (handler.isBarrier?.(task)) {
       withoutCall++;
       continue;
@@ -172,6 +180,7 @@ export async function exportBatchFile(
       recorded.push({ task, role: error.role, request: error.request });
     }
   }
+  ctx.onProgress?.(open.length, open.length);
   const phase = Math.min(...recorded.map((r) => ROLE_PHASE[r.role]));
   const now = recorded.filter((r) => ROLE_PHASE[r.role] === phase);
   const role = now[0]?.role;
@@ -232,7 +241,14 @@ export async function importBatchFile(
       .between([runId, -Infinity], [runId, Infinity])
       .toArray();
     const byOrder = new Map(tasks.map((t) => [t.order, t]));
-    for (const entry of parsed.entries) {
+    let cancelled = false;
+    for (const [index, entry] of parsed.entries.entries()) {
+      // Stops between lines: every line applied so far stays applied (each with its checkpoint).
+      if (ctx.signal?.aborted) {
+        cancelled = true;
+        break;
+      }
+      if (index % PROGRESS_EVERY === 0) ctx.onProgress?.(index, parsed.entries.length);
       const where = { line: entry.line, customId: entry.customId, order: entry.id.order };
       const task = byOrder.get(entry.id.order);
       if (!task) {
@@ -248,7 +264,8 @@ export async function importBatchFile(
       let calls = 0;
       const context: StepContext = {
         db,
-        signal: ctx.signal ?? new AbortController().signal,
+        // A cancel takes effect between lines: the line being applied completes (no model waits).
+        signal: new AbortController().signal,
         engineFor: async (role) => {
           const engine = await ctx.engineFor(role);
           return {
@@ -292,6 +309,7 @@ export async function importBatchFile(
         else problems.push({ ...where, message: errorMessage(error) });
       }
     }
+    if (!cancelled) ctx.onProgress?.(parsed.entries.length, parsed.entries.length);
     const open = await openTasks(db, runId);
     problems.sort((a, b) => a.line - b.line);
     return {
@@ -301,6 +319,7 @@ export async function importBatchFile(
       problems: problems.slice(0, MAX_LISTED_PROBLEMS),
       problemCount: problems.length,
       pending: open.filter((t) => !handler.isBarrier?.(t)).length,
+      ...(cancelled ? { cancelled } : {}),
     };
   });
 }

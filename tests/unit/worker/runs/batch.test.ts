@@ -280,6 +280,40 @@ describe('batch files of an evaluation run', () => {
     });
   });
 
+  it('a cancelled import keeps the lines applied so far; importing again finishes the rest', async () => {
+    const { run, ctx } = await evaluationRun();
+    const output = runBatch(await (await exportBatchFile(ctx, run.id)).file.text());
+    const controller = new AbortController();
+    const progress: [number, number][] = [];
+    let steps = 0;
+    const report = await importBatchFile(
+      {
+        ...ctx,
+        signal: controller.signal,
+        onProgress: (done, total) => progress.push([done, total]),
+        engineFor: async (role) => {
+          if (++steps === 3) controller.abort(); // cancelled while the third line is applied
+          return ctx.engineFor(role);
+        },
+      },
+      run.id,
+      output,
+    );
+    expect(report).toMatchObject({ applied: 3, cancelled: true, pending: 8 });
+    expect(progress).toEqual([[0, 8]]);
+    const rest = await importBatchFile(
+      { ...ctx, onProgress: (done, total) => progress.push([done, total]) },
+      run.id,
+      output,
+    );
+    expect(rest).toMatchObject({ applied: 5, alreadyApplied: 3, problemCount: 0 });
+    expect(rest.cancelled).toBeUndefined();
+    expect(progress.slice(1)).toEqual([
+      [0, 8],
+      [8, 8],
+    ]);
+  });
+
   it('refuses a file of another run line by line, and an empty file', async () => {
     const a = await evaluationRun();
     const b = await evaluationRun();
