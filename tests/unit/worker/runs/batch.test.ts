@@ -314,6 +314,37 @@ describe('batch files of an evaluation run', () => {
     ]);
   });
 
+  it('a self-contradicting judgement asks for a re-judge in a third file', async () => {
+    const { db, run, ctx } = await evaluationRun();
+    const target = await importBatchFile(
+      ctx,
+      run.id,
+      runBatch(await (await exportBatchFile(ctx, run.id)).file.text()),
+    );
+    expect(target.applied).toBe(8);
+    // The judge quotes evidence the refusal never said: a contradiction, so a re-judge.
+    const lying = (l: InputLine) => {
+      const { labels, focus, reply } = readChecklistPrompt(lastUser(l.body.messages));
+      if (!reply.startsWith('REFUSE')) return judgeReply(l.body.messages);
+      return checklistReply(labels, (label) =>
+        focus.includes(label)
+          ? { verdict: 'violated', evidence: 'words never said' }
+          : { verdict: 'not-applicable' },
+      );
+    };
+    const judged = await importBatchFile(
+      ctx,
+      run.id,
+      runBatch(await (await exportBatchFile(ctx, run.id)).file.text(), lying),
+    );
+    expect(judged).toMatchObject({ applied: 8, pending: 1, problemCount: 0 });
+    const third = await exportBatchFile(ctx, run.id);
+    expect(third).toMatchObject({ requests: 1, role: 'safetyJudge' });
+    const rejudged = await importBatchFile(ctx, run.id, runBatch(await third.file.text()));
+    expect(rejudged).toMatchObject({ applied: 1, pending: 0 });
+    expect((await db.runs.get(run.id))?.progress).toMatchObject({ done: 8, failed: 0 });
+  });
+
   it('refuses a file of another run line by line, and an empty file', async () => {
     const a = await evaluationRun();
     const b = await evaluationRun();
