@@ -34,6 +34,7 @@ import { ScriptedEngine } from '../tests/helpers/scripted-engine';
 import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
+import { benchBatch } from './bench-batch';
 import { benchJudge } from './bench-judge';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
@@ -372,6 +373,7 @@ rows.push(...(await benchJudge()));
 rows.push(...benchTrainingMix());
 // K tasks in flight against a batching server in its own process (several minutes).
 rows.push(...(await benchThroughput()));
+rows.push(...(await benchBatch()));
 try {
   await benchExport();
 } catch (error) {

@@ -101,7 +101,7 @@ export async function chatJson<S extends z.ZodType>(
       { role: 'assistant', content: last.text },
       {
         role: 'user',
-        content: `That reply was not usable: ${problem}. Reply again with only a JSON value that matches the schema.`,
+        content: `${REPAIR_PREFIX}${problem}${REPAIR_SUFFIX}`,
       },
     ];
   }
@@ -111,6 +111,21 @@ export async function chatJson<S extends z.ZodType>(
     usage,
     durationMs,
   );
+}
+
+const REPAIR_PREFIX = 'That reply was not usable: ';
+const REPAIR_SUFFIX = '. Reply again with only a JSON value that matches the schema.';
+
+/**
+ * The problem a repair request of {@link chatJson} names (what was wrong with the reply before
+ * it), or undefined when `request` is not a repair. Batch files cannot ask again: an imported
+ * answer that would need a repair is reported with this problem instead.
+ */
+export function repairProblemOf(request: Pick<ChatRequest, 'messages'>): string | undefined {
+  const last = request.messages.at(-1);
+  if (last?.role !== 'user' || !last.content.startsWith(REPAIR_PREFIX)) return undefined;
+  if (!last.content.endsWith(REPAIR_SUFFIX)) return undefined;
+  return last.content.slice(REPAIR_PREFIX.length, -REPAIR_SUFFIX.length);
 }
 
 /** Returns '' when the result is usable, else a short description of what is wrong. */

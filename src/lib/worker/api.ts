@@ -19,6 +19,8 @@ import type { SynthesisRequest } from './synthesis-service';
 import type { SampleInstancesResult } from './instances-service';
 import type { CoverageSummary } from './rules-service';
 import type { RunProgress } from './runs/types';
+import type { BatchExport } from './runs/batch';
+import type { BatchImportReport } from '$lib/core/batch-file';
 import type { ImportSpecResult } from './spec-store';
 import type {
   ExportRequest,
@@ -159,6 +161,30 @@ export interface WorkerApi extends EditApi {
   stopRun(runId: string, mode: 'pause' | 'cancel'): Promise<void>;
   /** Whether this tab's worker is executing the run right now. */
   isRunActive(runId: string): Promise<boolean>;
+  /**
+   * The pending model calls of an annotation or evaluation run as an OpenAI Batch API input file
+   * (JSONL; for an evaluation the target's answers first, then the judge's). `model` overrides
+   * the role's endpoint model name in the bodies. Throws BatchFileError when the run is done or
+   * its role runs in the browser and no model name was given. Cancellable with `cancel(jobId)`.
+   */
+  exportBatchFile(
+    jobId: string,
+    runId: string,
+    options: { model?: string },
+    onProgress?: (progress: { done: number; total: number }) => void,
+  ): Promise<BatchExport>;
+  /**
+   * Applies a batch output file to the run: valid lines complete their tasks' steps (each with
+   * its checkpoint), the rest are reported line by line and stay pending. Throws BatchFileError
+   * when the run is done, and RunLockedError when it is executing. `cancel(jobId)` stops it
+   * between lines (the report then says `cancelled`; what was applied stays applied).
+   */
+  importBatchFile(
+    jobId: string,
+    runId: string,
+    file: Blob,
+    onProgress?: (progress: { done: number; total: number }) => void,
+  ): Promise<BatchImportReport>;
 
   /**
    * What *Update from vN* would do for a version (issue 11 §2): rules carried, re-checked and

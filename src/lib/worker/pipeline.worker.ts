@@ -24,7 +24,8 @@ import {
   summariseEvaluation,
 } from './runs/evaluation';
 import { exportRulesFile, importRulesFile, ruleCoverage } from './rules-service';
-import { configForRole, RunRunner } from './runs/runner';
+import { configForRole, handlerFor, RunRunner } from './runs/runner';
+import { BatchFileError, exportBatchFile, importBatchFile, type BatchContext } from './runs/batch';
 import { diffStoredVersions, importSpecVersion } from './spec-store';
 import {
   confirmSpecUpdate,
@@ -63,6 +64,28 @@ const runs = new RunRunner(
     else void snapshots.noteStep(projectId);
   },
 );
+
+/** What batch files of a run need: its step machine and its roles' engines, as a live run has. */
+async function batchContext(runId: string): Promise<BatchContext> {
+  const db = getDb();
+  const run = await db.runs.get(runId);
+  if (!run) throw new BatchFileError('That run no longer exists.');
+  const configFor = (role: Parameters<typeof configForRole>[2]) =>
+    configForRole(db, run.projectId, role);
+  return {
+    db,
+    handler: handlerFor(run),
+    configFor,
+    engineFor: async (role) => models.ensure(await configFor(role), {}),
+  };
+}
+
+/** A batch export's or import's progress as the UI's callback takes it (one object). */
+function batchProgress(
+  callback: ((progress: { done: number; total: number }) => void) | undefined,
+): ((done: number, total: number) => void) | undefined {
+  return callback && ((done, total) => callback({ done, total }));
+}
 
 /** Whether GGUF models (wllama) can use WebGPU here, and if not why. */
 async function ggufOutlook(): Promise<{ webgpu: boolean; reason: string }> {
@@ -244,6 +267,28 @@ const api: WorkerApi = {
 
   async isRunActive(runId) {
     return runs.isActive(runId);
+  },
+
+  async exportBatchFile(jobId, runId, options, onProgress) {
+    if (runs.isActive(runId))
+      throw new BatchFileError('This run is executing: pause it before exporting a batch file.');
+    const context = await batchContext(runId);
+    return jobs.run(jobId, (signal) =>
+      exportBatchFile(
+        { ...context, signal, onProgress: batchProgress(onProgress) },
+        runId,
+        options,
+      ),
+    );
+  },
+
+  async importBatchFile(jobId, runId, file, onProgress) {
+    if (runs.isActive(runId))
+      throw new BatchFileError('This run is executing: pause it before importing batch results.');
+    const [context, text] = await Promise.all([batchContext(runId), file.text()]);
+    return jobs.run(jobId, (signal) =>
+      importBatchFile({ ...context, signal, onProgress: batchProgress(onProgress) }, runId, text),
+    );
   },
 
   ruleCoverage(specVersionId) {

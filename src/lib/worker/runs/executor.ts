@@ -30,7 +30,7 @@ import type { SpecAlignDb } from '$lib/db/database';
 import { storageShortfall, type StorageSample } from '$lib/core/storage-headroom';
 import { guardStorage, isStorageWriteFailure, STORAGE_FULL_MESSAGE } from '$lib/db/errors';
 import { withRunLockIfFree } from '$lib/db/run-lock';
-import type { ChargedFailure, RunHandler, RunProgress, StepContext } from './types';
+import type { ChargedFailure, RunHandler, RunProgress, StepContext, StepOutcome } from './types';
 
 /** Attempts per task before it is marked failed and the run moves on. */
 export const MAX_TASK_ATTEMPTS = 3;
@@ -193,39 +193,10 @@ async function executeLocked(
     return paused;
   };
 
-  /** Charges a checkpointed step's outcome; false when the task needs another step. */
-  const checkpoint = (task: Task, outcome: Awaited<ReturnType<RunHandler['step']>>) =>
+  /** Charges a checkpointed step's outcome. */
+  const checkpoint = (task: Task, outcome: StepOutcome) =>
     serially(async () => {
-      const next = charged(run, outcome.usage, outcome.usageByRole);
-      const failure = outcome.done ? outcome.failure : undefined;
-      const shared =
-        outcome.share !== undefined ? [...(task.shared ?? []), outcome.share] : task.shared;
-      const updated: Task = {
-        ...task,
-        status: !outcome.done ? 'running' : failure !== undefined ? 'failed' : 'done',
-        step: outcome.step,
-        state: outcome.state,
-        ...(failure !== undefined ? { error: failure } : {}),
-        ...(shared ? { shared } : {}),
-        updatedAt: now(),
-      };
-      if (outcome.done)
-        next.progress =
-          failure !== undefined
-            ? { ...next.progress, failed: next.progress.failed + 1 }
-            : { ...next.progress, done: next.progress.done + 1 };
-      outcome.patchRun?.(next);
-      next.updatedAt = now();
-      const tables = [db.tasks, db.runs, ...(outcome.tables ?? []).map((t) => db.table(t))];
-      await guardStorage(() =>
-        db.transaction('rw', tables, async () => {
-          await assertRunExists(db, runId);
-          await outcome.write?.(db);
-          await db.tasks.put(updated);
-          await db.runs.put(next);
-        }),
-      );
-      run = next;
+      run = await commitStep(db, run, task, outcome, now);
       sessionTokens += outcome.usage?.completionTokens ?? 0;
       sessionEngineMs += outcome.engineMs ?? 0;
     });
@@ -488,6 +459,71 @@ async function executeLocked(
   } finally {
     options.signal.removeEventListener('abort', abortInner);
   }
+}
+
+/** The task changed since it was read: its step was applied elsewhere (see {@link commitStep}). */
+export class TaskMovedError extends Error {
+  constructor() {
+    super('This step of the task was applied already.');
+    this.name = 'TaskMovedError';
+  }
+}
+
+/**
+ * Stores a step's outcome: the task's new state, the rows the step produced and the run row
+ * (progress, usage, `patchRun`) in ONE transaction; returns the run as committed (`run` is not
+ * changed). With `onlyIfUnchanged`, the task row must still be as `task` was read (same status,
+ * step and time) or nothing is written and {@link TaskMovedError} is thrown: an answer imported
+ * from a batch file is applied at most once.
+ */
+export async function commitStep(
+  db: SpecAlignDb,
+  run: Run,
+  task: Task,
+  outcome: StepOutcome,
+  now: () => number,
+  onlyIfUnchanged = false,
+): Promise<Run> {
+  const next = charged(run, outcome.usage, outcome.usageByRole);
+  const failure = outcome.done ? outcome.failure : undefined;
+  const shared =
+    outcome.share !== undefined ? [...(task.shared ?? []), outcome.share] : task.shared;
+  const updated: Task = {
+    ...task,
+    status: !outcome.done ? 'running' : failure !== undefined ? 'failed' : 'done',
+    step: outcome.step,
+    state: outcome.state,
+    ...(failure !== undefined ? { error: failure } : {}),
+    ...(shared ? { shared } : {}),
+    updatedAt: now(),
+  };
+  if (outcome.done)
+    next.progress =
+      failure !== undefined
+        ? { ...next.progress, failed: next.progress.failed + 1 }
+        : { ...next.progress, done: next.progress.done + 1 };
+  outcome.patchRun?.(next);
+  next.updatedAt = now();
+  const tables = [db.tasks, db.runs, ...(outcome.tables ?? []).map((t) => db.table(t))];
+  await guardStorage(() =>
+    db.transaction('rw', tables, async () => {
+      await assertRunExists(db, run.id);
+      if (onlyIfUnchanged) {
+        const stored = await db.tasks.get(task.id);
+        if (
+          !stored ||
+          stored.status !== task.status ||
+          stored.step !== task.step ||
+          stored.updatedAt !== task.updatedAt
+        )
+          throw new TaskMovedError();
+      }
+      await outcome.write?.(db);
+      await db.tasks.put(updated);
+      await db.runs.put(next);
+    }),
+  );
+  return next;
 }
 
 /**

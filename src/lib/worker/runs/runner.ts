@@ -64,7 +64,8 @@ export async function runConcurrency(db: SpecAlignDb, run: Run): Promise<number>
   return Math.max(1, ...configs.map(concurrencyOf));
 }
 
-function handlerFor(run: Run): RunHandler {
+/** The step machine that executes a run of its kind. */
+export function handlerFor(run: Run): RunHandler {
   switch (run.kind) {
     case 'annotate':
       return annotationHandler(run);
