@@ -10,6 +10,7 @@ import { SpecAlignError } from '$lib/core/errors';
 import { materializeInstance, sampleInstances, type InstanceDraft } from '$lib/core/instances';
 import type { Rule, RunStatus, SpecInstance } from '$lib/core/records';
 import {
+  dataUpdateRunId,
   planDataUpdate,
   planDataUpdateTasks,
   type DataUpdateInstanceKind,
@@ -38,13 +39,10 @@ import {
 } from './runs/synthesis-plan';
 import { estimateOptions, estimateSpeed } from './synthesis-service';
 
+export { dataUpdateRunId };
+
 /** *Update data* cannot be planned; the message says why and what to do. */
 export class DataUpdateError extends SpecAlignError {}
-
-/** The id of a version's *Update data* run: one per version. */
-export function dataUpdateRunId(specVersionId: string): string {
-  return `${specVersionId}:update-data`;
-}
 
 /** The figures compared side by side. */
 export interface EstimateFigures {

@@ -15,6 +15,7 @@ import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { sampleAndStoreInstances } from './instances-service';
 import { planSynthesis, startSynthesisRun } from './synthesis-service';
+import { previewDataUpdate, startDataUpdate } from './data-update-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
 import {
@@ -225,6 +226,14 @@ const api: WorkerApi = {
 
   async confirmSpecUpdate(projectId, runId) {
     return confirmSpecUpdate(getDb(), projectId, runId);
+  },
+
+  previewDataUpdate(projectId, specVersionId) {
+    return previewDataUpdate(getDb(), projectId, specVersionId);
+  },
+
+  startDataUpdate(projectId, specVersionId) {
+    return startDataUpdate(getDb(), projectId, specVersionId);
   },
 
   async createAnnotationRun(projectId, specVersionId) {

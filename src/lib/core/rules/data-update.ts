@@ -41,6 +41,11 @@ import { subSeed } from '../instances/random';
 import { planTasks, type ScenarioControls, type TaskDescriptor } from '../synthesis/controls';
 import { lineageOf } from './lineage';
 
+/** The id of a version's *Update data* run: one per version, so it is planned once. */
+export function dataUpdateRunId(specVersionId: string): string {
+  return `${specVersionId}:update-data`;
+}
+
 /** What became of an instance of the previous version. */
 export type DataUpdateInstanceKind = 'kept' | 'repaired' | 'new';
 
