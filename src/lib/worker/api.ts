@@ -35,6 +35,7 @@ import type { PairStatus, Project, Rule, RuleStatus, SpecVersionUpdate } from '$
 import type { SpecUpdatePlan } from '$lib/core/rules/update-plan';
 import type { SpecUpdatePreview } from './spec-update-service';
 import type { DataUpdatePreview } from './data-update-service';
+import type { VersionedComparison } from './eval-versions-service';
 import type { NewRuleAnchor, RuleEdit } from '$lib/db/rules';
 import type { BulkDecision, BulkDecisionResult } from './review-service';
 
@@ -180,6 +181,16 @@ export interface WorkerApi extends EditApi {
   specUpdatePlan(runId: string): Promise<SpecUpdatePlan>;
   /** Applies the update's plan to the new version (idempotent); the previous version is untouched. */
   confirmSpecUpdate(projectId: string, runId: string): Promise<SpecVersionUpdate>;
+  /**
+   * Two finished RCS runs re-scored on one spec version's rules and compared per rule, grouped
+   * kept / changed / new (issue 11 §5); stale items counted. Reads only.
+   */
+  compareEvaluationsOnVersion(
+    projectId: string,
+    runA: string,
+    runB: string,
+    specVersionId: string,
+  ): Promise<VersionedComparison>;
   /**
    * *Update data* for a confirmed update (issue 11 §3): instances kept / repaired / new, the
    * rules that get tasks, and the estimate next to a full rerun's with the previous version's

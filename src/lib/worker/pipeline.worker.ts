@@ -16,6 +16,7 @@ import { JobRegistry } from './jobs';
 import { sampleAndStoreInstances } from './instances-service';
 import { planSynthesis, startSynthesisRun } from './synthesis-service';
 import { previewDataUpdate, startDataUpdate } from './data-update-service';
+import { compareEvaluationsOnVersion } from './eval-versions-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
 import {
@@ -226,6 +227,10 @@ const api: WorkerApi = {
 
   async confirmSpecUpdate(projectId, runId) {
     return confirmSpecUpdate(getDb(), projectId, runId);
+  },
+
+  compareEvaluationsOnVersion(projectId, runA, runB, specVersionId) {
+    return compareEvaluationsOnVersion(getDb(), projectId, runA, runB, specVersionId);
   },
 
   previewDataUpdate(projectId, specVersionId) {
