@@ -323,7 +323,7 @@ export async function startDataUpdate(
     }),
   );
   const waveWidth = waveWidthFor(await configsForRun(db, projectId, 'synthesize'));
-  const { tasks } = await createSynthesisRun(
+  const created = await createSynthesisRun(
     db,
     projectId,
     {
@@ -338,6 +338,15 @@ export async function startDataUpdate(
       dataUpdate: { fromVersionId: ctx.fromVersionId, sourceRunId: ctx.source.id },
     },
     await estimateOptions(db, projectId, await estimateSpeed(db, projectId, speed)),
-  );
-  return { runId, tasks: tasks.length, created: true };
+  ).catch(async (error: unknown) => {
+    // Another tab planned the same run meanwhile: its run (and tasks) stand, nothing doubles.
+    const raced = await db.runs.get(runId);
+    if (raced) return undefined;
+    throw error;
+  });
+  if (!created) {
+    const raced = (await db.runs.get(runId))!;
+    return { runId, tasks: raced.progress.total, created: false };
+  }
+  return { runId, tasks: created.tasks.length, created: true };
 }

@@ -153,6 +153,19 @@ describe('data update service', () => {
     });
   });
 
+  it('two starts at once (two tabs) plan one run', async () => {
+    const db = await openTestDb();
+    const { pid } = await setUp(db, ['r3'], [], []);
+    const [one, two] = await Promise.all([
+      startDataUpdate(db, pid, 'v2'),
+      startDataUpdate(db, pid, 'v2'),
+    ]);
+    expect(one.runId).toBe(two.runId);
+    expect([one.created, two.created].sort()).toEqual([false, true]);
+    expect(await db.tasks.where('runId').equals(one.runId).count()).toBe(one.tasks);
+    expect((await db.runs.toArray()).filter((r) => r.kind === 'synthesize')).toHaveLength(2);
+  });
+
   it('resumes a planning interrupted after the instances were stored', async () => {
     const db = await openTestDb();
     const { pid } = await setUp(db, ['r3'], [], []);
