@@ -10,8 +10,10 @@ import path from 'node:path';
 import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
 import { expect, test } from './fixtures';
 import {
+  agentRequests,
   exportProject,
   expectConsistentRun,
+  RequestGate,
   setUpProject,
   startGeneration,
   startSocietyServer,
@@ -59,8 +61,9 @@ interface Tables {
 }
 
 let server: FakeOpenAiServer;
+const gate = new RequestGate();
 test.beforeAll(async () => {
-  server = await startSocietyServer();
+  server = await startSocietyServer(gate.beforeAgentReply);
 });
 test.afterAll(async () => {
   await server.close();
@@ -114,10 +117,14 @@ test('Update data generates only for new and changed rules, survives a reload, a
   expect(planned).toBeGreaterThan(0);
   expect(planned).toBeLessThan(full!);
   await expect(card.getByRole('img', { name: /share of a full rerun/ })).toBeVisible();
+  // Hold an agent request a few tasks into the run, reload while it is in flight, then let go.
+  const held = gate.next(agentRequests(server).length + 12, true);
   await card.getByRole('button', { name: 'Update data' }).click();
   await expect(card.getByRole('progressbar', { name: 'Updating data' })).toBeVisible();
-  await expect(card.getByText(/^[1-9]\d* of \d+ tasks/)).toBeVisible({ timeout: 60_000 });
+  await held;
+  await expect(card.getByText(new RegExp(`^\\d+ of ${planned} tasks`))).toBeVisible();
   await page.reload();
+  gate.release();
   await expect(card.getByRole('status', { name: 'Update data run' })).toContainText(
     `Update data done: ${planned} of ${planned} tasks done`,
     { timeout: 120_000 },
