@@ -36,6 +36,8 @@ import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus, SpecVersionUpdate } from '$lib/core/records';
 import type { SpecUpdatePlan } from '$lib/core/rules/update-plan';
 import type { SpecUpdatePreview } from './spec-update-service';
+import type { DataUpdatePreview } from './data-update-service';
+import type { VersionedComparison } from './eval-versions-service';
 import type { NewRuleAnchor, RuleEdit } from '$lib/db/rules';
 import type { BulkDecision, BulkDecisionResult } from './review-service';
 
@@ -205,6 +207,31 @@ export interface WorkerApi extends EditApi {
   specUpdatePlan(runId: string): Promise<SpecUpdatePlan>;
   /** Applies the update's plan to the new version (idempotent); the previous version is untouched. */
   confirmSpecUpdate(projectId: string, runId: string): Promise<SpecVersionUpdate>;
+  /**
+   * Two finished RCS runs re-scored on one spec version's rules and compared per rule, grouped
+   * kept / changed / new (issue 11 §5); stale items counted. Reads only.
+   */
+  compareEvaluationsOnVersion(
+    projectId: string,
+    runA: string,
+    runB: string,
+    specVersionId: string,
+  ): Promise<VersionedComparison>;
+  /**
+   * *Update data* for a confirmed update (issue 11 §3): instances kept / repaired / new, the
+   * rules that get tasks, and the estimate next to a full rerun's with the previous version's
+   * run settings; the run once planned. Writes nothing. Throws DataUpdateError when the version
+   * was not updated or its predecessor has no synthesis run.
+   */
+  previewDataUpdate(projectId: string, specVersionId: string): Promise<DataUpdatePreview>;
+  /**
+   * Stores the new version's instances and the *Update data* run (tasks only for new and changed
+   * rules); start it with `startRun`. Idempotent: a second call returns the same run.
+   */
+  startDataUpdate(
+    projectId: string,
+    specVersionId: string,
+  ): Promise<{ runId: string; tasks: number; created: boolean }>;
 
   /** Which normative sentences and sections of a version have a rule yet. */
   ruleCoverage(specVersionId: string): Promise<CoverageSummary>;

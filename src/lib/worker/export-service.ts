@@ -22,8 +22,10 @@ import {
   type PairSource,
   pairDelta,
   toPredicate,
+  versionFit,
+  type VersionFit,
 } from '$lib/core/export';
-import type { PairStatus, Rule, SpecVersion } from '$lib/core/records';
+import type { PairStatus, PreferencePair, Rule, SpecVersion } from '$lib/core/records';
 import { exportRecordSchema, readRecord, type ExportRecord } from '$lib/core/stored';
 import { serializeRulesFile } from '$lib/core/rules/rules-file';
 import type { SpecAlignDb } from '$lib/db/database';
@@ -105,6 +107,11 @@ export interface ExportResult {
   recordId?: string;
   /** A delta export's added and retired pair counts. */
   delta?: { added: number; retired: number };
+  /**
+   * Status-selected pairs of other spec versions (issue 11 §6): carried over with unchanged rules
+   * (exported), or testing rules the export's version does not hold (left out).
+   */
+  versions: { carried: number; leftOut: number };
 }
 
 /** Which pairs an export or a mix preview reads. */
@@ -163,20 +170,47 @@ class BlobBuilder {
   }
 }
 
-/** The project's selected pair ids (creation order) and the export filter. */
+/**
+ * How each pair relates to the version an export reflects (core/export/versions.ts), or
+ * undefined for a project with one version (every pair is of it).
+ */
+async function fitOfVersion(
+  db: SpecAlignDb,
+  projectId: string,
+): Promise<((pair: PreferencePair) => VersionFit) | undefined> {
+  const version = await latestVersion(db, projectId);
+  const versions = await db.specVersions.where('projectId').equals(projectId).count();
+  if (!version || versions < 2) return undefined;
+  const [rules, instances] = await Promise.all([
+    db.rules.where('specVersionId').equals(version.id).toArray(),
+    db.instances.where('projectId').equals(projectId).toArray(),
+  ]);
+  const lineages = new Set(
+    rules.filter((r) => r.status !== 'rejected').map((r) => r.lineageId ?? r.id),
+  );
+  return versionFit(version.id, lineages, new Map(instances.map((i) => [i.id, i])));
+}
+
+/**
+ * The project's selected pair ids (creation order) and the export filter: pairs testing rules the
+ * export's version does not hold are left out (one dataset, one spec version; issue 11 §6).
+ */
 async function selection(
   db: SpecAlignDb,
   projectId: string,
   request: ExportBase,
-): Promise<{ ids: string[]; select: PairFilter }> {
+): Promise<{ ids: string[]; select: PairFilter; fit?: (pair: PreferencePair) => VersionFit }> {
   const statuses: PairStatus[] = request.includePending ? ['accepted', 'pending'] : ['accepted'];
   // Narrow by the status index first (keys only), so unselected rows are never read.
   const ids = await orderedPairIds(db, projectId, statuses);
   const includeStale = request.includeStale ?? false;
-  const select = request.excludeMarkup
+  const base: PairFilter = request.excludeMarkup
     ? withoutMarkup(statuses, includeStale)
     : { statuses, includeStale };
-  return { ids, select };
+  const fit = await fitOfVersion(db, projectId);
+  if (!fit) return { ids, select: base };
+  const keep = toPredicate(base);
+  return { ids, select: (pair) => keep(pair) && fit(pair) !== 'other', fit };
 }
 
 /**
@@ -282,8 +316,8 @@ export async function exportDataset(
     db.rules.where('projectId').equals(projectId).toArray(),
     latestVersion(db, projectId),
   ]);
-  const context = createExportContext(instances, rules);
-  const { ids, select } = await selection(db, projectId, request);
+  const context = createExportContext(instances, rules, version?.id);
+  const { ids, select, fit } = await selection(db, projectId, request);
   const includeStale = request.includeStale ?? false;
   const mixSettings = request.kind === 'eval' || request.kind === 'delta' ? undefined : request.mix;
   // Reads of the pairs: the mix plan (when asked), then one per file (HF: train, test, eval, and
@@ -309,6 +343,11 @@ export async function exportDataset(
   const keep = toPredicate(select);
   const selectedIds: string[] = [];
   let staleCount = 0;
+  const versionMix = { carried: 0, leftOut: 0 };
+  const stalePass = toPredicate({
+    statuses: request.includePending ? ['accepted', 'pending'] : ['accepted'],
+    includeStale,
+  });
   let firstRead = true;
   const source = (from: readonly string[] = ids): PairSource =>
     (async function* () {
@@ -320,6 +359,9 @@ export async function exportDataset(
         if (counting) {
           if (pair.stale) staleCount++;
           if (keep(pair)) selectedIds.push(pair.id);
+          const fits = fit && stalePass(pair) ? fit(pair) : undefined;
+          if (fits === 'carried' && keep(pair)) versionMix.carried++;
+          else if (fits === 'other') versionMix.leftOut++;
         }
         yield pair;
       }
@@ -418,6 +460,7 @@ export async function exportDataset(
             }
           : {}),
         stalePairs: { count: staleCount, included: includeStale },
+        versionMix,
         changelog: exportChangelog(previous, { pairIds: selectedIds, rules: currentRules }),
       }),
     }))
@@ -452,6 +495,7 @@ export async function exportDataset(
     ...left,
     ...(mix ? { mix: mix.summary } : {}),
     stale: { count: staleCount, included: includeStale },
+    versions: versionMix,
     ...(recordId ? { recordId } : {}),
     ...(delta ? { delta } : {}),
   };

@@ -15,6 +15,8 @@ import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { sampleAndStoreInstances } from './instances-service';
 import { planSynthesis, startSynthesisRun } from './synthesis-service';
+import { previewDataUpdate, startDataUpdate } from './data-update-service';
+import { compareEvaluationsOnVersion } from './eval-versions-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
 import {
@@ -248,6 +250,18 @@ const api: WorkerApi = {
 
   async confirmSpecUpdate(projectId, runId) {
     return confirmSpecUpdate(getDb(), projectId, runId);
+  },
+
+  compareEvaluationsOnVersion(projectId, runA, runB, specVersionId) {
+    return compareEvaluationsOnVersion(getDb(), projectId, runA, runB, specVersionId);
+  },
+
+  previewDataUpdate(projectId, specVersionId) {
+    return previewDataUpdate(getDb(), projectId, specVersionId);
+  },
+
+  startDataUpdate(projectId, specVersionId) {
+    return startDataUpdate(getDb(), projectId, specVersionId);
   },
 
   async createAnnotationRun(projectId, specVersionId) {

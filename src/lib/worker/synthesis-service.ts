@@ -62,7 +62,7 @@ function toInput(request: SynthesisRequest): SynthesisRunInput {
  * What the estimate needs besides the request: the rates, the tasks in flight, calibration and
  * each role's price.
  */
-async function estimateOptions(
+export async function estimateOptions(
   db: SpecAlignDb,
   projectId: string,
   speed: EstimateSpeed,

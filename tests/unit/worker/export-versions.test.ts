@@ -220,3 +220,55 @@ describe('one spec version per dataset', () => {
     expect(strFromU8(files['README.md']!)).toContain('version 2');
   });
 });
+
+describe('one spec version per dataset (issue 11 §6)', () => {
+  it('keeps earlier pairs of carried-over rules with their origin, leaves out pairs of rules the version lacks', async () => {
+    const { db, projectId, rows } = await seeded(4);
+    const [v1, v2] = rows.specVersions;
+    const kept = rows.rules[0]!; // v2's rule; its lineage carried over from v1
+    // p0/p1 were made on v1 for the carried lineage, p2 on v1 for a rule v2 does not hold, p3 on v2.
+    await db.instances.add({ ...rows.instances[0]!, id: 'old-inst', specVersionId: v1!.id });
+    await db.pairs.bulkPut(
+      (await db.pairs.bulkGet(['p0', 'p1', 'p2'])).map((p, i) => ({
+        ...p!,
+        instanceId: 'old-inst',
+        ...(i < 2
+          ? { ruleIds: ['v1-rule'], lineageIds: [kept.lineageId!] }
+          : { ruleIds: ['v1-gone'], lineageIds: ['v1-gone'] }),
+      })),
+    );
+    const result = await exportDataset(db, projectId, { ...jsonl, provenance: true });
+    const lines = (await result.blob.text())
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            prompt: string;
+            metadata: { spec_version_id: string; dataset_spec_version_id: string };
+          },
+      );
+    expect(lines.map((l) => l.prompt)).toEqual(['q0', 'q1', 'q3']);
+    expect(lines.map((l) => l.metadata.spec_version_id)).toEqual([v1!.id, v1!.id, v2!.id]);
+    expect(new Set(lines.map((l) => l.metadata.dataset_spec_version_id))).toEqual(
+      new Set([v2!.id]),
+    );
+    expect(result.versions).toEqual({ carried: 2, leftOut: 1 });
+
+    const { card } = await readme(db, projectId);
+    expect(card).toContain(
+      '2 pairs were made on an earlier spec version for rules that carried over',
+    );
+    expect(card).toContain(
+      '1 pair made on another spec version for rules this version does not hold was left out',
+    );
+  });
+
+  it('a project with one version exports every selected pair as before', async () => {
+    const { db, projectId, rows } = await seeded(2);
+    await db.specVersions.delete(rows.specVersions[0]!.id);
+    const result = await exportDataset(db, projectId, jsonl);
+    expect(await queries(result.blob)).toEqual(['q0', 'q1']);
+    expect(result.versions).toEqual({ carried: 0, leftOut: 0 });
+  });
+});

@@ -7,3 +7,4 @@ export * from './rcs';
 export * from './calibration';
 export * from './dashboard';
 export * from './steps';
+export * from './across-versions';

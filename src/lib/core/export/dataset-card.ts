@@ -33,6 +33,12 @@ export interface DatasetCardInfo {
    * export included them (issue 11 §3). Left out of the card when there were none.
    */
   stalePairs?: { count: number; included: boolean };
+  /**
+   * Pairs of other spec versions (issue 11 §6): `carried` were made on an earlier version for
+   * rules that carried over unchanged (exported, each row naming its origin); `leftOut` test
+   * rules this version does not hold (not exported: a dataset is of one version).
+   */
+  versionMix?: { carried: number; leftOut: number };
   /** What changed since the project's previous export (issue 11 §4). */
   changelog?: ExportChangelog;
 }
@@ -295,6 +301,20 @@ export function renderDatasetCard(input: DatasetCardInput): string {
         : `${pairs} marked stale (a spec update changed or retired a rule they test) ${count === 1 ? 'was' : 'were'} excluded.`,
       '',
     );
+  }
+  if (input.versionMix && (input.versionMix.carried > 0 || input.versionMix.leftOut > 0)) {
+    const { carried, leftOut } = input.versionMix;
+    const n = (k: number) => `${k} pair${k === 1 ? '' : 's'}`;
+    if (carried > 0)
+      body.push(
+        `${n(carried)} ${carried === 1 ? 'was' : 'were'} made on an earlier spec version for rules that carried over unchanged; each row's \`metadata.spec_version_id\` names the version it was made on, \`metadata.dataset_spec_version_id\` this dataset's.`,
+        '',
+      );
+    if (leftOut > 0)
+      body.push(
+        `${n(leftOut)} made on another spec version for rules this version does not hold ${leftOut === 1 ? 'was' : 'were'} left out: a dataset is of one spec version. Update this version from the earlier one to carry its rules and pairs over.`,
+        '',
+      );
   }
   if (input.changelog) {
     body.push(...changelogLines(input.changelog));

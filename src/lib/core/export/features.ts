@@ -27,6 +27,7 @@ export const METADATA_FEATURE: Feature = {
     string('pair_id'),
     string('run_id'),
     string('spec_version_id'),
+    string('dataset_spec_version_id'),
     string('instance_id'),
     { name: 'rule_ids', sequence: 'string' },
     string('case_type'),

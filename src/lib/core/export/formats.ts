@@ -24,16 +24,20 @@ export type PairFormat = (typeof PAIR_FORMATS)[number];
 export interface ExportContext {
   instances: ReadonlyMap<string, SpecInstance>;
   rules: ReadonlyMap<string, Rule>;
+  /** The spec version the dataset reflects (issue 11 §6), stated in each row's metadata. */
+  specVersionId?: string;
 }
 
 /** Builds an {@link ExportContext} from the project's instances and rules. */
 export function createExportContext(
   instances: Iterable<SpecInstance>,
   rules: Iterable<Rule> = [],
+  specVersionId?: string,
 ): ExportContext {
   return {
     instances: new Map([...instances].map((i) => [i.id, i])),
     rules: new Map([...rules].map((r) => [r.id, r])),
+    ...(specVersionId !== undefined ? { specVersionId } : {}),
   };
 }
 
@@ -218,7 +222,9 @@ function prepare(
   return {
     parts: promptParts(pair, instance),
     includeSystem: options.includeSystem ?? FORMAT_INFO[format].conversational,
-    ...(options.provenance ? { metadata: pairMetadata(pair, instance) } : {}),
+    ...(options.provenance
+      ? { metadata: pairMetadata(pair, instance, context.specVersionId) }
+      : {}),
   };
 }
 

@@ -147,3 +147,4 @@ export {
   type ExportRef,
   type PairDelta,
 } from './changelog';
+export { pairOriginVersion, versionFit, type VersionFit } from './versions';

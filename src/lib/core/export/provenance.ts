@@ -12,7 +12,11 @@
  *   shape varies with the judge, and a string keeps the column schema fixed). Secret-looking
  *   fields (`apiKey`, `token`, `authorization`, `password`, `secret`) are removed at any depth, as
  *   in the project file;
- * - **spec_version_id** — the instance's, else `provenance.specVersionId`, else `null`.
+ * - **spec_version_id** — the version the pair was made on (its origin): the instance's, else
+ *   `provenance.specVersionId`, else `null`. A pair an update carried over (its rule unchanged)
+ *   keeps its origin;
+ * - **dataset_spec_version_id** — the version the whole export reflects (issue 11 §6), the same
+ *   on every row; `null` when the project has none.
  */
 import { AGENT_ROLES } from '../engine-config';
 import type { CaseType, PairStatus, PreferencePair, SpecInstance } from '../records';
@@ -23,6 +27,8 @@ export interface PairMetadata {
   run_id: string;
   /** From the instance (or the pair's provenance); `null` when neither knows it. */
   spec_version_id: string | null;
+  /** The spec version the export reflects (every row the same); `null` when unknown. */
+  dataset_spec_version_id: string | null;
   instance_id: string;
   rule_ids: string[];
   case_type: CaseType;
@@ -79,13 +85,18 @@ export function provenanceJudges(provenance: Record<string, unknown>): Record<st
 }
 
 /** The `metadata` column for one pair. */
-export function pairMetadata(pair: PreferencePair, instance?: SpecInstance): PairMetadata {
+export function pairMetadata(
+  pair: PreferencePair,
+  instance?: SpecInstance,
+  datasetSpecVersionId?: string,
+): PairMetadata {
   return {
     pair_id: pair.id,
     run_id: pair.runId,
     spec_version_id:
       instance?.specVersionId ??
       (typeof pair.provenance.specVersionId === 'string' ? pair.provenance.specVersionId : null),
+    dataset_spec_version_id: datasetSpecVersionId ?? null,
     instance_id: pair.instanceId,
     rule_ids: [...pair.ruleIds],
     case_type: pair.caseType,

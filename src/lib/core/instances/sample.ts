@@ -263,6 +263,29 @@ export function sampleInstances(rules: readonly Rule[], config: SampleConfig): S
   };
 }
 
+/**
+ * How well `candidate` fits an instance already holding `members`, by the sampler's own score
+ * (stage, direction, domain, family, usage; no jitter); undefined when it would push a family
+ * past `maxPerFamily`. For repairs that swap a rule into an existing instance (spec updates:
+ * core/rules/data-update.ts) with the same preferences as sampling.
+ */
+export function instanceFitScore(
+  candidate: Rule,
+  members: readonly Rule[],
+  uses: number,
+  maxPerFamily: number = DEFAULT_MAX_PER_FAMILY,
+): number | undefined {
+  const asCandidate = (rule: Rule): Candidate => ({
+    rule,
+    family: familyKey(rule),
+    domain: normaliseLabel(rule.domain),
+  });
+  const c = asCandidate(candidate);
+  const state = summarise(members.map(asCandidate));
+  if ((state.familyCounts.get(c.family) ?? 0) >= maxPerFamily) return undefined;
+  return scoreCandidate(c, state, uses);
+}
+
 /** Rules in canonical order: stage order, then priority (strongest first), then id. */
 export function canonicalOrder(rules: readonly Rule[]): string[] {
   return [...rules]

@@ -57,6 +57,21 @@ export interface SynthesisRunInput {
    * engines' concurrency: results depend on it, and must not on K.
    */
   waveWidth?: number;
+  /**
+   * Per instance id, the only rules to plan tasks for (*Update data*, issue 11 §3: the new and
+   * changed rules); the tasks kept are those a full run would plan for them (same keys and seeds).
+   */
+  targetRuleIds?: Readonly<Record<string, readonly string[]>>;
+  /** The run's id; default a random one (*Update data* uses one per version, so it is planned once). */
+  runId?: string;
+  /** Set by *Update data*: the version it updates from and the run whose settings it reuses. */
+  dataUpdate?: DataUpdateOrigin;
+}
+
+/** Where an *Update data* run came from (stored in its config). */
+export interface DataUpdateOrigin {
+  fromVersionId: string;
+  sourceRunId: string;
 }
 
 /**
@@ -81,6 +96,8 @@ export interface SynthesisRunConfig {
   instanceFingerprints: Record<string, string>;
   /** Tasks per wave; absent on runs planned before waves (they run with 1). */
   waveWidth?: number;
+  /** Set on *Update data* runs (issue 11 §3); their tasks cover only `targetRuleIds`. */
+  dataUpdate?: DataUpdateOrigin & { targetRuleIds: Record<string, string[]> };
 }
 
 /** A run's estimate as stored with it: the figures, the speed and the prices it assumed. */
@@ -176,6 +193,11 @@ export async function planSynthesisRun(
   );
   warnings.push(...plan.warnings);
   let tasks = plan.tasks;
+  const targets = input.targetRuleIds;
+  if (targets)
+    tasks = tasks
+      .filter((t) => targets[t.instanceId]?.includes(t.ruleId))
+      .map((t, order) => ({ ...t, order }));
   if (budgets.maxTasks !== undefined && tasks.length > budgets.maxTasks) {
     warnings.push(
       `Task budget: keeping the first ${budgets.maxTasks} of ${tasks.length} planned tasks, so some rules are probed less than the controls ask.`,
@@ -211,6 +233,16 @@ export async function planSynthesisRun(
     loop,
     instanceFingerprints: Object.fromEntries(loaded.map((l) => [l.record.id, l.fingerprint])),
     waveWidth: Math.max(1, Math.floor(input.waveWidth ?? 1)),
+    ...(input.dataUpdate && targets
+      ? {
+          dataUpdate: {
+            ...input.dataUpdate,
+            targetRuleIds: Object.fromEntries(
+              Object.entries(targets).map(([id, rules]) => [id, [...rules]]),
+            ),
+          },
+        }
+      : {}),
     v: 2,
     estimate: {
       tasks: estimate.tasks,
@@ -246,7 +278,7 @@ export async function createSynthesisRun(
   } = await planSynthesisRun(db, projectId, input, options);
   const now = Date.now();
   const run: Run = {
-    id: crypto.randomUUID(),
+    id: input.runId ?? crypto.randomUUID(),
     projectId,
     kind: 'synthesize',
     status: 'queued',

@@ -29,6 +29,7 @@ export function editResolvers(
     createAnnotationRun: project,
     createSpecUpdateRun: project,
     confirmSpecUpdate: project,
+    startDataUpdate: project,
     createSynthesisRun: project,
     createEvaluationRun: project,
     renameProject: project,

@@ -29,6 +29,7 @@ const metadata = z.strictObject({
   pair_id: z.string(),
   run_id: z.string(),
   spec_version_id: z.string().nullable(),
+  dataset_spec_version_id: z.string().nullable(),
   instance_id: z.string(),
   rule_ids: z.array(z.string()),
   case_type: z.enum(['violation', 'borderline', 'benign']),
@@ -279,6 +280,14 @@ describe('provenance metadata', () => {
       provenance: true,
     });
     expect(row!.metadata!.spec_version_id).toBeNull();
+  });
+
+  it("states the dataset's version on every row, next to the pair's origin version", () => {
+    const [own] = pairRows(pair(), 'trl-standard', context, { provenance: true });
+    expect(own!.metadata!.dataset_spec_version_id).toBeNull();
+    const versioned = createExportContext(INSTANCES, RULES, 'sv2');
+    const [row] = pairRows(pair(), 'trl-standard', versioned, { provenance: true });
+    expect(row!.metadata).toMatchObject({ spec_version_id: 'sv1', dataset_spec_version_id: 'sv2' });
   });
 });
 
