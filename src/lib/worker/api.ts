@@ -26,11 +26,12 @@ import type {
   ExportRequest,
   ExportResult,
   ExportSelection,
+  ExportSelectionCounts,
   ExportStatus,
   ExportSummary,
 } from './export-service';
 import type { MixSettings, MixSummary } from '$lib/core/export/mix';
-import type { ExportSelectionCounts, PairSearch, ReviewFilter } from './pairs-service';
+import type { PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus, SpecVersionUpdate } from '$lib/core/records';
@@ -275,7 +276,8 @@ export interface WorkerApi extends EditApi {
   /**
    * The export summary's warnings, in one scan of the pairs with the export's statuses (accepted,
    * plus pending when asked): how many have markup or script-like payloads in the chosen reply,
-   * and how many a spec update marked stale (left out unless "Include stale pairs" is ticked).
+   * how many a spec update marked stale (left out unless "Include stale pairs" is ticked), and
+   * how many test rules the export's spec version does not hold (always left out).
    */
   countExportSelection(projectId: string, includePending: boolean): Promise<ExportSelectionCounts>;
   /**

@@ -191,6 +191,47 @@ async function fitOfVersion(
   return versionFit(version.id, lineages, new Map(instances.map((i) => [i.id, i])));
 }
 
+/** What the Export screen warns about in the pairs an export would select. */
+export interface ExportSelectionCounts {
+  /** Pairs with the export's statuses. */
+  pairs: number;
+  /** Of those, pairs with markup or script-like payloads in the chosen reply. */
+  markup: number;
+  /** Of those, pairs a spec update marked stale (left out unless asked for). */
+  stale: number;
+  /**
+   * Of those, pairs testing rules the export's version does not hold (always left out; see
+   * core/export/versions.ts): `current` ones not stale, `stale` ones stale too.
+   */
+  otherVersion: { current: number; stale: number };
+}
+
+/**
+ * Counts, in one scan a page at a time, the project's pairs with one of `statuses` that have
+ * markup in the chosen reply, that a spec update marked stale, and that belong to another spec
+ * version than the export's (the Export screen's summary).
+ */
+export async function countExportSelection(
+  db: SpecAlignDb,
+  projectId: string,
+  statuses: readonly PairStatus[],
+): Promise<ExportSelectionCounts> {
+  const ids = await orderedPairIds(db, projectId, statuses);
+  const fit = await fitOfVersion(db, projectId);
+  const counts: ExportSelectionCounts = {
+    pairs: ids.length,
+    markup: 0,
+    stale: 0,
+    otherVersion: { current: 0, stale: 0 },
+  };
+  for await (const pair of pairsByIds(db, ids)) {
+    if (hasChosenMarkup(pair)) counts.markup++;
+    if (pair.stale) counts.stale++;
+    if (fit?.(pair) === 'other') counts.otherVersion[pair.stale ? 'stale' : 'current']++;
+  }
+  return counts;
+}
+
 /**
  * The project's selected pair ids (creation order) and the export filter: pairs testing rules the
  * export's version does not hold are left out (one dataset, one spec version; issue 11 §6).

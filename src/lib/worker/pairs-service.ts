@@ -185,32 +185,3 @@ export async function findPairs(
   if (superseded()) throw new AbortedError('Superseded by a newer filter.');
   return { ids: kept, unreadable };
 }
-
-/** What the Export screen warns about in the pairs an export would select. */
-export interface ExportSelectionCounts {
-  /** Pairs with the export's statuses. */
-  pairs: number;
-  /** Of those, pairs with markup or script-like payloads in the chosen reply. */
-  markup: number;
-  /** Of those, pairs a spec update marked stale (left out unless asked for). */
-  stale: number;
-}
-
-/**
- * Counts, in one scan a page at a time, the project's pairs with one of `statuses` that have
- * markup in the chosen reply and that a spec update marked stale (the export summary's warnings).
- */
-export async function countExportSelection(
-  db: SpecAlignDb,
-  projectId: string,
-  statuses: readonly PairStatus[],
-): Promise<ExportSelectionCounts> {
-  const ids = await orderedPairIds(db, projectId, statuses);
-  let markup = 0;
-  let stale = 0;
-  for await (const pair of pairsByIds(db, ids)) {
-    if (hasChosenMarkup(pair)) markup++;
-    if (pair.stale) stale++;
-  }
-  return { pairs: ids.length, markup, stale };
-}

@@ -35,9 +35,14 @@ import {
   previewSpecUpdate,
   specUpdatePlan,
 } from './spec-update-service';
-import { exportDataset, listExportSummaries, previewTrainingMix } from './export-service';
+import {
+  countExportSelection,
+  exportDataset,
+  listExportSummaries,
+  previewTrainingMix,
+} from './export-service';
 import { createImportedEvaluationRun, readEvalSetFile } from './eval-set-service';
-import { countExportSelection, findPairs } from './pairs-service';
+import { findPairs } from './pairs-service';
 import { createProject, renameProject, setProjectModels } from '$lib/db/projects';
 import { putApiKey } from '$lib/db/settings';
 import { addRule, mergeRules, setRuleStatus, splitRule, updateRule } from '$lib/db/rules';

@@ -5,8 +5,13 @@ import { AbortedError } from '$lib/core/errors';
 import { DEFAULT_MIX, EmptyExportError, MixSettingsError } from '$lib/core/export';
 import type { PairStatus, PreferencePair } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { exportDataset, previewTrainingMix, type ExportStatus } from '$lib/worker/export-service';
-import { countExportSelection, findPairIds } from '$lib/worker/pairs-service';
+import {
+  countExportSelection,
+  exportDataset,
+  previewTrainingMix,
+  type ExportStatus,
+} from '$lib/worker/export-service';
+import { findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
@@ -225,11 +230,13 @@ describe('chosen replies with markup', () => {
       pairs: 3,
       markup: 1,
       stale: 0,
+      otherVersion: { current: 0, stale: 0 },
     });
     expect(await countExportSelection(db, projectId, ['accepted', 'pending'])).toEqual({
       pairs: 4,
       markup: 2,
       stale: 0,
+      otherVersion: { current: 0, stale: 0 },
     });
     expect(await findPairIds(db, projectId, { markup: true })).toEqual([
       pairs[1]!.id,

@@ -8,8 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { strFromU8, unzipSync } from 'fflate';
 import type { PreferencePair, StaleMark } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
-import { exportDataset, listExportRecords, listExportSummaries } from '$lib/worker/export-service';
-import { countExportSelection, findPairIds } from '$lib/worker/pairs-service';
+import {
+  countExportSelection,
+  exportDataset,
+  listExportRecords,
+  listExportSummaries,
+} from '$lib/worker/export-service';
+import { findPairIds } from '$lib/worker/pairs-service';
 import { buildProjectRows } from '../../helpers/project-rows';
 
 afterEach(closeTestDbs);
@@ -254,6 +259,11 @@ describe('one spec version per dataset (issue 11 §6)', () => {
       new Set([v2!.id]),
     );
     expect(result.versions).toEqual({ carried: 2, leftOut: 1 });
+    // The Export screen counts the left-out pair before any export.
+    expect(await countExportSelection(db, projectId, ['accepted'])).toMatchObject({
+      pairs: 4,
+      otherVersion: { current: 1, stale: 0 },
+    });
 
     const { card } = await readme(db, projectId);
     expect(card).toContain(
