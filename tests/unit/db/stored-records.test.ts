@@ -11,6 +11,7 @@ import {
   loopStateV1,
   pairProvenanceV1,
   pairProvenanceV2,
+  pairProvenanceV3,
   rcsTaskStateSchema,
   rcsTaskStateV1,
   rcsTaskStateV2,
@@ -29,6 +30,7 @@ import { synthesisProvenance } from '../../helpers/provenance';
 const SHAPES = {
   'pairs.provenance': pairProvenanceV1,
   'pairs.provenance v2 (checklist judge)': pairProvenanceV2,
+  'pairs.provenance v3 (adversarial rounds, origin)': pairProvenanceV3,
   'runs.config (synthesis)': synthesisRunConfigV1,
   'runs.config (synthesis v2)': synthesisRunConfigV2,
   'runs.config (evaluate)': evaluationRunConfigV1,

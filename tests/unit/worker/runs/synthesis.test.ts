@@ -823,6 +823,9 @@ describe('synthesis run with tasks in flight', () => {
       usage: run?.usage,
       usageByRole: run?.usageByRole,
       progress: run?.progress,
+      origins: (await db.pairs.where('runId').equals(runId).sortBy('id')).map(
+        (p) => (p.provenance as PairProvenance).origin,
+      ),
     };
   }
 
@@ -860,6 +863,14 @@ describe('synthesis run with tasks in flight', () => {
     });
     expect(expected.pairs).toHaveLength(19);
     expect(expected.experience?.entries.length).toBeGreaterThan(0);
+    // The default three attack rounds ran: a held defender was attacked three times before the
+    // violator wrote; a broken one after one round. The pool records the rounds (issue 14 §1).
+    const rounds = new Set(expected.experience?.entries.map((e) => e.rounds));
+    expect(rounds).toEqual(new Set([1, 3]));
+    const written = expected.origins.filter((o) => o?.rejected === 'violator');
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.every((o) => o?.rounds === 3)).toBe(true);
+    expect(expected.origins.some((o) => o?.rejected === 'defender' && o?.round === 1)).toBe(true);
 
     for (const k of [4, 16]) {
       const world = await setup();
