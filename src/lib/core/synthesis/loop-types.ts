@@ -7,7 +7,7 @@ import { SpecAlignError } from '../errors';
 import type { ChatEngine, ChatMessage, TokenUsage } from '../llm';
 import type { CaseType, PreferencePair, Rule, SpecExample } from '../records';
 import { type AgentName, type ChosenIssue, type PlannerOutput } from './agents';
-import type { TaskDescriptor } from './controls';
+import { DEFAULT_ATTACK_ROUNDS, type TaskDescriptor } from './controls';
 import { type ExperienceEntryDraft, type ExperienceHint, type ExperiencePool } from './experience';
 import { NEAR_DUPLICATE_THRESHOLD } from './near-duplicate';
 
@@ -42,11 +42,8 @@ export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
   experienceLimit: 5,
   duplicateThreshold: NEAR_DUPLICATE_THRESHOLD,
   jsonRetries: 2,
-  attackRounds: 3,
+  attackRounds: DEFAULT_ATTACK_ROUNDS,
 };
-
-/** Most attack rounds a run may set (each round costs an attack, a defence and a judgement). */
-export const MAX_ATTACK_ROUNDS = 10;
 
 /** The instance a task works on. */
 export interface SynthesisInstance {

@@ -192,6 +192,7 @@ export async function planSynthesisRun(
     examples: examplesByRule(rules, examples),
     tokensPerSecond: options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND,
     maxCandidateAttempts: loop.maxCandidateAttempts,
+    attackRounds: loop.attackRounds,
     ...(options.promptTokensPerSecond !== undefined
       ? { promptTokensPerSecond: options.promptTokensPerSecond }
       : {}),
