@@ -4,7 +4,8 @@
  * rule × case-type coverage come from index keys (`count()`, keys-only ranges over schema v2's
  * `[projectId+caseType]` and multiEntry `ruleIds`). The math stays in core. The UI calls these when a cheap live signal changes (state/worker-stats).
  * One exception: where rejected replies came from (issue 14 §4) lives only in provenance, so
- * the dashboard reads each pair once and keeps its origin (see `originFacts`).
+ * the dashboard reads each pair once and keeps its origin (see `rejectedOrigins`, asked
+ * for apart from the rest so the other numbers show without waiting for that read).
  */
 import {
   acceptanceFromCounts,
@@ -34,8 +35,6 @@ export interface DashboardStats {
   acceptance: { accepted: number; rejected: number; rate?: number };
   tokensPerAccepted?: number;
   msPerPair?: number;
-  /** Rejected replies per rule family by source (issue 14 §4). */
-  origins: OriginShareRow[];
 }
 
 /** The project dashboard's numbers (ProjectDashboard.svelte). */
@@ -72,9 +71,7 @@ export async function projectDashboard(
     runs.map((r) => r.usage),
     acceptance.accepted,
   );
-  const origins = await originFacts(db, projectId);
   return {
-    origins,
     rows: rows.map((r) => ({ ...r, statement: statement.get(r.ruleId) ?? r.ruleId })),
     max,
     pairs,
@@ -96,7 +93,10 @@ const originCache = new Map<string, Map<string, { ruleId: string; rejected: Reje
  * (new ids read, deleted ids dropped). The first dashboard of a large project reads every pair
  * once; later ones only the new pairs.
  */
-async function originFacts(db: SpecAlignDb, projectId: string): Promise<OriginShareRow[]> {
+export async function rejectedOrigins(
+  db: SpecAlignDb,
+  projectId: string,
+): Promise<OriginShareRow[]> {
   const ids = (await db.pairs.where('projectId').equals(projectId).primaryKeys()) as string[];
   let cache = originCache.get(projectId);
   if (!cache) originCache.set(projectId, (cache = new Map()));
