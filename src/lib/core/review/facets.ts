@@ -148,3 +148,20 @@ export function matchesOrigin(pair: PreferencePair, filter: OriginFilter): boole
       return origin.rejected === 'unknown' || origin.chosen === 'unknown';
   }
 }
+
+/** The origin in words, for the pair view: e.g. "Rejected: the defender’s own reply in round 2. Chosen: written with the instance." */
+export function describeOrigin(origin: PairOrigin): string {
+  const rejected = {
+    defender: `the defender’s own reply${origin.round ? ` in round ${origin.round}` : ''} (elicited)`,
+    violator: 'written by the violator after the defender held',
+    rewrite: 'written by the violator after the defender held, rewritten on the judge’s feedback',
+    unknown: 'unknown',
+  }[origin.rejected];
+  const chosen = {
+    defender: 'the defender’s reply',
+    written: 'written with the instance given explicitly',
+    unknown: 'unknown',
+  }[origin.chosen];
+  const rounds = origin.rounds > 1 ? ` Attack rounds: ${origin.rounds}.` : '';
+  return `Rejected: ${rejected}. Chosen: ${chosen}.${rounds}`;
+}

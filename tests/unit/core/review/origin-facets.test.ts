@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PreferencePair } from '$lib/core/records';
 import {
+  describeOrigin,
   matchesOrigin,
   ORIGIN_FILTERS,
   originOfPair,
@@ -177,5 +178,19 @@ describe('the origin facet', () => {
       chosen: 'unknown',
       rounds: 1,
     });
+  });
+});
+
+describe('describeOrigin', () => {
+  it('says where each side came from, in words', () => {
+    expect(describeOrigin({ rejected: 'defender', round: 2, chosen: 'written', rounds: 2 })).toBe(
+      'Rejected: the defender’s own reply in round 2 (elicited). Chosen: written with the instance given explicitly. Attack rounds: 2.',
+    );
+    expect(describeOrigin({ rejected: 'rewrite', chosen: 'defender', rounds: 1 })).toBe(
+      'Rejected: written by the violator after the defender held, rewritten on the judge’s feedback. Chosen: the defender’s reply.',
+    );
+    expect(describeOrigin({ rejected: 'unknown', chosen: 'unknown', rounds: 1 })).toBe(
+      'Rejected: unknown. Chosen: unknown.',
+    );
   });
 });
