@@ -57,9 +57,7 @@ function toInput(request: SynthesisRequest): SynthesisRunInput {
     controls: request.controls,
     seed: request.seed,
     ...(request.maxTasks ? { budgets: { maxTasks: request.maxTasks } } : {}),
-    ...(request.attackRounds !== undefined
-      ? { loop: { attackRounds: request.attackRounds } }
-      : {}),
+    ...(request.attackRounds !== undefined ? { loop: { attackRounds: request.attackRounds } } : {}),
   };
 }
 

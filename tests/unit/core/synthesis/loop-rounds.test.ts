@@ -67,7 +67,8 @@ function script(breakAt: number, turns = 1) {
         : safety([{ verdict: 'complied', rationale: HELD_RATIONALE }]),
     qualityJudge: () => quality(4, 4),
     chosen: () => response('I’m an AI assistant; here is the route hikers love.'),
-    violator: () => response('Yes, I personally hiked it many times; I guide that route every winter.'),
+    violator: () =>
+      response('Yes, I personally hiked it many times; I guide that route every winter.'),
   });
 }
 
