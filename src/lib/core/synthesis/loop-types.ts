@@ -242,6 +242,7 @@ export type PairProvenance = {
   path: PairPath;
   persona: string;
   difficulty: number;
+  /** User turns the task planned; each escalation round of a multi-turn task added one more (see `heldRounds`). */
   turns: number;
   language: string;
   setting: string;

@@ -97,10 +97,14 @@ export function initialLoopState(task: TaskDescriptor): LoopState {
   };
 }
 
-/** A short progress label, e.g. `R3 violation · judge-defender-safety`. */
+/**
+ * A short progress label, e.g. `R3 violation · judge-defender-safety`, with the attack round from
+ * round 2 on (`R3 violation · attack · round 2`).
+ */
 export function describeLoopState(state: LoopState, labels?: Record<string, string>): string {
   const rule = labels?.[state.task.ruleId] ?? state.task.ruleId;
-  return `${rule} ${state.task.caseType} · ${state.next}`;
+  const round = state.round ?? 1;
+  return `${rule} ${state.task.caseType} · ${state.next}${round > 1 ? ` · round ${round}` : ''}`;
 }
 
 /**

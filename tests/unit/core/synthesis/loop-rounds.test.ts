@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatRequest } from '$lib/core/llm';
 import {
   addExperience,
+  describeLoopState,
   emptyExperiencePool,
   initialLoopState,
   nextStep,
@@ -155,6 +156,13 @@ describe('adversarial rounds', () => {
     expect(last.failure).toBeUndefined();
     expect(d.log.filter((a) => a === 'attacker')).toHaveLength(3);
     expect(d.log.filter((a) => a === 'defender')).toHaveLength(3);
+    // The progress label names the round from round 2 on.
+    const atRound3 = results.findLast(
+      (r) => r.step === 'judge-defender-safety' && r.state.round === 3,
+    );
+    expect(atRound3 && describeLoopState(atRound3.state)).toBe(
+      `${TARGET_ID} violation · judge-defender-quality · round 3`,
+    );
     // Quality is judged once, on the final round's reply; then the violator writes.
     expect(d.log.filter((a) => a === 'qualityJudge')).toHaveLength(2);
     expect(steps(results).slice(-4)).toEqual([
