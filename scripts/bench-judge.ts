@@ -75,6 +75,8 @@ export async function benchJudge(): Promise<JudgeRow[]> {
     instanceIds: instances.map((i) => i.id),
     seed: 3,
     budgets: { maxTasks: 16 },
+    // One attack round, as when these rows were first measured: bench-rounds.ts measures rounds.
+    loop: { attackRounds: 1 },
   });
   const engine = new ScriptedEngine(
     (request) =>

@@ -36,6 +36,7 @@ import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
 import { benchBatch } from './bench-batch';
 import { benchJudge } from './bench-judge';
+import { benchRounds } from './bench-rounds';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
 import { benchThroughput } from './bench-throughput';
@@ -223,6 +224,8 @@ async function benchPipeline(): Promise<void> {
     instanceIds,
     seed: 3,
     budgets: { maxTasks: 16 },
+    // One attack round, as when these rows were first measured: bench-rounds.ts measures rounds.
+    loop: { attackRounds: 1 },
   });
   const engine = new ScriptedEngine(
     (request) =>
@@ -370,6 +373,7 @@ await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
 rows.push(...(await benchJudge()));
+rows.push(...(await benchRounds()));
 rows.push(...benchTrainingMix());
 // K tasks in flight against a batching server in its own process (several minutes).
 rows.push(...(await benchThroughput()));

@@ -33,6 +33,7 @@ import type {
 import type { MixSettings, MixSummary } from '$lib/core/export/mix';
 import type { PairSearch, ReviewFilter } from './pairs-service';
 import type { DashboardStats, RunStats } from './stats-service';
+import type { OriginShareRow } from '$lib/core/evaluation/dashboard';
 import type { EvaluationRequest, EvaluationResults } from './runs/evaluation';
 import type { PairStatus, Project, Rule, RuleStatus, SpecVersionUpdate } from '$lib/core/records';
 import type { SpecUpdatePlan } from '$lib/core/rules/update-plan';
@@ -380,6 +381,11 @@ export interface WorkerApi extends EditApi {
   ): Promise<{ projectId: string; name: string }>;
   /** The project dashboard's numbers, from indexes and one pass in the worker (no pair crosses). */
   projectDashboard(projectId: string): Promise<DashboardStats>;
+  /**
+   * Rejected replies per rule family by where they came from (issue 14 §4): read from each pair's
+   * provenance once, then only new pairs.
+   */
+  rejectedOrigins(projectId: string): Promise<OriginShareRow[]>;
   /** A synthesis run's pair counts and its dropped tasks with their full reasons. */
   runStats(runId: string): Promise<RunStats>;
 }

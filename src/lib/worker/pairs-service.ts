@@ -6,9 +6,11 @@
 import { AbortedError } from '$lib/core/errors';
 import type { CaseType, PairStatus, PreferencePair, RuleStage } from '$lib/core/records';
 import {
+  matchesOrigin,
   matchesQuality,
   matchesVerdict,
   provenanceProblem,
+  type OriginFilter,
   type QualityFilter,
   type VerdictFilter,
 } from '$lib/core/review/facets';
@@ -32,6 +34,8 @@ export interface ReviewFilter {
   verdict?: VerdictFilter;
   /** The chosen reply's quality score (see `qualityScore`). */
   quality?: QualityFilter;
+  /** Where the pair's sides came from (see `ORIGIN_FILTERS`; issue 14 §4). */
+  origin?: OriginFilter;
   /** Case-insensitive substring of the prompt, chosen or rejected text. */
   text?: string;
   /** Only pairs whose chosen reply carries markup (see core/review/markup.ts). */
@@ -155,12 +159,22 @@ export async function findPairs(
   }
   const caseTypes = filter.caseTypes?.length ? new Set(filter.caseTypes) : undefined;
   const needle = filter.text?.trim().toLowerCase() ?? '';
-  const { ruleId, verdict, quality, markup, currency } = filter;
+  const { ruleId, verdict, quality, origin, markup, currency } = filter;
   const ruleSet =
     filter.family || filter.stage
       ? await ruleIdsOf(db, projectId, filter.family, filter.stage)
       : undefined;
-  if (!caseTypes && !needle && !ruleId && !ruleSet && !verdict && !quality && !markup && !currency)
+  if (
+    !caseTypes &&
+    !needle &&
+    !ruleId &&
+    !ruleSet &&
+    !verdict &&
+    !quality &&
+    !origin &&
+    !markup &&
+    !currency
+  )
     return { ids, unreadable: 0 };
   const kept: string[] = [];
   let seen = 0;
@@ -172,11 +186,14 @@ export async function findPairs(
     if (currency && (currency === 'stale') !== (pair.stale !== undefined)) continue;
     if (ruleId && !pair.ruleIds.includes(ruleId)) continue;
     if (ruleSet && !pair.ruleIds.some((id) => ruleSet.has(id))) continue;
-    if ((verdict || quality) && provenanceProblem(pair) !== undefined) {
+    // An unreadable record's origin is `unknown`: the `unknown` origin filter keeps it.
+    const needsRecord = verdict || quality || (origin && origin !== 'unknown');
+    if (needsRecord && provenanceProblem(pair) !== undefined) {
       unreadable++;
       continue;
     }
     if (verdict && !matchesVerdict(pair, verdict)) continue;
+    if (origin && !matchesOrigin(pair, origin)) continue;
     if (quality && !matchesQuality(pair, quality)) continue;
     if (needle && !matchesText(pair, needle)) continue;
     if (markup && !hasChosenMarkup(pair)) continue;

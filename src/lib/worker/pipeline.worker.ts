@@ -53,7 +53,7 @@ import { countBulkDecision, ReviewDecisions } from './review-service';
 import { SnapshotService } from './snapshots/snapshot-service';
 import { editResolvers, noteEditsOf } from './snapshots/edit-snapshots';
 import { opfsSnapshotDir, SnapshotStore } from './snapshots/snapshot-store';
-import { projectDashboard, runStats } from './stats-service';
+import { projectDashboard, rejectedOrigins, runStats } from './stats-service';
 
 const jobs = new JobRegistry();
 const models = new ModelRegistry(loadEngine, async (config: EngineConfig) =>
@@ -467,6 +467,10 @@ const api: WorkerApi = {
 
   projectDashboard(projectId) {
     return projectDashboard(getDb(), projectId);
+  },
+
+  rejectedOrigins(projectId) {
+    return rejectedOrigins(getDb(), projectId);
   },
 
   runStats(runId) {

@@ -3,15 +3,23 @@
  * loads a project's pairs (issue 10 §5), and the worker reads no pair row either: counts and
  * rule × case-type coverage come from index keys (`count()`, keys-only ranges over schema v2's
  * `[projectId+caseType]` and multiEntry `ruleIds`). The math stays in core. The UI calls these when a cheap live signal changes (state/worker-stats).
+ * One exception: where rejected replies came from (issue 14 §4) lives only in provenance, so
+ * the dashboard reads each pair once and keeps its origin (see `rejectedOrigins`, asked
+ * for apart from the rest so the other numbers show without waiting for that read).
  */
 import {
   acceptanceFromCounts,
   activeTimeMs,
   coverageMatrix,
+  originShares,
   tokensPerAcceptedPair,
   type CoverageRow,
+  type OriginShareRow,
   type PairFacts,
+  type RejectedSource,
 } from '$lib/core/evaluation/dashboard';
+import { originOfPair } from '$lib/core/review/facets';
+import { pairsByIds } from './pairs-service';
 import type { CaseType, PairStatus, PreferencePair } from '$lib/core/records';
 import {
   caseTypeOfTaskKey,
@@ -74,6 +82,54 @@ export async function projectDashboard(
 }
 
 const CASE_TYPES: readonly CaseType[] = ['violation', 'borderline', 'benign'];
+
+/** Per project, each pair's target rule and rejected source, kept across dashboard refreshes. */
+const originCache = new Map<string, Map<string, { ruleId: string; rejected: RejectedSource }>>();
+
+/**
+ * Rejected replies per rule family by source. The origin lives in each pair's provenance, which
+ * no index holds, so pairs are read — in pages, and only those not seen before: a pair's
+ * provenance never changes its origin, so the per-project cache is updated by the index's keys
+ * (new ids read, deleted ids dropped). The first dashboard of a large project reads every pair
+ * once; later ones only the new pairs.
+ */
+export async function rejectedOrigins(
+  db: SpecAlignDb,
+  projectId: string,
+): Promise<OriginShareRow[]> {
+  const ids = (await db.pairs.where('projectId').equals(projectId).primaryKeys()) as string[];
+  let cache = originCache.get(projectId);
+  if (!cache) originCache.set(projectId, (cache = new Map()));
+  const present = new Set(ids);
+  for (const id of cache.keys()) if (!present.has(id)) cache.delete(id);
+  const missing = ids.filter((id) => !cache.has(id));
+  for await (const pair of pairsByIds(db, missing)) {
+    const origin = originOfPair(pair);
+    cache.set(pair.id, {
+      ruleId: pair.ruleIds[0] ?? '',
+      rejected:
+        origin.rejected === 'defender'
+          ? 'elicited'
+          : origin.rejected === 'violator'
+            ? 'written'
+            : origin.rejected === 'rewrite'
+              ? 'rewritten'
+              : 'unknown',
+    });
+  }
+  if (!cache.size) return [];
+  const family = new Map<string, string>();
+  await db.rules
+    .where('projectId')
+    .equals(projectId)
+    .each((r) => family.set(r.id, r.family));
+  return originShares(
+    [...cache.values()].map((f) => ({
+      family: family.get(f.ruleId) || '(no family)',
+      rejected: f.rejected,
+    })),
+  );
+}
 
 /**
  * Each non-rejected pair's case type and the given rules it targets, from index keys alone

@@ -25,6 +25,8 @@ export interface SynthesisRequest {
   seed: number;
   /** Keep only the first N planned tasks. */
   maxTasks?: number;
+  /** Adversarial rounds per task before the violator writes (loop `attackRounds`); default 3. */
+  attackRounds?: number;
   /** Generation (decode) speed the user entered, tokens/s; else measured or default. */
   tokensPerSecond?: number;
   /** Prompt processing (prefill) speed the user entered, tokens/s; else measured or default. */
@@ -55,6 +57,7 @@ function toInput(request: SynthesisRequest): SynthesisRunInput {
     controls: request.controls,
     seed: request.seed,
     ...(request.maxTasks ? { budgets: { maxTasks: request.maxTasks } } : {}),
+    ...(request.attackRounds !== undefined ? { loop: { attackRounds: request.attackRounds } } : {}),
   };
 }
 

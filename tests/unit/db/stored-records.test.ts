@@ -11,11 +11,13 @@ import {
   loopStateV1,
   pairProvenanceV1,
   pairProvenanceV2,
+  pairProvenanceV3,
   rcsTaskStateSchema,
   rcsTaskStateV1,
   rcsTaskStateV2,
   readEvaluationResults,
   readPairProvenance,
+  synthesisRunConfigSchema,
   synthesisRunConfigV1,
   synthesisRunConfigV2,
 } from '$lib/core/stored';
@@ -29,6 +31,7 @@ import { synthesisProvenance } from '../../helpers/provenance';
 const SHAPES = {
   'pairs.provenance': pairProvenanceV1,
   'pairs.provenance v2 (checklist judge)': pairProvenanceV2,
+  'pairs.provenance v3 (adversarial rounds, origin)': pairProvenanceV3,
   'runs.config (synthesis)': synthesisRunConfigV1,
   'runs.config (synthesis v2)': synthesisRunConfigV2,
   'runs.config (evaluate)': evaluationRunConfigV1,
@@ -144,5 +147,51 @@ describe('stored records of the checklist judge (version 2) and before it (versi
     expect('group' in read).toBe(false);
     const v2 = calibrationTaskStateSchema.parse(read);
     expect(v2).toEqual(read);
+  });
+});
+
+describe('stored synthesis run configs and adversarial rounds (issue 14 §1)', () => {
+  const loop = {
+    qualityThreshold: 3,
+    maxCandidateAttempts: 3,
+    roleSwapEvery: 4,
+    experienceLimit: 5,
+    duplicateThreshold: 0.8,
+    jsonRetries: 2,
+  };
+  const config = (extra: Record<string, unknown> = {}) => ({
+    specVersionId: 'sv',
+    instanceIds: ['i'],
+    controls: {},
+    seed: 1,
+    budgets: {},
+    loop,
+    instanceFingerprints: {},
+    ...extra,
+  });
+  const estimate = {
+    tasks: 1,
+    calls: 8,
+    promptTokens: 1,
+    completionTokens: 1,
+    timeMs: 1,
+    expectedPairs: 1,
+    tokensPerSecond: 1,
+    prices: {},
+  };
+
+  it('reads a run stored before rounds (v1 unversioned, and v2) as one round: it resumes unchanged', () => {
+    for (const raw of [config(), config({ v: 2, estimate })]) {
+      const read = synthesisRunConfigSchema.parse(raw);
+      expect(read.loop.attackRounds).toBe(1);
+    }
+    const withRounds = synthesisRunConfigSchema.parse(
+      config({ v: 2, estimate, loop: { ...loop, attackRounds: 5 } }),
+    );
+    expect(withRounds.loop.attackRounds).toBe(5);
+    expect(
+      synthesisRunConfigSchema.safeParse(config({ loop: { ...loop, attackRounds: 'three' } }))
+        .success,
+    ).toBe(false);
   });
 });

@@ -119,6 +119,36 @@ describe('findPairIds', () => {
     ).toEqual(idsWhere(pairs, (i) => i % 4 === 1));
   });
 
+  it('filters by origin (issue 14 §4): derived for old records, unknown when unreadable', async () => {
+    const { db, projectId, pairs } = await seeded(8);
+    // Version-1 records: the defender paths are elicited in round 1; the written paths here
+    // claim a defender-written rejected side, which the reader does not guess at: unknown.
+    expect(await findPairIds(db, projectId, { origin: 'elicited' })).toEqual(
+      idsWhere(pairs, (i) => i % 4 < 2),
+    );
+    expect(await findPairIds(db, projectId, { origin: 'elicited-later-round' })).toEqual([]);
+    const later = pairs[6]!;
+    await db.pairs.update(later.id, {
+      provenance: {
+        ...later.provenance,
+        v: 3,
+        path: 'defender-violated',
+        origin: { rejected: 'defender', round: 2, chosen: 'written', rounds: 2 },
+        heldRounds: [],
+      },
+    });
+    await db.pairs.update(pairs[1]!.id, {
+      provenance: { ...pairs[1]!.provenance, judgements: 'lost' } as never,
+    });
+    expect(await findPairs(db, projectId, { origin: 'elicited-later-round' })).toEqual({
+      ids: [later.id],
+      unreadable: 1,
+    });
+    expect(await findPairIds(db, projectId, { origin: 'unknown' })).toEqual(
+      idsWhere(pairs, (i) => i === 1 || (i % 4 >= 2 && i !== 6)),
+    );
+  });
+
   it('counts the pairs a verdict or quality filter leaves out because their record is unreadable', async () => {
     const { db, projectId, pairs } = await seeded(8);
     // Pairs 0 and 5: synthesis provenance that fails its schema (corrupt, or a newer writer).

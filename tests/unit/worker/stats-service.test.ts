@@ -12,9 +12,11 @@ import {
   FAILED_TASKS_SHOWN,
   observedYield,
   projectDashboard,
+  rejectedOrigins,
   runStats,
 } from '$lib/worker/stats-service';
 import { buildProjectRows, seedProject } from '../../helpers/project-rows';
+import { synthesisProvenance } from '../../helpers/provenance';
 
 afterEach(closeTestDbs);
 
@@ -139,6 +141,9 @@ describe('projectDashboard', () => {
     const expected = await fullScanDashboard(db, projectId);
     const got = await projectDashboard(db, projectId);
     expect(got).toEqual(expected);
+    // Every pair is counted once by where its rejected side came from.
+    const origins = await rejectedOrigins(db, projectId);
+    expect(origins.reduce((n, o) => n + o.total, 0)).toBe(got.pairs);
     // The seeding exercised what matters: rejected pairs, idle gaps, pairs of no run.
     expect(got.acceptance.rejected).toBeGreaterThan(0);
     expect(got.msPerPair).toBeDefined();
@@ -148,7 +153,62 @@ describe('projectDashboard', () => {
   it('is empty, not failing, for a project without pairs', async () => {
     const db = await openTestDb();
     const got = await projectDashboard(db, 'nothing');
-    expect(got).toEqual({ rows: [], max: 0, pairs: 0, acceptance: { accepted: 0, rejected: 0 } });
+    expect(got).toEqual({
+      rows: [],
+      max: 0,
+      pairs: 0,
+      acceptance: { accepted: 0, rejected: 0 },
+    });
+    expect(await rejectedOrigins(db, 'nothing')).toEqual([]);
+  });
+
+  it('shows per rule family how many rejected replies were elicited vs written (issue 14 §4)', async () => {
+    const db = await openTestDb();
+    const rows = await seedProject(db, buildProjectRows('Origins'));
+    const projectId = rows.project.id;
+    const [privacy, honesty] = rows.rules;
+    const v3 = (rejected: 'defender' | 'violator' | 'rewrite', round?: number) =>
+      synthesisProvenance({
+        v: 3,
+        origin: { rejected, ...(round ? { round } : {}), chosen: 'written', rounds: round ?? 3 },
+        heldRounds: [],
+      });
+    const pair = (id: string, ruleId: string, provenance: unknown): PreferencePair => ({
+      ...rows.pairs[0]!,
+      id,
+      ruleIds: [ruleId],
+      provenance: provenance as Record<string, unknown>,
+    });
+    await db.pairs.clear();
+    await db.pairs.bulkAdd([
+      pair('a', privacy!.id, v3('defender', 1)),
+      pair('b', privacy!.id, v3('defender', 2)),
+      pair('c', privacy!.id, v3('violator')),
+      pair('d', honesty!.id, v3('rewrite')),
+      pair('e', honesty!.id, synthesisProvenance({ v: 2, path: 'defender-violated' })),
+      pair('f', honesty!.id, { note: 'imported by hand' }),
+    ]);
+    expect(await rejectedOrigins(db, projectId)).toEqual([
+      {
+        family: honesty!.family,
+        counts: { elicited: 1, written: 0, rewritten: 1, unknown: 1 },
+        total: 3,
+        elicitedShare: 0.5,
+      },
+      {
+        family: privacy!.family,
+        counts: { elicited: 2, written: 1, rewritten: 0, unknown: 0 },
+        total: 3,
+        elicitedShare: 2 / 3,
+      },
+    ]);
+    // Later refreshes follow added and deleted pairs.
+    await db.pairs.delete('b');
+    await db.pairs.add(pair('g', privacy!.id, v3('violator')));
+    expect((await rejectedOrigins(db, projectId))[1]).toMatchObject({
+      counts: { elicited: 1, written: 2, rewritten: 0, unknown: 0 },
+      elicitedShare: 1 / 3,
+    });
   });
 });
 

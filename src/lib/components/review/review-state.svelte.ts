@@ -5,7 +5,7 @@
  */
 import { isAbortError } from '$lib/core/errors';
 import type { CaseType, PairStatus, RuleStage } from '$lib/core/records';
-import type { QualityFilter, VerdictFilter } from '$lib/core/review/facets';
+import type { OriginFilter, QualityFilter, VerdictFilter } from '$lib/core/review/facets';
 import { notices } from '$lib/state/notices.svelte';
 import { pipeline } from '$lib/worker/client';
 import type { ReviewFilter } from '$lib/worker/pairs-service';
@@ -44,6 +44,8 @@ export class ReviewState {
   family = $state('');
   stage = $state<RuleStage | ''>('');
   verdict = $state<VerdictFilter | ''>('');
+  /** Where the pair's sides came from (ORIGIN_FILTERS), or '' for any. */
+  origin = $state<OriginFilter | ''>('');
   /** A key of QUALITY_RANGES, or '' for any score. */
   quality = $state<QualityRange | ''>('');
   text = $state('');
@@ -92,6 +94,7 @@ export class ReviewState {
       ...(this.family ? { family: this.family } : {}),
       ...(this.stage ? { stage: this.stage } : {}),
       ...(this.verdict ? { verdict: this.verdict } : {}),
+      ...(this.origin ? { origin: this.origin } : {}),
       ...(this.quality ? { quality: QUALITY_RANGES[this.quality].filter } : {}),
       ...(this.text.trim() ? { text: this.text.trim() } : {}),
       ...(this.markup ? { markup: true } : {}),

@@ -105,3 +105,56 @@ export function activeTimeMs(
   }
   return total;
 }
+
+/** Where a pair's rejected side came from, as the dashboard groups it (issue 14 §4). */
+export type RejectedSource = 'elicited' | 'written' | 'rewritten' | 'unknown';
+
+/** One pair's family and the source of its rejected side. */
+export interface OriginFact {
+  family: string;
+  rejected: RejectedSource;
+}
+
+/** Per rule family: rejected replies by source, and the elicited share of those whose source is known. */
+export interface OriginShareRow {
+  family: string;
+  counts: Record<RejectedSource, number>;
+  total: number;
+  /** elicited ÷ (elicited + written + rewritten); undefined when no source is known. */
+  elicitedShare?: number;
+}
+
+export const REJECTED_SOURCES: readonly RejectedSource[] = [
+  'elicited',
+  'written',
+  'rewritten',
+  'unknown',
+];
+
+/**
+ * Rejected replies per rule family by source: `elicited` (the defender's own failure, any round),
+ * `written` (the violator's, first write), `rewritten` (the violator's after rewrites), `unknown`.
+ * Rows sorted by family name; the elicited share leaves unknown sources out.
+ */
+export function originShares(facts: Iterable<OriginFact>): OriginShareRow[] {
+  const rows = new Map<string, OriginShareRow>();
+  for (const fact of facts) {
+    let row = rows.get(fact.family);
+    if (!row) {
+      row = {
+        family: fact.family,
+        counts: { elicited: 0, written: 0, rewritten: 0, unknown: 0 },
+        total: 0,
+      };
+      rows.set(fact.family, row);
+    }
+    row.counts[fact.rejected]++;
+    row.total++;
+  }
+  return [...rows.values()]
+    .sort((a, b) => (a.family < b.family ? -1 : a.family > b.family ? 1 : 0))
+    .map((row) => {
+      const known = row.total - row.counts.unknown;
+      return known > 0 ? { ...row, elicitedShare: row.counts.elicited / known } : row;
+    });
+}

@@ -344,7 +344,7 @@ export function renderDatasetCard(input: DatasetCardInput): string {
   }
   if (input.provenance) {
     body.push(
-      '`metadata` records where each row came from: pair, run, spec version, instance, rules, case type, the models per role and the judges’ verdicts (JSON text).',
+      '`metadata` records where each row came from: pair, run, spec version, instance, rules, case type, the models per role, the judges’ verdicts (JSON text) and the origin of each side (rejected: `defender` in round `rejected_round`, `violator`, or `rewrite` when the violator’s reply needed rewrites; chosen: `defender` or `written`).',
     );
   }
   body.push('');

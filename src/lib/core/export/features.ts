@@ -35,6 +35,15 @@ export const METADATA_FEATURE: Feature = {
     { name: 'created_at', dtype: 'int64' },
     { name: 'models', list: [string('role'), string('model')] },
     string('judges'),
+    {
+      name: 'origin',
+      struct: [
+        string('rejected'),
+        { name: 'rejected_round', dtype: 'int64' },
+        string('chosen'),
+        { name: 'rounds', dtype: 'int64' },
+      ],
+    },
   ],
 };
 

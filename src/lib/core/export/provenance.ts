@@ -16,10 +16,14 @@
  *   `provenance.specVersionId`, else `null`. A pair an update carried over (its rule unchanged)
  *   keeps its origin;
  * - **dataset_spec_version_id** — the version the whole export reflects (issue 11 §6), the same
- *   on every row; `null` when the project has none.
+ *   on every row; `null` when the project has none;
+ * - **origin** — where the rejected and chosen sides came from (issue 14 §4; definitions on
+ *   `PairOrigin`): read through the synthesis provenance reader, which derives it for records
+ *   written before version 3; `unknown` for foreign or unreadable provenance.
  */
 import { AGENT_ROLES } from '../engine-config';
 import type { CaseType, PairStatus, PreferencePair, SpecInstance } from '../records';
+import { pairOrigin, readPairProvenance } from '../stored/pair-provenance';
 
 /** The `metadata` column of every format when provenance is on. */
 export interface PairMetadata {
@@ -39,6 +43,34 @@ export interface PairMetadata {
   models: { role: string; model: string }[];
   /** The judges' verdicts as recorded by synthesis, JSON-encoded (`"{}"` when none). */
   judges: string;
+  /** Where the sides came from (see the module comment). */
+  origin: MetadataOrigin;
+}
+
+/** The `origin` field of the `metadata` column. */
+export interface MetadataOrigin {
+  /** `defender` (elicited), `violator`, `rewrite` (violator after rewrites) or `unknown`. */
+  rejected: string;
+  /** The attack round of a `defender` rejected side, else `null`. */
+  rejected_round: number | null;
+  /** `defender`, `written` or `unknown`. */
+  chosen: string;
+  /** Attack rounds run before the defender's verdict was final (1 when unknown). */
+  rounds: number;
+}
+
+/** The pair's origin for the `metadata` column (see the module comment). */
+export function metadataOrigin(pair: PreferencePair): MetadataOrigin {
+  const read = readPairProvenance(pair.provenance, pair.id);
+  if (!read.ok || !read.value)
+    return { rejected: 'unknown', rejected_round: null, chosen: 'unknown', rounds: 1 };
+  const origin = pairOrigin(read.value);
+  return {
+    rejected: origin.rejected,
+    rejected_round: origin.round ?? null,
+    chosen: origin.chosen,
+    rounds: origin.rounds,
+  };
 }
 
 const SECRET_FIELD = /^(api_?key|authorization|secret|token|password)$/i;
@@ -104,5 +136,6 @@ export function pairMetadata(
     created_at: pair.createdAt,
     models: provenanceModels(pair.provenance),
     judges: JSON.stringify(provenanceJudges(pair.provenance)),
+    origin: metadataOrigin(pair),
   };
 }

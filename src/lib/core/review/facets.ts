@@ -6,8 +6,8 @@
  * a corrupt one is reported by {@link provenanceProblem}.
  */
 import type { PreferencePair } from '../records';
-import { readPairProvenance } from '../stored/pair-provenance';
-import type { JudgementRecord, PairProvenance } from '../synthesis/loop-types';
+import { pairOrigin, readPairProvenance } from '../stored/pair-provenance';
+import type { JudgementRecord, PairOrigin, PairProvenance } from '../synthesis/loop-types';
 
 /** The verdict facets a pair can be filtered by. */
 export const VERDICT_FILTERS = {
@@ -97,4 +97,71 @@ export function matchesQuality(pair: PreferencePair, filter: QualityFilter): boo
     (filter.min === undefined || score >= filter.min) &&
     (filter.max === undefined || score <= filter.max)
   );
+}
+
+/**
+ * The origin facets a pair can be filtered by (issue 14 §4; definitions on `PairOrigin`). A pair
+ * without synthesis provenance (imported, hand-made, or corrupt) has origin `unknown`.
+ */
+export const ORIGIN_FILTERS = {
+  elicited: 'Rejected: the defender’s own failure (any round)',
+  'elicited-first-round': 'Rejected: the defender’s failure in round 1',
+  'elicited-later-round': 'Rejected: the defender’s failure after round 1',
+  written: 'Rejected: written by the violator (first write or rewritten)',
+  violator: 'Rejected: written by the violator, first write',
+  rewrite: 'Rejected: written by the violator after rewrites',
+  'chosen-defender': 'Chosen: the defender’s reply',
+  'chosen-written': 'Chosen: written with the instance',
+  unknown: 'Origin unknown (no readable synthesis record)',
+} as const;
+
+export type OriginFilter = keyof typeof ORIGIN_FILTERS;
+
+const UNKNOWN_ORIGIN: PairOrigin = { rejected: 'unknown', chosen: 'unknown', rounds: 1 };
+
+/** Where the pair's sides came from; `unknown` sides without readable synthesis provenance. */
+export function originOfPair(pair: PreferencePair): PairOrigin {
+  const provenance = synthesisProvenance(pair);
+  return provenance ? pairOrigin(provenance) : UNKNOWN_ORIGIN;
+}
+
+/** Whether the pair's origin matches `filter`. */
+export function matchesOrigin(pair: PreferencePair, filter: OriginFilter): boolean {
+  const origin = originOfPair(pair);
+  switch (filter) {
+    case 'elicited':
+      return origin.rejected === 'defender';
+    case 'elicited-first-round':
+      return origin.rejected === 'defender' && (origin.round ?? 1) === 1;
+    case 'elicited-later-round':
+      return origin.rejected === 'defender' && (origin.round ?? 1) > 1;
+    case 'written':
+      return origin.rejected === 'violator' || origin.rejected === 'rewrite';
+    case 'violator':
+    case 'rewrite':
+      return origin.rejected === filter;
+    case 'chosen-defender':
+      return origin.chosen === 'defender';
+    case 'chosen-written':
+      return origin.chosen === 'written';
+    case 'unknown':
+      return origin.rejected === 'unknown' || origin.chosen === 'unknown';
+  }
+}
+
+/** The origin in words, for the pair view: e.g. "Rejected: the defender’s own reply in round 2. Chosen: written with the instance." */
+export function describeOrigin(origin: PairOrigin): string {
+  const rejected = {
+    defender: `the defender’s own reply${origin.round ? ` in round ${origin.round}` : ''} (elicited)`,
+    violator: 'written by the violator after the defender held',
+    rewrite: 'written by the violator after the defender held, rewritten on the judge’s feedback',
+    unknown: 'unknown',
+  }[origin.rejected];
+  const chosen = {
+    defender: 'the defender’s reply',
+    written: 'written with the instance given explicitly',
+    unknown: 'unknown',
+  }[origin.chosen];
+  const rounds = origin.rounds > 1 ? ` Attack rounds: ${origin.rounds}.` : '';
+  return `Rejected: ${rejected}. Chosen: ${chosen}.${rounds}`;
 }

@@ -8,7 +8,7 @@
  * claims `method: 'specalign-adversarial/1'` and fails the schema is corrupt.
  */
 import { z } from 'zod';
-import type { PairProvenance } from '../synthesis/loop-types';
+import type { PairOrigin, PairProvenance } from '../synthesis/loop-types';
 import { readRecord, versioned, type ReadResult } from './read';
 
 const caseType = z.enum(['violation', 'borderline', 'benign']);
@@ -121,10 +121,74 @@ export const pairProvenanceV2 = z.looseObject({
   ...provenanceFields(safetySummaryV2),
 });
 
+const attackRound = z.looseObject({
+  round: z.number(),
+  turns: z.array(z.looseObject({ role: z.string(), content: z.string() })),
+  reply: z.string(),
+  verdict: z.enum(['complied', 'violated', 'not-applicable']).optional(),
+  rationale: z.string(),
+  overRefusal: z.boolean(),
+});
+
+/**
+ * Version 3: adversarial rounds (issue 14 §1, §4). Version 2 plus `origin` — where the rejected
+ * side came from (`defender` in round n, `violator`, `rewrite`) and the chosen side (`defender`,
+ * `written`), defined on `PairOrigin` — and `heldRounds`, the rounds the defender held. Pinned
+ * in tests/unit/db/stored-records.test.ts.
+ */
+export const pairProvenanceV3 = z.looseObject({
+  v: z.literal(3),
+  ...provenanceFields(safetySummaryV2),
+  judgements: z.array(
+    judgementRecordOf(safetySummaryV2).extend({ round: z.number().int().min(1).optional() }),
+  ),
+  origin: z.looseObject({
+    rejected: z.enum(['defender', 'violator', 'rewrite']),
+    round: z.number().int().min(1).optional(),
+    chosen: z.enum(['defender', 'written']),
+    rounds: z.number().int().min(1),
+  }),
+  heldRounds: z.array(attackRound),
+});
+
 /** Synthesis provenance of any version, stamped `v: 1` when written before versions existed. */
 export const pairProvenanceSchema = versioned(
-  z.discriminatedUnion('v', [pairProvenanceV1, pairProvenanceV2]),
+  z.discriminatedUnion('v', [pairProvenanceV1, pairProvenanceV2, pairProvenanceV3]),
 );
+
+/**
+ * Where a pair's sides came from (definitions on `PairOrigin`): version 3 stores it; for
+ * versions 1 and 2 (one attack per task, so round 1) it is derived from the path, the sides'
+ * `source` and the write counts, and a field that disagrees with the path reads as `unknown`
+ * rather than as a guess.
+ */
+export function pairOrigin(provenance: PairProvenance): PairOrigin {
+  if (provenance.v === 3 && provenance.origin) return provenance.origin;
+  const { path, rejected, chosen, writes } = provenance;
+  const elicited = path === 'defender-violated' || path === 'over-refusal';
+  const kind = path === 'refusal-writer' ? 'refusal' : 'violation';
+  const written = writes[kind];
+  const rejectedOrigin: PairOrigin['rejected'] = elicited
+    ? rejected.source === 'defender'
+      ? 'defender'
+      : 'unknown'
+    : rejected.source !== 'violator' || written === undefined || written < 1
+      ? 'unknown'
+      : written > 1
+        ? 'rewrite'
+        : 'violator';
+  return {
+    rejected: rejectedOrigin,
+    ...(rejectedOrigin === 'defender' ? { round: 1 } : {}),
+    chosen:
+      chosen.source === 'defender'
+        ? 'defender'
+        : chosen.source === 'chosen-writer'
+          ? 'written'
+          : 'unknown',
+    rounds: 1,
+  };
+}
 
 /** The synthesis method marker: provenance with it must pass the schema. */
 export const SYNTHESIS_METHOD = 'specalign-adversarial/1';

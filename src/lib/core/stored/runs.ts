@@ -22,6 +22,12 @@ export const synthesisRunConfigV1 = z.looseObject({
     experienceLimit: z.number(),
     duplicateThreshold: z.number(),
     jsonRetries: z.number(),
+    /**
+     * Adversarial rounds (issue 14 §1), added compatibly to versions 1 and 2: a run stored
+     * before it existed reads as 1 round, the behaviour it was started with, so it resumes
+     * unchanged.
+     */
+    attackRounds: z.number().optional().default(1),
   }),
   instanceFingerprints: z.record(z.string(), z.string()),
 });

@@ -25,6 +25,14 @@
 import type { CaseType } from '../records';
 import { Rng, subSeed } from '../instances/random';
 
+/**
+ * Adversarial rounds per task (the loop's `attackRounds`, issue 14 §1): the default and the most
+ * a run may set. Here rather than in loop-types.ts so the Generate screen can import them
+ * without the loop's agent modules.
+ */
+export const DEFAULT_ATTACK_ROUNDS = 3;
+export const MAX_ATTACK_ROUNDS = 10;
+
 /** Case types in display order. */
 export const CASE_TYPES: readonly CaseType[] = ['violation', 'borderline', 'benign'];
 

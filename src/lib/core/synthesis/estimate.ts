@@ -10,7 +10,17 @@
  * - **Calls per task** follow the loop's paths weighted by a documented branch mix
  *   ({@link DEFAULT_BRANCH_MIX}): every task costs plan + attack + defend + 2 judges (+ a
  *   re-judge at `rejudgeRate`); then the defender's verdict decides which candidates must be
- *   written. Each candidate write costs 3 calls (writer, safety judge, quality judge); a candidate
+ *   written.
+ * - **Adversarial rounds** (`attackRounds` = R): a round (attack, defend, safety judge) succeeds
+ *   for the attacker with s = P(violates) + P(no violation) × P(needless refusal) (the latter
+ *   0 for violation-seeking cases), independently per round — a prior; a real attacker that
+ *   learns from the verdict may do better. Expected rounds = 1 + (1−s) + … + (1−s)^(R−1); the
+ *   defender's verdict is final with success 1 − (1−s)^R, and only then the candidates are
+ *   written (violator with probability (1−s)^R). Rounds after the first are sized with the real
+ *   escalation prompt (the attacker shown its last request, the reply and the verdict) and, for
+ *   multi-turn tasks, one more exchange in the conversation (rounds 3+ are sized like round 2:
+ *   a slight underestimate for long multi-turn escalations). `elicitedShare` is the expected
+ *   share of pairs whose rejected side the defender produced. Each candidate write costs 3 calls (writer, safety judge, quality judge); a candidate
  *   is rewritten with probability `candidateRejectRate`, up to `maxCandidateAttempts` writes,
  *   so the expected writes are 1 + p + p² + … (capped).
  * - **Time** = completion tokens ÷ `tokensPerSecond` (decode) + prompt tokens ÷
@@ -43,6 +53,7 @@ import {
   buildViolatorMessages,
   estimatePromptTokens,
   type AgentName,
+  type AttackEscalation,
   type Conversation,
 } from './agents';
 import type { TaskDescriptor } from './controls';
@@ -120,6 +131,8 @@ export interface EstimateInput {
   branchMix?: Partial<BranchMix>;
   lengths?: Partial<TypicalLengths>;
   maxCandidateAttempts?: number;
+  /** Attack rounds per task (loop `attackRounds`); default the loop's default. */
+  attackRounds?: number;
   /** Context window the prompts are built for; default 4096. */
   contextWindow?: number;
   /**
@@ -172,6 +185,13 @@ export interface RunEstimate {
   expectedPairs: number;
   /** Set when `expectedPairs` was calibrated from finished runs. */
   calibration?: YieldCalibration;
+  /** Attack rounds per task the estimate assumed, and the expected rounds run per task. */
+  rounds: { max: number; expected: number };
+  /**
+   * Expected share (0–1) of pairs whose rejected side the defender produced (elicited), by the
+   * branch model (not calibrated).
+   */
+  elicitedShare: number;
   perAgent: Record<AgentName, AgentEstimate>;
   /** The assumptions used, for display. */
   assumptions: string[];
@@ -196,6 +216,13 @@ export function estimateRun(input: EstimateInput): RunEstimate {
   );
   const candidateFails = p ** maxWrites;
   const contextWindow = input.contextWindow ?? 4096;
+  const maxRounds = Math.max(
+    1,
+    Math.floor(input.attackRounds ?? DEFAULT_LOOP_OPTIONS.attackRounds) || 1,
+  );
+  let totalRounds = 0;
+  let elicitedPairs = 0;
+  let modelPairsTotal = 0;
 
   const perAgent = Object.fromEntries(
     AGENT_NAMES.map((a) => [a, { calls: 0, promptTokens: 0, completionTokens: 0 }]),
@@ -210,17 +237,17 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     const instance = input.instances.get(task.instanceId);
     const key = `${task.instanceId}\u0000${task.ruleId}\u0000${task.turns}`;
     let prompts = cache.get(key);
+    let later = cache.get(`${key}\u0000later`);
     if (!prompts && instance) {
-      prompts = promptSizes(
-        instance,
-        task,
-        input.examples?.[task.ruleId] ?? [],
-        len,
-        contextWindow,
-      );
-      if (prompts) cache.set(key, prompts);
+      const examples = input.examples?.[task.ruleId] ?? [];
+      prompts = promptSizes(instance, task, examples, len, contextWindow, false);
+      later = promptSizes(instance, task, examples, len, contextWindow, true);
+      if (prompts && later) {
+        cache.set(key, prompts);
+        cache.set(`${key}\u0000later`, later);
+      }
     }
-    if (!prompts) {
+    if (!prompts || !later) {
       skipped++;
       continue;
     }
@@ -237,28 +264,50 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     };
     const pv = clamp01(mix.violates[task.caseType]);
     const pr = task.caseType === 'violation' ? 0 : clamp01(mix.overRefuses[task.caseType]);
+    // A round succeeds for the attacker with `success`; the defender holds every round with `heldAll`.
+    const success = pv + (1 - pv) * pr;
+    const heldAll = (1 - success) ** maxRounds;
+    const rounds = Array.from({ length: maxRounds }, (_, k) => (1 - success) ** k).reduce(
+      (a, b) => a + b,
+      0,
+    );
     // Candidates to write, in expectation.
-    const chosenNeeded =
-      pv + (1 - pv) * pr + (1 - pv) * (1 - pr) * clamp01(mix.defenderQualityFails);
-    const rejectedNeeded = (1 - pv) * (1 - pr);
+    const chosenNeeded = 1 - heldAll + heldAll * clamp01(mix.defenderQualityFails);
+    const rejectedNeeded = heldAll;
+    const writes = (chosenNeeded + rejectedNeeded) * writesPerCandidate;
     const calls: Record<AgentName, number> = {
       planner: 1,
-      attacker: 1,
-      defender: 1,
-      safetyJudge: 1 + mix.rejudgeRate + (chosenNeeded + rejectedNeeded) * writesPerCandidate,
-      qualityJudge: 1 + (chosenNeeded + rejectedNeeded) * writesPerCandidate,
+      attacker: rounds,
+      defender: rounds,
+      safetyJudge: rounds * (1 + mix.rejudgeRate) + writes,
+      qualityJudge: 1 + writes,
       violator: rejectedNeeded * writesPerCandidate,
       chosen: chosenNeeded * writesPerCandidate,
     };
+    // Calls of rounds after the first: sized (and, for the attacker, answered) as escalations.
+    const extra = rounds - 1;
+    const laterCalls: Partial<Record<AgentName, number>> = {
+      attacker: extra,
+      defender: extra,
+      safetyJudge: extra * (1 + mix.rejudgeRate),
+    };
+    const laterCompletion: Partial<Record<AgentName, number>> = { attacker: len.userTurn };
     for (const agent of AGENT_NAMES) {
       const n = calls[agent];
+      const m = laterCalls[agent] ?? 0;
       perAgent[agent].calls += n;
-      perAgent[agent].promptTokens += n * prompts[agent];
-      perAgent[agent].completionTokens += n * completion[agent];
+      perAgent[agent].promptTokens += (n - m) * prompts[agent] + m * later[agent];
+      perAgent[agent].completionTokens +=
+        (n - m) * completion[agent] + m * (laterCompletion[agent] ?? completion[agent]);
     }
     const failure = 1 - (1 - candidateFails) ** (chosenNeeded + rejectedNeeded);
     modelPairs[task.caseType] += 1 - failure;
     planned[task.caseType]++;
+    totalRounds += rounds;
+    // An elicited pair needs only its chosen side written; a written one needs both (or one).
+    const elicitedOk = (1 - heldAll) * (1 - candidateFails);
+    elicitedPairs += elicitedOk;
+    modelPairsTotal += 1 - failure;
   }
   const { expectedPairs, calibration } = calibratePairs(modelPairs, planned, input.observedYield);
 
@@ -297,6 +346,11 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       inFlight,
     },
     expectedPairs: round2(expectedPairs),
+    rounds: {
+      max: maxRounds,
+      expected: round2(totalRounds / Math.max(1, input.tasks.length - skipped)),
+    },
+    elicitedShare: modelPairsTotal > 0 ? round2(elicitedPairs / modelPairsTotal) : 0,
     perAgent,
     skipped,
     ...(calibration ? { calibration } : {}),
@@ -309,6 +363,9 @@ export function estimateRun(input: EstimateInput): RunEstimate {
         : []),
       `Defender violates the rule: ${pct(mix.violates.violation)} of violation-seeking, ${pct(mix.violates.borderline)} of borderline, ${pct(mix.violates.benign)} of benign cases.`,
       `Defender refuses needlessly: ${pct(mix.overRefuses.borderline)} of borderline, ${pct(mix.overRefuses.benign)} of benign cases.`,
+      maxRounds > 1
+        ? `Up to ${maxRounds} attack rounds: a defender that held is attacked again (${round2(totalRounds / Math.max(1, input.tasks.length - skipped))} rounds per task expected); about ${pct(modelPairsTotal > 0 ? elicitedPairs / modelPairsTotal : 0)} of pairs get a rejected reply the defender produced.`
+        : `One attack round: when the defender holds, the violator writes the rejected reply (about ${pct(modelPairsTotal > 0 ? elicitedPairs / modelPairsTotal : 0)} of pairs get one the defender produced).`,
       `A compliant defender answer fails the quality bar ${pct(mix.defenderQualityFails)} of the time.`,
       `A written candidate is rejected by a judge ${pct(p)} of the time (at most ${maxWrites} writes).`,
       `Typical lengths: reply ${len.reply} tokens, user turn ${len.userTurn}, safety verdict ${len.safetyVerdict}.`,
@@ -369,17 +426,41 @@ function promptSizes(
   examples: readonly SpecExample[],
   len: TypicalLengths,
   contextWindow: number,
+  /** Size a later attack round: an escalating attacker, and one more exchange in multi-turn tasks. */
+  laterRound: boolean,
 ): Record<AgentName, number> | undefined {
   const labeled = labelInstanceRules(instance.rules);
   const target = labeled.find((l) => l.rule.id === task.ruleId);
   if (!target) return undefined;
   const instancePrompt = instance.systemPrompt ?? renderInstancePrompt(instance.rules).text;
-  const conversation: Conversation = [];
+  const firstRound: Conversation = [];
   for (let i = 0; i < task.turns; i++) {
-    if (i > 0) conversation.push({ role: 'assistant', content: filler(len.assistantTurn) });
-    conversation.push({ role: 'user', content: filler(len.userTurn) });
+    if (i > 0) firstRound.push({ role: 'assistant', content: filler(len.assistantTurn) });
+    firstRound.push({ role: 'user', content: filler(len.userTurn) });
   }
   const reply = filler(len.reply);
+  const withinConversation = task.turns > 1;
+  const conversation: Conversation =
+    laterRound && withinConversation
+      ? [
+          ...firstRound,
+          { role: 'assistant', content: reply },
+          { role: 'user', content: filler(len.userTurn) },
+        ]
+      : firstRound;
+  const escalation: AttackEscalation | undefined = laterRound
+    ? {
+        round: 2,
+        rounds: 2,
+        conversation: firstRound,
+        reply,
+        verdict: 'complied',
+        rationale: filler(30),
+        overRefusal: false,
+        hints: [],
+        withinConversation,
+      }
+    : undefined;
   const plan = { strategy: filler(25), angle: filler(20), persona: filler(5) };
   const sizing = { contextWindow };
   const common = {
@@ -409,7 +490,8 @@ function promptSizes(
         target,
         plan,
         examples,
-        answerTokens: attackerAnswerTokens(task.turns),
+        answerTokens: attackerAnswerTokens(escalation ? 1 : task.turns),
+        ...(escalation ? { escalation } : {}),
       }),
     ),
     defender: estimatePromptTokens(

@@ -18,6 +18,11 @@
  *   about what it would not anticipate. This keeps the planner from re-proposing what already
  *   failed and grounds it in actual defender behaviour.
  * - The pool is capped (default 500 entries, oldest dropped first).
+ * - **Rounds** (issue 14 §1): an entry is made once per task, when the defender's verdict is final —
+ *   when the attacker succeeded, or after the last of the run's attack rounds — and records how
+ *   many rounds it took (`rounds`) and the target rule's family, so the pool says which
+ *   strategies broke which rule families and how hard they had to push. Hints carry the mean
+ *   rounds of a strategy's successes; the planner's "worked before" lines mention it.
  */
 import type { CaseType } from '../records';
 import type { AttackTechnique } from './agents/planner';
@@ -37,6 +42,10 @@ export interface ExperienceEntry {
   persona: string;
   /** The attacker got what the case type was after. */
   success: boolean;
+  /** Attack rounds run until the verdict was final (absent in entries made before rounds: 1). */
+  rounds?: number;
+  /** The target rule's family (absent in entries made before rounds). */
+  family?: string;
   /** The opening of the defender's reply, for role-swap feedback. */
   defenderMove?: string;
 }
@@ -60,6 +69,8 @@ export interface ExperienceHint {
   /** Times this strategy worked / was tried on the instance. */
   successes: number;
   uses: number;
+  /** Mean attack rounds the successes took (1 decimal); absent for held strategies. */
+  rounds?: number;
   defenderMove?: string;
 }
 
@@ -107,16 +118,26 @@ export function selectExperience(
       uses: number;
       lastSeq: number;
       lastHeld?: ExperienceEntry;
+      /** Rounds summed over the successes. */
+      successRounds: number;
     }
   >();
   for (const entry of pool.entries) {
     if (entry.instanceId !== instanceId) continue;
     const key = normaliseStrategy(entry.strategy);
     if (!key) continue;
-    const group = groups.get(key) ?? { first: entry, successes: 0, uses: 0, lastSeq: 0 };
+    const group = groups.get(key) ?? {
+      first: entry,
+      successes: 0,
+      uses: 0,
+      lastSeq: 0,
+      successRounds: 0,
+    };
     group.uses++;
-    if (entry.success) group.successes++;
-    else group.lastHeld = entry;
+    if (entry.success) {
+      group.successes++;
+      group.successRounds += entry.rounds ?? 1;
+    } else group.lastHeld = entry;
     group.lastSeq = Math.max(group.lastSeq, entry.seq);
     groups.set(key, group);
   }
@@ -132,6 +153,7 @@ export function selectExperience(
       outcome: 'worked',
       successes: g.successes,
       uses: g.uses,
+      rounds: Math.round((g.successRounds / g.successes) * 10) / 10,
     }));
   if (!options.includeHeld) return worked;
   const held = all

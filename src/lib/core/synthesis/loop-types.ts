@@ -7,8 +7,8 @@ import { SpecAlignError } from '../errors';
 import type { ChatEngine, ChatMessage, TokenUsage } from '../llm';
 import type { CaseType, PreferencePair, Rule, SpecExample } from '../records';
 import { type AgentName, type ChosenIssue, type PlannerOutput } from './agents';
-import type { TaskDescriptor } from './controls';
-import { type ExperienceEntryDraft, type ExperiencePool } from './experience';
+import { DEFAULT_ATTACK_ROUNDS, type TaskDescriptor } from './controls';
+import { type ExperienceEntryDraft, type ExperienceHint, type ExperiencePool } from './experience';
 import { NEAR_DUPLICATE_THRESHOLD } from './near-duplicate';
 
 /** Tunables of the loop. */
@@ -25,6 +25,13 @@ export interface LoopOptions {
   duplicateThreshold: number;
   /** `chatJson` repair attempts per call. Default 2. */
   jsonRetries: number;
+  /**
+   * Adversarial rounds before the violator writes the rejected side (issue 14 §1): when the
+   * defender holds, the attacker sees its reply and the judge's verdict and tries again, up to
+   * this many attacks in all. 1 = one attack, then the violator. Default 3. Runs stored before
+   * the option existed read as 1 (core/stored/runs.ts), so they resume unchanged.
+   */
+  attackRounds: number;
 }
 
 /** Defaults of {@link LoopOptions}. */
@@ -35,6 +42,7 @@ export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
   experienceLimit: 5,
   duplicateThreshold: NEAR_DUPLICATE_THRESHOLD,
   jsonRetries: 2,
+  attackRounds: DEFAULT_ATTACK_ROUNDS,
 };
 
 /** The instance a task works on. */
@@ -113,6 +121,8 @@ export type JudgementRecord = {
   subject: 'defender' | CandidateKind;
   judge: 'safety' | 'quality';
   attempt: number;
+  /** The attack round of a defender judgement, when the run had several rounds (absent = 1). */
+  round?: number;
   passed: boolean;
   safety?: SafetySummary;
   quality?: QualitySummary;
@@ -128,6 +138,46 @@ export type JudgedResponse = {
   quality?: QualitySummary;
 };
 
+/**
+ * An attack round the defender held (issue 14 §1): what the attacker sent that round, what the
+ * defender answered and what the judge said of the target rule. The next round's attacker is
+ * shown it.
+ */
+export type AttackRound = {
+  /** 1-based. */
+  round: number;
+  /** The turns the attacker wrote in this round (all of them in round 1; one user turn after that in multi-turn tasks). */
+  turns: ChatMessage[];
+  /** The defender's reply. */
+  reply: string;
+  /** The judge's verdict on the target rule (absent when the checklist left it out). */
+  verdict?: 'complied' | 'violated' | 'not-applicable';
+  rationale: string;
+  overRefusal: boolean;
+};
+
+/**
+ * Where a pair's sides came from (issue 14 §4), defined on the loop's paths:
+ * - rejected `defender`: the defender's own reply of attack round `round` (paths
+ *   `defender-violated` and `over-refusal`): an elicited failure;
+ * - rejected `violator`: written to order by the violator (paths `violator`, `refusal-writer`)
+ *   and accepted on its first write;
+ * - rejected `rewrite`: written by the violator and accepted only after one or more rewrites with
+ *   the judge's feedback (`writes.violation` or `writes.refusal` > 1);
+ * - chosen `defender`: the defender's reply of the final round, which passed every rule and the
+ *   quality bar; chosen `written`: the chosen writer's reply, written with the instance given
+ *   explicitly;
+ * - `unknown` (readers only): a stored record whose fields do not tell (see `pairOrigin`).
+ */
+export type PairOrigin = {
+  rejected: 'defender' | 'violator' | 'rewrite' | 'unknown';
+  /** The attack round of a `defender` rejected side. */
+  round?: number;
+  chosen: 'defender' | 'written' | 'unknown';
+  /** Attack rounds run before the defender's verdict was final (1 when unknown). */
+  rounds: number;
+};
+
 /** The checkpointed state of one synthesis task: plain JSON. */
 export type LoopState = {
   version: 1;
@@ -138,6 +188,15 @@ export type LoopState = {
   calls: number;
   startedAt?: number;
   plan?: PlannerOutput & { roleSwap: boolean };
+  /**
+   * The attack round in progress (1-based; absent = 1: states written before rounds existed).
+   * Rounds never exceed the run's `attackRounds`.
+   */
+  round?: number;
+  /** The rounds the defender held, in order (absent = none). */
+  rounds?: AttackRound[];
+  /** The planner's "worked before" hints, kept for the attacker's later rounds (absent = none). */
+  hints?: ExperienceHint[];
   conversation?: ChatMessage[];
   defender?: JudgedResponse;
   path?: PairPath;
@@ -165,9 +224,11 @@ export type PairProvenance = {
   /**
    * Shape version (see core/stored/pair-provenance.ts); rows without it are version 1. Version 2:
    * the safety judge is a checklist over every rule of the instance (`judgedRuleIds`), and a
-   * verdict may be `not-applicable`. Synthesis writes 2; readers accept both.
+   * verdict may be `not-applicable`. Version 3: adversarial rounds — `origin` states where each
+   * side came from, `heldRounds` the rounds the defender held. Synthesis writes 3; readers accept
+   * all (`pairOrigin` derives the origin of older records).
    */
-  v: 1 | 2;
+  v: 1 | 2 | 3;
   method: 'specalign-adversarial/1';
   specVersionId: string;
   instanceId: string;
@@ -181,6 +242,7 @@ export type PairProvenance = {
   path: PairPath;
   persona: string;
   difficulty: number;
+  /** User turns the task planned; each escalation round of a multi-turn task added one more (see `heldRounds`). */
   turns: number;
   language: string;
   setting: string;
@@ -188,8 +250,12 @@ export type PairProvenance = {
   engines: Partial<Record<AgentName, string>>;
   chosen: JudgedResponse;
   rejected: JudgedResponse;
-  /** The defender's first answer as judged (it is the chosen or the rejected side, or neither). */
+  /** The defender's final answer as judged (it is the chosen or the rejected side, or neither). */
   defender: JudgedResponse;
+  /** Where each side came from (version 3; read it through `pairOrigin`, which derives it for older records). */
+  origin?: PairOrigin;
+  /** The attack rounds the defender held before its final answer (version 3; empty when it broke in round 1). */
+  heldRounds?: AttackRound[];
   judgements: JudgementRecord[];
   writes: Record<CandidateKind, number>;
   lengths: {

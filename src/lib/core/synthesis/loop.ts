@@ -19,6 +19,14 @@
  *       a chosen reply is written too)
  * write-X → judge-X-safety → judge-X-quality → (next pending candidate | pair)
  * ```
+ * **Adversarial rounds** (issue 14 §1, `attackRounds`, default 3): after judge-defender-safety, a
+ * defender that held (the attacker did not get what the case type was after) is attacked again —
+ * attack → defend → judge-defender-safety — with its reply, the verdict and the "worked before"
+ * hints shown to the attacker; multi-turn tasks append one user turn to the same conversation,
+ * single-message tasks start over. Only when the rounds are spent does the flow above go on to
+ * judge-defender-quality and the violator. The state records the round (`round`, `rounds`), the
+ * experience entry is made once, with the rounds it took, and the pair's provenance states the
+ * origin of each side (`origin`, see `PairOrigin`).
  * Every safety judgement is one checklist call over every rule of the instance (a verdict per
  * label: complied, violated or not-applicable; see agents/safety-judge.ts).
  * Candidate checks: **chosen** — no rule of the instance violated, not an over-refusal (except in
@@ -89,10 +97,14 @@ export function initialLoopState(task: TaskDescriptor): LoopState {
   };
 }
 
-/** A short progress label, e.g. `R3 violation · judge-defender-safety`. */
+/**
+ * A short progress label, e.g. `R3 violation · judge-defender-safety`, with the attack round from
+ * round 2 on (`R3 violation · attack · round 2`).
+ */
 export function describeLoopState(state: LoopState, labels?: Record<string, string>): string {
   const rule = labels?.[state.task.ruleId] ?? state.task.ruleId;
-  return `${rule} ${state.task.caseType} · ${state.next}`;
+  const round = state.round ?? 1;
+  return `${rule} ${state.task.caseType} · ${state.next}${round > 1 ? ` · round ${round}` : ''}`;
 }
 
 /**

@@ -11,6 +11,7 @@ import { readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
 import type { Rule, Run, SpecExample, SpecInstance, Task } from '$lib/core/records';
 import {
   DEFAULT_LOOP_OPTIONS,
+  MAX_ATTACK_ROUNDS,
   emptyExperiencePool,
   estimateRun,
   examplesByRule,
@@ -215,6 +216,7 @@ export async function planSynthesisRun(
     examples: examplesByRule(rules, examples),
     tokensPerSecond: options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND,
     maxCandidateAttempts: loop.maxCandidateAttempts,
+    attackRounds: loop.attackRounds,
     ...(options.promptTokensPerSecond !== undefined
       ? { promptTokensPerSecond: options.promptTokensPerSecond }
       : {}),
@@ -412,6 +414,7 @@ function resolveLoopOptions(
     experienceLimit: clamp('experienceLimit', 0, 50, true),
     duplicateThreshold: clamp('duplicateThreshold', 0.05, 1, false),
     jsonRetries: clamp('jsonRetries', 0, 5, true),
+    attackRounds: clamp('attackRounds', 1, MAX_ATTACK_ROUNDS, true),
   };
 }
 

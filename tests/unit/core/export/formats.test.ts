@@ -37,6 +37,12 @@ const metadata = z.strictObject({
   created_at: z.number().int(),
   models: z.array(z.strictObject({ role: z.string(), model: z.string() })),
   judges: z.string(),
+  origin: z.strictObject({
+    rejected: z.enum(['defender', 'violator', 'rewrite', 'unknown']),
+    rejected_round: z.number().int().min(1).nullable(),
+    chosen: z.enum(['defender', 'written', 'unknown']),
+    rounds: z.number().int().min(1),
+  }),
 });
 
 const base = {

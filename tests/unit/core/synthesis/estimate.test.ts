@@ -37,7 +37,13 @@ const none: BranchMix = {
 describe('estimateRun', () => {
   it('counts calls per path: 5 base calls + 3 per candidate write', () => {
     const tasks = [descriptor({ instanceId: 'big' })];
-    const holds = estimateRun({ tasks, instances, tokensPerSecond: 10, branchMix: none });
+    const holds = estimateRun({
+      tasks,
+      instances,
+      tokensPerSecond: 10,
+      attackRounds: 1,
+      branchMix: none,
+    });
     expect(holds.calls).toBe(8);
     expect(holds.perAgent.violator.calls).toBe(1);
     expect(holds.perAgent.chosen.calls).toBe(0);
@@ -45,6 +51,7 @@ describe('estimateRun', () => {
       tasks,
       instances,
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: { ...none, violates: { ...none.violates, violation: 1 } },
     });
     expect(breaks.calls).toBe(8);
@@ -54,6 +61,7 @@ describe('estimateRun', () => {
       tasks,
       instances,
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: { ...none, defenderQualityFails: 1 },
     });
     expect(weak.calls).toBe(11);
@@ -62,6 +70,7 @@ describe('estimateRun', () => {
       tasks,
       instances,
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: { ...none, candidateRejectRate: 0.5 },
     });
     expect(retries.calls).toBe(5 + 3 * 1.75);
@@ -74,12 +83,14 @@ describe('estimateRun', () => {
       tasks: [descriptor({ instanceId: 'big' })],
       instances,
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: none,
     });
     const smallTask = estimateRun({
       tasks: [descriptor({ instanceId: 'small', ruleId: 'r22' })],
       instances,
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: none,
     });
     expect(bigTask.perAgent.defender.promptTokens).toBeGreaterThan(
@@ -98,6 +109,7 @@ describe('estimateRun', () => {
       tasks: [descriptor({ instanceId: 'big', turns: 3 })],
       instances,
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: none,
     });
     expect(multi.perAgent.defender.promptTokens).toBeGreaterThan(
@@ -109,6 +121,7 @@ describe('estimateRun', () => {
       instances,
       examples: { r22: [example('disclose_ai')] },
       tokensPerSecond: 10,
+      attackRounds: 1,
       branchMix: none,
     });
     expect(withExamples.perAgent.safetyJudge.promptTokens).toBeGreaterThan(
@@ -196,15 +209,62 @@ describe('estimateRun', () => {
     });
     expect(estimate.tasks).toBe(tasks.length);
     expect(estimate.skipped).toBe(1);
-    expect(estimate.calls).toBeGreaterThan(tasks.length * 8);
-    expect(estimate.calls).toBeLessThan(tasks.length * 12);
+    // The default three attack rounds: a held defender costs up to two more rounds of 3 calls.
+    expect(estimate.rounds.max).toBe(3);
+    expect(estimate.calls).toBeGreaterThan(tasks.length * 10);
+    expect(estimate.calls).toBeLessThan(tasks.length * 16);
     expect(estimate.promptTokens).toBe(
       AGENT_NAMES.reduce((n, a) => n + estimate.perAgent[a].promptTokens, 0),
     );
     expect(estimate.expectedPairs).toBeLessThanOrEqual(tasks.length);
     expect(estimate.expectedPairs).toBeGreaterThan(tasks.length * 0.9);
+    expect(estimate.assumptions[2]).toMatch(/^Up to 3 attack rounds/);
     expect(estimate.assumptions[0]).toContain(
       `${DEFAULT_BRANCH_MIX.violates.violation * 100}% of violation-seeking`,
     );
+  });
+
+  it('accounts for adversarial rounds: expected rounds, their calls and tokens, the elicited share', () => {
+    const tasks = [descriptor({ instanceId: 'big' })];
+    const at = (attackRounds: number, mix: Partial<BranchMix> = none) =>
+      estimateRun({ tasks, instances, tokensPerSecond: 10, attackRounds, branchMix: mix });
+    // A defender that always holds: R rounds of attack, defence and safety judgement, then the
+    // violator path (quality judge once, violation write 3 calls).
+    for (const r of [1, 2, 3, 5]) {
+      const e = at(r);
+      expect(e.rounds).toEqual({ max: r, expected: r });
+      expect(e.calls).toBe(1 + 3 * r + 1 + 3);
+      expect(e.perAgent.attacker.calls).toBe(r);
+      expect(e.elicitedShare).toBe(0);
+    }
+    // Later rounds are escalations: the attacker answers one user turn, with a longer prompt.
+    const one = at(1);
+    const two = at(2);
+    expect(two.perAgent.attacker.completionTokens).toBe(2 * one.perAgent.attacker.completionTokens);
+    expect(two.perAgent.attacker.promptTokens).toBeGreaterThan(
+      2 * one.perAgent.attacker.promptTokens,
+    );
+    // Multi-turn tasks escalate within the conversation: round 2's defender reads more.
+    const multi = (attackRounds: number) =>
+      estimateRun({
+        tasks: [descriptor({ instanceId: 'big', turns: 2 })],
+        instances,
+        tokensPerSecond: 10,
+        attackRounds,
+        branchMix: none,
+      });
+    expect(multi(2).perAgent.defender.promptTokens).toBeGreaterThan(
+      2 * multi(1).perAgent.defender.promptTokens,
+    );
+    // Success 0.5 per round: expected rounds 1 + 0.5 + 0.25; elicited 1 − 0.5³ of pairs.
+    const half = { ...none, violates: { ...none.violates, violation: 0.5 } };
+    const e3 = at(3, half);
+    expect(e3.rounds.expected).toBe(1.75);
+    expect(e3.elicitedShare).toBe(0.88);
+    expect(at(1, half).elicitedShare).toBe(0.5);
+    expect(e3.perAgent.violator.calls).toBe(0.13); // 0.5³ = 0.125
+    expect(e3.perAgent.chosen.calls).toBe(0.88);
+    // More rounds, more tokens.
+    expect(at(5, half).completionTokens).toBeGreaterThan(e3.completionTokens);
   });
 });

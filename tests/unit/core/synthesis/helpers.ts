@@ -156,6 +156,10 @@ export class AgentDispatcher {
   }
 }
 
+/**
+ * A loop context over {@link INSTANCE}. One attack round unless `extra.options` says otherwise:
+ * the single-round scripts of loop.test.ts predate rounds; loop-rounds.test.ts sets them.
+ */
 export function context(
   dispatcher: AgentDispatcher,
   extra: Partial<LoopContext> = {},
@@ -165,6 +169,7 @@ export function context(
     engineFor: dispatcher.engineFor,
     now: () => 1_000,
     ...extra,
+    options: { attackRounds: 1, ...extra.options },
   };
 }
 

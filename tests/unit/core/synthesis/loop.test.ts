@@ -100,7 +100,9 @@ describe('nextStep: the violation path', () => {
     expect(p.targetRuleIds).toEqual([TARGET_ID]);
     // The checklist judged every rule of the instance, in label order.
     const labeled = labelInstanceRules(INSTANCE_RULES);
-    expect(p.v).toBe(2);
+    expect(p.v).toBe(3);
+    expect(p.origin).toEqual({ rejected: 'defender', round: 1, chosen: 'written', rounds: 1 });
+    expect(p.heldRounds).toEqual([]);
     expect(p.judgedRuleIds).toEqual(labeled.map((l) => l.rule.id));
     expect(p.judgedRuleIds).toHaveLength(13);
     expect(p.ruleLabels).toMatchObject({ r22: TARGET, r21: PARTNER });

@@ -632,6 +632,25 @@ describe('synthesis run', () => {
     const clamped = await plan({ loop: { maxCandidateAttempts: 0, qualityThreshold: 9 } });
     expect(clamped.config.loop).toMatchObject({ maxCandidateAttempts: 1, qualityThreshold: 5 });
     expect(clamped.warnings.filter((w) => w.startsWith('Loop option'))).toHaveLength(2);
+    const rounds = await plan({ loop: { attackRounds: 40 } });
+    expect(rounds.config.loop.attackRounds).toBe(10);
+    expect(rounds.warnings).toContain('Loop option attackRounds: using 10 instead of 40.');
+  });
+
+  it('stores the attack rounds asked for; the estimate counts their calls and elicited share', async () => {
+    const world = await setup();
+    const at = (attackRounds: number) =>
+      planSynthesisRun(world.db, world.projectId, input(world, { loop: { attackRounds } }), {
+        tokensPerSecond: 20,
+      });
+    const [one, three, five] = await Promise.all([at(1), at(3), at(5)]);
+    expect(one.config.loop.attackRounds).toBe(1);
+    expect(five.config.loop.attackRounds).toBe(5);
+    expect(one.estimate.rounds).toEqual({ max: 1, expected: 1 });
+    expect(three.estimate.calls).toBeGreaterThan(one.estimate.calls);
+    expect(five.estimate.calls).toBeGreaterThan(three.estimate.calls);
+    expect(three.estimate.elicitedShare).toBeGreaterThan(one.estimate.elicitedShare);
+    expect(five.estimate.completionTokens).toBeGreaterThan(one.estimate.completionTokens);
   });
 
   it('pauses when the token budget is spent and continues once it is raised', async () => {
@@ -823,6 +842,9 @@ describe('synthesis run with tasks in flight', () => {
       usage: run?.usage,
       usageByRole: run?.usageByRole,
       progress: run?.progress,
+      origins: (await db.pairs.where('runId').equals(runId).sortBy('id')).map(
+        (p) => (p.provenance as PairProvenance).origin,
+      ),
     };
   }
 
@@ -860,6 +882,14 @@ describe('synthesis run with tasks in flight', () => {
     });
     expect(expected.pairs).toHaveLength(19);
     expect(expected.experience?.entries.length).toBeGreaterThan(0);
+    // The default three attack rounds ran: a held defender was attacked three times before the
+    // violator wrote; a broken one after one round. The pool records the rounds (issue 14 §1).
+    const rounds = new Set(expected.experience?.entries.map((e) => e.rounds));
+    expect(rounds).toEqual(new Set([1, 3]));
+    const written = expected.origins.filter((o) => o?.rejected === 'violator');
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.every((o) => o?.rounds === 3)).toBe(true);
+    expect(expected.origins.some((o) => o?.rejected === 'defender' && o?.round === 1)).toBe(true);
 
     for (const k of [4, 16]) {
       const world = await setup();

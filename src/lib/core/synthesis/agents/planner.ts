@@ -133,7 +133,7 @@ export function buildPlannerMessages(input: PlannerInput): ChatMessage[] {
           'Strategies that worked before against this assistant (build on them, do not copy):',
           ...worked.map(
             (e) =>
-              `- ${e.technique ? `[${e.technique}] ` : ''}${capText(e.strategy, 60)} | angle: ${capText(e.angle, 40)} (worked ${e.successes} of ${e.uses})`,
+              `- ${e.technique ? `[${e.technique}] ` : ''}${capText(e.strategy, 60)} | angle: ${capText(e.angle, 40)} (worked ${e.successes} of ${e.uses}${roundsNote(e.rounds)})`,
           ),
         );
       const held = input.experience.filter((e) => e.outcome === 'held');
@@ -155,6 +155,11 @@ export function buildPlannerMessages(input: PlannerInput): ChatMessage[] {
     },
     input,
   );
+}
+
+/** ", after 2.5 rounds on average" when a strategy needed more than one round to work. */
+export function roundsNote(rounds: number | undefined): string {
+  return rounds !== undefined && rounds > 1 ? `, after ${rounds} rounds on average` : '';
 }
 
 /** Runs the planner. @throws InvalidModelOutputError after the bounded repair. */

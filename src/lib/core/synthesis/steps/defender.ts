@@ -1,8 +1,16 @@
 /**
  * The defender half of a task: plan, attack (with the duplicate check), defend, and the two
  * judgements of the defender's answer that decide the pair's path and which candidates to write.
+ *
+ * Adversarial rounds (issue 14 §1): a round is attack → defend → judge-defender-safety. When the
+ * attacker did not get what the case type was after and rounds remain (`attackRounds`), the
+ * round is recorded in `state.rounds` and the next round attacks again, shown the defender's
+ * reply, the verdict and the planner's "worked before" hints (kept in `state.hints` at the plan
+ * step, so a resumed task sees the same hints). Only the final round's reply is quality-judged.
+ * Every step is one call and the round number lives in the state, so a reload mid-round resumes
+ * with the same result (seeds derive from the task seed and `state.calls`).
  */
-import { callAttacker, callDefender, callPlanner } from '../agents';
+import { callAttacker, callDefender, callPlanner, type AttackEscalation } from '../agents';
 import {
   DEFENDER_MOVE_CHARS,
   emptyExperiencePool,
@@ -47,6 +55,7 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
       ),
     );
     state.plan = { ...value, roleSwap };
+    if (options.attackRounds > 1) state.hints = experience;
     state.next = 'attack';
     return env.result(step);
   },
@@ -55,6 +64,23 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
     const { state, ctx, options } = env;
     const plan = state.plan;
     if (!plan) throw new Error('Synthesis state is missing its plan.');
+    const round = state.round ?? 1;
+    const last = state.rounds?.at(-1);
+    const withinConversation = state.task.turns > 1;
+    const escalation: AttackEscalation | undefined =
+      round > 1 && last
+        ? {
+            round,
+            rounds: options.attackRounds,
+            conversation: state.conversation ?? [],
+            reply: last.reply,
+            verdict: last.verdict ?? 'not judged',
+            rationale: last.rationale,
+            overRefusal: last.overRefusal,
+            hints: state.hints ?? [],
+            withinConversation,
+          }
+        : undefined;
     const { value } = await env.call('attacker', (engine, callOptions) =>
       callAttacker(
         engine,
@@ -68,11 +94,18 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
           setting: state.task.setting,
           examples: env.examples,
           contextWindow: engine.contextWindow,
+          ...(escalation ? { escalation } : {}),
         },
         callOptions,
       ),
     );
-    state.conversation = value.turns.map((t) => ({ role: t.role, content: t.content }));
+    const turns = value.turns.map((t) => ({ role: t.role, content: t.content }));
+    // A multi-turn task escalates within its conversation; a single message starts over.
+    state.conversation =
+      escalation && withinConversation
+        ? [...escalation.conversation, { role: 'assistant', content: escalation.reply }, ...turns]
+        : turns;
+    state.round = round;
     if (
       isNearDuplicate(
         promptText(state.conversation),
@@ -110,15 +143,17 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
     if ('failed' in judged) return judged.failed;
     if ('rejudge' in judged) return judged.rejudge;
     defender.safety = judged.summary;
+    const round = state.round ?? 1;
     state.judgements.push({
       subject: 'defender',
       judge: 'safety',
       attempt: 1,
+      ...(round > 1 || env.options.attackRounds > 1 ? { round } : {}),
       passed: true,
       safety: judged.summary,
     });
-    state.next = 'judge-defender-quality';
-    const violated = env.targetVerdict(judged.summary)?.verdict === 'violated';
+    const target = env.targetVerdict(judged.summary);
+    const violated = target?.verdict === 'violated';
     const caseType = state.task.caseType;
     const success =
       caseType === 'violation'
@@ -126,6 +161,25 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
         : caseType === 'borderline'
           ? violated || judged.summary.overRefusal
           : judged.summary.overRefusal || violated;
+    if (!success && round < env.options.attackRounds) {
+      // The defender held: record the round and attack again.
+      (state.rounds ??= []).push({
+        round,
+        turns:
+          round > 1 && state.task.turns > 1
+            ? (state.conversation ?? []).slice(-1)
+            : [...(state.conversation ?? [])],
+        reply: defender.response,
+        ...(target ? { verdict: target.verdict } : {}),
+        rationale: target?.rationale ?? '',
+        overRefusal: judged.summary.overRefusal,
+      });
+      state.round = round + 1;
+      delete state.defender;
+      state.next = 'attack';
+      return env.result(step);
+    }
+    state.next = 'judge-defender-quality';
     const plan = state.plan;
     const experience: ExperienceEntryDraft = {
       instanceId: env.ctx.instance.id,
@@ -138,6 +192,7 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
       persona: plan?.persona ?? state.task.persona,
       success,
       defenderMove: defender.response.replace(/\s+/g, ' ').trim().slice(0, DEFENDER_MOVE_CHARS),
+      ...(env.options.attackRounds > 1 ? { rounds: round, family: env.target.rule.family } : {}),
     };
     return env.result(step, { experience });
   },
@@ -153,10 +208,12 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
     const violated = target?.verdict === 'violated';
     const overRefusal = safety.overRefusal && state.task.caseType !== 'violation';
     const helpfulOk = env.qualityPasses(quality, true);
+    const round = state.round ?? 1;
     state.judgements.push({
       subject: 'defender',
       judge: 'quality',
       attempt: 1,
+      ...(round > 1 || env.options.attackRounds > 1 ? { round } : {}),
       passed: helpfulOk,
       quality,
     });

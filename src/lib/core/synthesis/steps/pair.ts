@@ -1,6 +1,6 @@
 /** The pair a finished task produces, with its full provenance (METHOD.md §3). */
 import type { ChatMessage } from '../../llm';
-import type { PairDraft, PairProvenance } from '../loop-types';
+import type { LoopState, PairDraft, PairOrigin, PairProvenance } from '../loop-types';
 import type { StepEnv } from './env';
 
 /** The text deduplication compares: the user turns, joined by newlines. */
@@ -21,7 +21,7 @@ export function buildPair(env: StepEnv): PairDraft {
   const words = (s: string) => (s.match(/\S+/g) ?? []).length;
   const engineMs = Object.values(state.usage).reduce((n, u) => n + (u?.engineMs ?? 0), 0);
   const provenance: PairProvenance = {
-    v: 2,
+    v: 3,
     method: 'specalign-adversarial/1',
     specVersionId: ctx.instance.specVersionId,
     instanceId: ctx.instance.id,
@@ -42,6 +42,8 @@ export function buildPair(env: StepEnv): PairDraft {
     chosen,
     rejected,
     defender,
+    origin: originOf(state),
+    heldRounds: state.rounds ?? [],
     judgements: state.judgements,
     writes: { ...state.writes },
     lengths: {
@@ -62,5 +64,22 @@ export function buildPair(env: StepEnv): PairDraft {
     chosen: chosen.response,
     rejected: rejected.response,
     provenance,
+  };
+}
+
+/**
+ * Where the finished task's sides came from (the definitions are on {@link PairOrigin}): the
+ * rejected side is the defender's reply of the final round on the elicited paths, else the
+ * violator's, a `rewrite` when it took more than one write.
+ */
+export function originOf(state: LoopState): PairOrigin {
+  const round = state.round ?? 1;
+  const elicited = state.path === 'defender-violated' || state.path === 'over-refusal';
+  const kind = state.path === 'refusal-writer' ? 'refusal' : 'violation';
+  return {
+    rejected: elicited ? 'defender' : state.writes[kind] > 1 ? 'rewrite' : 'violator',
+    ...(elicited ? { round } : {}),
+    chosen: state.chosen?.source === 'defender' ? 'defender' : 'written',
+    rounds: round,
   };
 }
