@@ -34,6 +34,7 @@ export const METADATA_FEATURE: Feature = {
     { name: 'created_at', dtype: 'int64' },
     { name: 'models', list: [string('role'), string('model')] },
     string('judges'),
+    { name: 'defender_is_target', dtype: 'bool' },
   ],
 };
 

@@ -12,7 +12,9 @@
  *   shape varies with the judge, and a string keeps the column schema fixed). Secret-looking
  *   fields (`apiKey`, `token`, `authorization`, `password`, `secret`) are removed at any depth, as
  *   in the project file;
- * - **spec_version_id** — the instance's, else `provenance.specVersionId`, else `null`.
+ * - **spec_version_id** — the instance's, else `provenance.specVersionId`, else `null`;
+ * - **defender_is_target** — whether the evaluation target (the model to be trained) was the
+ *   defender (synthesis `roleAssignment.defenderIsTarget`: the on-policy option); `false` otherwise.
  */
 import { AGENT_ROLES } from '../engine-config';
 import type { CaseType, PairStatus, PreferencePair, SpecInstance } from '../records';
@@ -33,6 +35,8 @@ export interface PairMetadata {
   models: { role: string; model: string }[];
   /** The judges' verdicts as recorded by synthesis, JSON-encoded (`"{}"` when none). */
   judges: string;
+  /** True when the evaluation target played the defender (on-policy defender option). */
+  defender_is_target: boolean;
 }
 
 const SECRET_FIELD = /^(api_?key|authorization|secret|token|password)$/i;
@@ -93,5 +97,12 @@ export function pairMetadata(pair: PreferencePair, instance?: SpecInstance): Pai
     created_at: pair.createdAt,
     models: provenanceModels(pair.provenance),
     judges: JSON.stringify(provenanceJudges(pair.provenance)),
+    defender_is_target: defenderIsTarget(pair.provenance),
   };
+}
+
+/** Whether synthesis recorded the evaluation target as this pair's defender. */
+function defenderIsTarget(provenance: Record<string, unknown>): boolean {
+  const assignment = provenance.roleAssignment;
+  return isRecord(assignment) && assignment.defenderIsTarget === true;
 }

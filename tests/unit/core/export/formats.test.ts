@@ -36,6 +36,7 @@ const metadata = z.strictObject({
   created_at: z.number().int(),
   models: z.array(z.strictObject({ role: z.string(), model: z.string() })),
   judges: z.string(),
+  defender_is_target: z.boolean(),
 });
 
 const base = {
@@ -272,6 +273,21 @@ describe('provenance metadata', () => {
         { subject: 'chosen', judge: 'quality', attempt: 1, passed: true },
       ],
     });
+  });
+
+  it('says whether the evaluation target defended (the on-policy option)', () => {
+    const onPolicy = pair({
+      provenance: {
+        method: 'specalign-adversarial/1',
+        engines: { attacker: 'openai:big@h', defender: 'openai:small@h' },
+        roleAssignment: { defender: 'openai:small@h', defenderIsTarget: true },
+      },
+    });
+    const [row] = pairRows(onPolicy, 'trl-standard', context, { provenance: true });
+    expect(row!.metadata!.defender_is_target).toBe(true);
+    expect(row!.metadata!.models).toContainEqual({ role: 'defender', model: 'openai:small@h' });
+    const [plain] = pairRows(pair(), 'trl-standard', context, { provenance: true });
+    expect(plain!.metadata!.defender_is_target).toBe(false);
   });
 
   it('spec_version_id is null when the instance is unknown', () => {
