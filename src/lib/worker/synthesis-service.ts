@@ -120,9 +120,22 @@ async function estimateOptions(
     // Calibrates the expected pairs from the project's finished runs (keys-only reads).
     observedYield: await observedYield(db, projectId),
     prices: rolePrices(project),
-    // Runs with models per task are estimated per model, each at its own rates and price.
-    ...(input.roles ? { models: await modelRates(db, project, request, input) } : {}),
+    // Runs on several models (per-role picks, or models per task) are estimated per model, each
+    // at its own rates and price.
+    ...(input.roles || severalModels(project)
+      ? { models: await modelRates(db, project, request, input) }
+      : {}),
   };
+}
+
+/** Whether the roles a synthesis run calls use more than one model. */
+function severalModels(project: Project | undefined): boolean {
+  const keys = new Set<string>();
+  for (const role of RUN_ROLES.synthesize) {
+    const config = project?.roleModels?.[role] ?? project?.defaultModel;
+    if (config) keys.add(engineKey(config));
+  }
+  return keys.size > 1;
 }
 
 /**

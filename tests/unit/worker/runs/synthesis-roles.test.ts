@@ -19,6 +19,7 @@ import {
 import { loopStateV1, readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
 import type { SpecAlignDb } from '$lib/db/database';
 import { createProject, setProjectModels } from '$lib/db/projects';
+import { putModelSpeed } from '$lib/db/settings';
 import { executeRun } from '$lib/worker/runs/executor';
 import { runConcurrency } from '$lib/worker/runs/runner';
 import { synthesisHandler } from '$lib/worker/runs/synthesis';
@@ -280,6 +281,42 @@ describe('on-policy defender', () => {
     expect(Math.abs(onPolicy.estimate.timeMs - summed)).toBeLessThanOrEqual(perModel.length);
     expect(onPolicy.estimate.tasks).toBe(plain.estimate.tasks);
     expect(onPolicy.estimate.calls).toBe(plain.estimate.calls);
+  });
+});
+
+describe('estimate per model', () => {
+  it("times each model at this device's measured rates when roles use different models", async () => {
+    const world = await setup({ defaultModel: BIG, roleModels: { attacker: SMALL } });
+    const measured = (config: EngineConfig, decode: number) =>
+      putModelSpeed(world.db, {
+        v: 1,
+        engineKey: engineKey(config),
+        backend: 'remote',
+        backendLabel: 'Endpoint',
+        prefillTokensPerSecond: 1_000,
+        decodeTokensPerSecond: decode,
+        method: 'wall-clock',
+        measuredAt: 0,
+      });
+    await measured(BIG, 10);
+    await measured(SMALL, 100);
+    const { estimate } = await planSynthesis(world.db, world.projectId, world.request);
+    const rows = new Map((estimate.perModel ?? []).map((m) => [m.label, m]));
+    const small = rows.get('small');
+    const big = rows.get('big');
+    // The attacker alone runs on the small model: one call per task.
+    expect(small?.calls).toBe(24);
+    // Each at its own rates (within the rounding of the token figures shown).
+    const timed = (m: typeof small, decode: number) =>
+      ((m?.completionTokens ?? 0) / decode + (m?.promptTokens ?? 0) / 1_000) * 1000;
+    expect(Math.abs((small?.timeMs ?? 0) - timed(small, 100))).toBeLessThanOrEqual(10);
+    expect(Math.abs((big?.timeMs ?? 0) - timed(big, 10))).toBeLessThanOrEqual(60);
+    expect(big?.timeMs).toBeGreaterThan(10 * (small?.timeMs ?? Infinity));
+    // One model for every role: one figure, as before (no split).
+    const single = await setup({ defaultModel: BIG });
+    expect(
+      (await planSynthesis(single.db, single.projectId, single.request)).estimate.perModel,
+    ).toBeUndefined();
   });
 });
 
