@@ -72,6 +72,9 @@ test('the evaluation target defends every task, and Review shows it', async ({ p
   for (const [agent, models] of byAgent)
     if (agent !== 'defender') expect(models, agent).toEqual(new Set(['society']));
   await expect(page.getByTestId('pairs-count')).not.toHaveText('0');
+  await expect(page.getByTestId('run-roles')).toHaveText(
+    'the evaluation target (target) defends every task',
+  );
 
   // Review: the pair view names the defender's model and marks it as the evaluation target.
   await page.goto(`/#/p/${id}/review`);
@@ -108,4 +111,7 @@ test('the evaluation target defends every task, and Review shows it', async ({ p
   expect(modelsOf('defender')).toEqual(new Set(['society', 'target']));
   expect(modelsOf('attacker')).toEqual(new Set(['society', 'target']));
   expect(modelsOf('planner')).toEqual(new Set(['society']));
+  await expect(page.getByTestId('run-roles')).toHaveText(
+    'attacker and defender rotate among society, target',
+  );
 });

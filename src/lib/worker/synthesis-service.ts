@@ -128,6 +128,32 @@ async function estimateOptions(
   };
 }
 
+/**
+ * In-browser engines hold one model per kind at a time (worker/model-registry.ts): a run whose
+ * tasks switch between two web-llm (or two GGUF) models reloads a model at every switch. Said
+ * before the run starts, so the user can pick an endpoint or fewer models instead.
+ */
+export function reloadWarnings(project: Project | undefined, input: SynthesisRunInput): string[] {
+  if (!input.roles) return [];
+  const configs = new Map<string, EngineConfig>();
+  for (const role of RUN_ROLES.synthesize) {
+    const config = project?.roleModels?.[role] ?? project?.defaultModel;
+    if (config) configs.set(engineKey(config), config);
+  }
+  if (input.roles.defenderTarget)
+    configs.set(engineKey(input.roles.defenderTarget), input.roles.defenderTarget);
+  for (const config of input.roles.rotate ?? []) configs.set(engineKey(config), config);
+  const warnings: string[] = [];
+  for (const kind of ['webllm', 'wllama'] as const) {
+    const names = [...configs.values()].filter((c) => c.kind === kind).map((c) => c.model);
+    if (names.length > 1)
+      warnings.push(
+        `${names.join(', ')} are all ${kind === 'webllm' ? 'WebGPU (web-llm)' : 'GGUF'} models, and this browser holds one of them at a time: the run reloads a model whenever a task switches between them, which is slow. An endpoint serving them, or fewer models, avoids it.`,
+      );
+  }
+  return warnings;
+}
+
 /** Whether the roles a synthesis run calls use more than one model. */
 function severalModels(project: Project | undefined): boolean {
   const keys = new Set<string>();
@@ -203,7 +229,8 @@ export async function planSynthesis(
     input,
     await estimateOptions(db, projectId, speed, request, input),
   );
-  return { tasks: plan.tasks.length, estimate: plan.estimate, warnings: plan.warnings, speed };
+  const warnings = [...plan.warnings, ...reloadWarnings(await db.projects.get(projectId), input)];
+  return { tasks: plan.tasks.length, estimate: plan.estimate, warnings, speed };
 }
 
 export async function startSynthesisRun(

@@ -121,3 +121,32 @@ export function configuredModels(project: {
   for (const role of AGENT_ROLES) add(project.roleModels?.[role] ?? project.defaultModel, role);
   return [...out.values()];
 }
+
+/**
+ * What a stored synthesis run config (`Run.config`) says about who attacks and defends, for
+ * display; undefined when the run has no role options (every agent on its role's model).
+ */
+export function describeRunRoles(config: unknown): string | undefined {
+  const roles = (config as { roles?: unknown } | null | undefined)?.roles;
+  if (!roles || typeof roles !== 'object') return undefined;
+  const { defenderTarget, rotate, models } = roles as {
+    defenderTarget?: unknown;
+    rotate?: unknown;
+    models?: Record<string, { model?: unknown } | undefined>;
+  };
+  const name = (key: unknown) => {
+    const model = typeof key === 'string' ? models?.[key]?.model : undefined;
+    return typeof model === 'string' ? model : String(key);
+  };
+  const rotating = Array.isArray(rotate) ? rotate.filter((k) => k !== defenderTarget) : [];
+  const parts: string[] = [];
+  if (typeof defenderTarget === 'string')
+    parts.push(`the evaluation target (${name(defenderTarget)}) defends every task`);
+  if (rotating.length >= (typeof defenderTarget === 'string' ? 1 : 2))
+    parts.push(
+      typeof defenderTarget === 'string'
+        ? `the attacker rotates among ${rotating.map(name).join(', ')}`
+        : `attacker and defender rotate among ${rotating.map(name).join(', ')}`,
+    );
+  return parts.length ? parts.join('; ') : undefined;
+}

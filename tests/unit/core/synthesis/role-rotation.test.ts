@@ -3,6 +3,7 @@ import { engineKey, type EngineConfig } from '$lib/core/engine-config';
 import {
   assignTaskRoles,
   configuredModels,
+  describeRunRoles,
   rotationCycle,
   type TaskRoles,
 } from '$lib/core/synthesis/role-rotation';
@@ -78,6 +79,23 @@ describe('assignTaskRoles', () => {
     ]);
     expect(() => assignTaskRoles(-1, { rotate: ['A', 'B'] })).toThrow(/whole number/);
     expect(() => assignTaskRoles(1.5, { rotate: ['A', 'B'] })).toThrow(/whole number/);
+  });
+});
+
+describe('describeRunRoles', () => {
+  const models = { 'k:a': { kind: 'openai', model: 'a' }, 'k:t': { kind: 'openai', model: 't' } };
+  it('says who attacks and defends, by model name', () => {
+    expect(describeRunRoles({ v: 2 })).toBeUndefined();
+    expect(describeRunRoles(undefined)).toBeUndefined();
+    expect(describeRunRoles({ roles: { defenderTarget: 'k:t', rotate: [], models } })).toBe(
+      'the evaluation target (t) defends every task',
+    );
+    expect(describeRunRoles({ roles: { rotate: ['k:a', 'k:t'], models } })).toBe(
+      'attacker and defender rotate among a, t',
+    );
+    expect(
+      describeRunRoles({ roles: { defenderTarget: 'k:t', rotate: ['k:a', 'k:t'], models } }),
+    ).toBe('the evaluation target (t) defends every task; the attacker rotates among a');
   });
 });
 

@@ -26,6 +26,7 @@ import { synthesisHandler } from '$lib/worker/runs/synthesis';
 import { createSynthesisRun, type SynthesisRunInput } from '$lib/worker/runs/synthesis-plan';
 import {
   planSynthesis,
+  reloadWarnings,
   resolveRoleRequest,
   startSynthesisRun,
   type SynthesisRequest,
@@ -247,6 +248,26 @@ describe('on-policy defender', () => {
       /no longer configured/,
     );
     expect(resolveRoleRequest({}, undefined)).toBeUndefined();
+  });
+
+  it('warns before the run when in-browser models would reload at every switch', async () => {
+    const a: EngineConfig = { kind: 'webllm', model: 'Qwen2.5-1.5B-Instruct-q4f32_1-MLC' };
+    const b: EngineConfig = { kind: 'webllm', model: 'Qwen2.5-0.5B-Instruct-q4f32_1-MLC' };
+    const world = await setup({ defaultModel: a, roleModels: { target: b } });
+    const plain = await planSynthesis(world.db, world.projectId, world.request);
+    expect(plain.warnings.join('\n')).not.toMatch(/reloads a model/);
+    const onPolicy = await planSynthesis(world.db, world.projectId, {
+      ...world.request,
+      defenderIsTarget: true,
+    });
+    expect(onPolicy.warnings.join('\n')).toMatch(/one of them at a time: the run reloads a model/);
+    // Endpoints serve any number of models at once: no warning.
+    expect(
+      reloadWarnings({ id: 'p', name: 'p', createdAt: 0, updatedAt: 0, defaultModel: BIG }, {
+        ...world.request,
+        roles: { defenderTarget: SMALL },
+      } as never),
+    ).toEqual([]);
   });
 
   it('estimates each model at its own price', async () => {
