@@ -54,6 +54,7 @@ test('the evaluation target defends every task, and Review shows it', async ({ p
   const perModel = form.getByTestId('estimate-per-model');
   await expect(perModel.getByRole('rowheader', { name: 'target' })).toBeVisible();
   await expect(perModel.getByRole('rowheader', { name: 'society' })).toBeVisible();
+  await expect(form.getByRole('status')).toContainText('each model at its own rates');
   const before = agentRequests(server).length;
   await form.getByRole('button', { name: 'Start generation' }).click();
   await waitForDone(page);

@@ -157,6 +157,9 @@ export interface ModelEstimate {
   completionTokens: number;
   /** Engine time on this model, ms. */
   timeMs: number;
+  /** The rates it was timed at, tokens/s (prompt processing absent: not counted). */
+  tokensPerSecond: number;
+  promptTokensPerSecond?: number;
   /** USD; absent when the model has no price. */
   cost?: number;
 }
@@ -408,6 +411,10 @@ function splitByModel(
       promptTokens: Math.round(e.promptTokens),
       completionTokens: Math.round(e.completionTokens),
       timeMs: Math.round(d + p),
+      tokensPerSecond: rates?.tokensPerSecond ?? 0,
+      ...(rates?.promptTokensPerSecond !== undefined
+        ? { promptTokensPerSecond: rates.promptTokensPerSecond }
+        : {}),
       ...(money !== undefined ? { cost: money } : {}),
     });
   }
