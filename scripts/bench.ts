@@ -37,6 +37,7 @@ import { benchBrowser } from './bench-browser';
 import { benchBatch } from './bench-batch';
 import { benchJudge } from './bench-judge';
 import { benchRounds } from './bench-rounds';
+import { benchRoles } from './bench-roles';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
 import { benchThroughput } from './bench-throughput';
@@ -374,6 +375,7 @@ await benchDexie();
 await benchPipeline();
 rows.push(...(await benchJudge()));
 rows.push(...(await benchRounds()));
+rows.push(...(await benchRoles()));
 rows.push(...benchTrainingMix());
 // K tasks in flight against a batching server in its own process (several minutes).
 rows.push(...(await benchThroughput()));

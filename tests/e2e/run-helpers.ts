@@ -44,10 +44,12 @@ function annotator(body: ChatCompletionBody): string | undefined {
 export function startSocietyServer(
   beforeAgentReply?: (n: number) => Promise<void> | void,
   override?: (body: ChatCompletionBody) => string | undefined,
+  /** Model names the server lists (it answers any of them the same way). */
+  models: string[] = ['society'],
 ): Promise<FakeOpenAiServer> {
   let agentCalls = 0;
   return startFakeOpenAiServer({
-    models: ['society'],
+    models,
     script: async (body) => {
       const annotation = annotator(body);
       if (annotation !== undefined) return annotation;

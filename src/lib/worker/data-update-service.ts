@@ -35,6 +35,8 @@ import {
   readConfig,
   versionExamples,
   type SynthesisEstimateOptions,
+  type SynthesisRoles,
+  type SynthesisRolesInput,
   type SynthesisRunConfig,
 } from './runs/synthesis-plan';
 import { estimateOptions, estimateSpeed } from './synthesis-service';
@@ -240,7 +242,14 @@ export async function previewDataUpdate(
 ): Promise<DataUpdatePreview> {
   const ctx = await context(db, projectId, versionId);
   const { plan, source } = ctx;
-  const options = await estimateOptions(db, projectId, await estimateSpeed(db, projectId, speed));
+  const roles = rolesOf(source.config.roles);
+  const options = await estimateOptions(
+    db,
+    projectId,
+    await estimateSpeed(db, projectId, speed),
+    speed,
+    roles ? { roles } : {},
+  );
   const now = Date.now();
   const instances = materialize(ctx, plan.instances, now);
   const { tasks, warnings } = planDataUpdateTasks(
@@ -322,7 +331,12 @@ export async function startDataUpdate(
       await db.instances.bulkAdd(instances.filter((i) => !present.has(i.id)));
     }),
   );
-  const waveWidth = waveWidthFor(await configsForRun(db, projectId, 'synthesize'));
+  const roles = rolesOf(ctx.source.config.roles);
+  const waveWidth = waveWidthFor([
+    ...(await configsForRun(db, projectId, 'synthesize')),
+    ...(roles?.defenderTarget ? [roles.defenderTarget] : []),
+    ...(roles?.rotate ?? []),
+  ]);
   const created = await createSynthesisRun(
     db,
     projectId,
@@ -336,8 +350,15 @@ export async function startDataUpdate(
       loop: ctx.source.config.loop,
       waveWidth,
       dataUpdate: { fromVersionId: ctx.fromVersionId, sourceRunId: ctx.source.id },
+      ...(roles ? { roles } : {}),
     },
-    await estimateOptions(db, projectId, await estimateSpeed(db, projectId, speed)),
+    await estimateOptions(
+      db,
+      projectId,
+      await estimateSpeed(db, projectId, speed),
+      speed,
+      roles ? { roles } : {},
+    ),
   ).catch(async (error: unknown) => {
     // Another tab planned the same run meanwhile: its run (and tasks) stand, nothing doubles.
     const raced = await db.runs.get(runId);
@@ -349,4 +370,17 @@ export async function startDataUpdate(
     return { runId, tasks: raced.progress.total, created: false };
   }
   return { runId, tasks: created.tasks.length, created: true };
+}
+
+/**
+ * The source run's role options (on-policy defender, rotation) as planning input, so *Update
+ * data* plays the same models in the same parts as the run it extends.
+ */
+function rolesOf(stored: SynthesisRoles | undefined): SynthesisRolesInput | undefined {
+  if (!stored) return undefined;
+  const target = stored.defenderTarget ? stored.models[stored.defenderTarget] : undefined;
+  const rotate = stored.rotate.flatMap((key) => (stored.models[key] ? [stored.models[key]] : []));
+  return target || rotate.length
+    ? { ...(target ? { defenderTarget: target } : {}), ...(rotate.length ? { rotate } : {}) }
+    : undefined;
 }

@@ -44,6 +44,7 @@ export const METADATA_FEATURE: Feature = {
         { name: 'rounds', dtype: 'int64' },
       ],
     },
+    { name: 'defender_is_target', dtype: 'bool' },
   ],
 };
 

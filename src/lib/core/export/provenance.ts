@@ -19,7 +19,9 @@
  *   on every row; `null` when the project has none;
  * - **origin** — where the rejected and chosen sides came from (issue 14 §4; definitions on
  *   `PairOrigin`): read through the synthesis provenance reader, which derives it for records
- *   written before version 3; `unknown` for foreign or unreadable provenance.
+ *   written before version 3; `unknown` for foreign or unreadable provenance;
+ * - **defender_is_target** — whether the evaluation target (the model to be trained) was the
+ *   defender (synthesis `roleAssignment.defenderIsTarget`: the on-policy option); `false` otherwise.
  */
 import { AGENT_ROLES } from '../engine-config';
 import type { CaseType, PairStatus, PreferencePair, SpecInstance } from '../records';
@@ -45,6 +47,8 @@ export interface PairMetadata {
   judges: string;
   /** Where the sides came from (see the module comment). */
   origin: MetadataOrigin;
+  /** True when the evaluation target played the defender (on-policy defender option). */
+  defender_is_target: boolean;
 }
 
 /** The `origin` field of the `metadata` column. */
@@ -137,5 +141,12 @@ export function pairMetadata(
     models: provenanceModels(pair.provenance),
     judges: JSON.stringify(provenanceJudges(pair.provenance)),
     origin: metadataOrigin(pair),
+    defender_is_target: defenderIsTarget(pair.provenance),
   };
+}
+
+/** Whether synthesis recorded the evaluation target as this pair's defender. */
+function defenderIsTarget(provenance: Record<string, unknown>): boolean {
+  const assignment = provenance.roleAssignment;
+  return isRecord(assignment) && assignment.defenderIsTarget === true;
 }

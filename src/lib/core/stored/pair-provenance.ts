@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { PairOrigin, PairProvenance } from '../synthesis/loop-types';
 import { readRecord, versioned, type ReadResult } from './read';
+import { taskRolesV1 } from './runs';
 
 const caseType = z.enum(['violation', 'borderline', 'benign']);
 const candidateKind = z.enum(['chosen', 'violation', 'refusal']);
@@ -104,6 +105,8 @@ const provenanceFields = (safety: SafetySummarySchema) => ({
   }),
   usage: z.record(z.string(), roleUsage),
   timing: z.looseObject({ startedAt: z.number(), finishedAt: z.number(), engineMs: z.number() }),
+  /** The task's planned attacker/defender models (on-policy defender, rotation); optional. */
+  roleAssignment: taskRolesV1.optional(),
 });
 
 /** Version 1 of synthesis provenance (pinned in tests/unit/db/stored-records.test.ts). */

@@ -7,6 +7,29 @@ import { versioned } from './read';
 
 const caseType = z.enum(['violation', 'borderline', 'benign']);
 
+/**
+ * A task's planned attacker/defender models (`TaskRoles`, core/synthesis/role-rotation.ts): an
+ * optional field of the loop state and of pair provenance (absent: the project's per-role models).
+ */
+export const taskRolesV1 = z.looseObject({
+  attacker: z.string().optional(),
+  defender: z.string().optional(),
+  defenderIsTarget: z.boolean(),
+  slot: z.number().optional(),
+});
+
+/**
+ * The role options of a synthesis run (`SynthesisRoles` in worker/runs/synthesis-plan.ts): an
+ * optional field of the version-2 config (absent: every role uses the project's model, as before
+ * the option existed). `models` holds the engine configs the tasks' `roles` name, by engine key,
+ * so a run resumes on the models it was planned with even if the project's picks change.
+ */
+export const synthesisRolesV1 = z.looseObject({
+  defenderTarget: z.string().optional(),
+  rotate: z.array(z.string()),
+  models: z.record(z.string(), z.looseObject({ kind: z.enum(['webllm', 'wllama', 'openai']) })),
+});
+
 /** Version 1 of a synthesis run's `Run.config` (pinned in the schema test). */
 export const synthesisRunConfigV1 = z.looseObject({
   v: z.literal(1),
@@ -48,10 +71,14 @@ export const startEstimateV1 = z.looseObject({
   cost: z.looseObject({ total: z.number(), unpricedRoles: z.array(z.string()) }).optional(),
 });
 
-/** Version 2 of a synthesis run's `Run.config`: version 1 plus the estimate it started with. */
+/**
+ * Version 2 of a synthesis run's `Run.config`: version 1 plus the estimate it started with, and
+ * optionally the run's role options (on-policy defender, role rotation; absent before them).
+ */
 export const synthesisRunConfigV2 = synthesisRunConfigV1.extend({
   v: z.literal(2),
   estimate: startEstimateV1,
+  roles: synthesisRolesV1.optional(),
 });
 export const synthesisRunConfigSchema = versioned(
   z.discriminatedUnion('v', [synthesisRunConfigV1, synthesisRunConfigV2]),
@@ -111,4 +138,5 @@ export const loopStateV1 = z.looseObject({
   usage: z.record(z.string(), z.unknown()),
   engines: z.record(z.string(), z.string()),
   judgements: z.array(z.looseObject({})),
+  roles: taskRolesV1.optional(),
 });

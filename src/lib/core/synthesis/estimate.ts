@@ -32,6 +32,10 @@
  *   batching server (vLLM, llama-server --parallel) nearly does up to its capacity.
  * - **Money** = each agent's prompt and completion tokens at the price of its role's model
  *   (`prices`); roles without a price are listed as unpriced, never counted as free.
+ * - **Several models** (`models`, with `modelOf`): when tasks assign agents to different models
+ *   (on-policy defender, role rotation; role-rotation.ts), each agent's tokens of each task are
+ *   charged to the model that serves it, time is the sum over models at each model's own rates,
+ *   and money is each model's tokens at its own price (`perModel` gives the split).
  * The branch mix is a prior for small instruct models against small instances; real runs differ,
  * and the executor's live tokens/s and ETA take over once the run starts.
  */
@@ -142,6 +146,41 @@ export interface EstimateInput {
   observedYield?: ObservedYield;
   /** USD per million tokens of each role's model; absent roles are not priced. */
   prices?: Partial<Record<AgentRole, TokenPrice>>;
+  /**
+   * The models the run uses, by engine key, with their rates and prices. With `modelOf`, time
+   * and money are computed per model (see the module comment) and `tokensPerSecond`,
+   * `promptTokensPerSecond` and `prices` are not used.
+   */
+  models?: Readonly<Record<string, ModelRates>>;
+  /** The engine key serving `agent` on `task` (a key of `models`). */
+  modelOf?: (task: TaskDescriptor, agent: AgentName) => string;
+}
+
+/** One model's speed and price, for a multi-model estimate. */
+export interface ModelRates {
+  /** Short name for display (e.g. the model name). */
+  label: string;
+  /** Generation speed, tokens/s. */
+  tokensPerSecond: number;
+  /** Prompt processing speed, tokens/s; absent: prefill time not counted for this model. */
+  promptTokensPerSecond?: number;
+  price?: TokenPrice;
+}
+
+/** What one model does over the run, in a multi-model estimate. */
+export interface ModelEstimate {
+  model: string;
+  label: string;
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Engine time on this model, ms. */
+  timeMs: number;
+  /** The rates it was timed at, tokens/s (prompt processing absent: not counted). */
+  tokensPerSecond: number;
+  promptTokensPerSecond?: number;
+  /** USD; absent when the model has no price. */
+  cost?: number;
 }
 
 /** The estimated money of a run (see the module comment). */
@@ -199,6 +238,8 @@ export interface RunEstimate {
   skipped: number;
   /** Set when any role has a price. */
   cost?: CostEstimate;
+  /** Set for a multi-model estimate (`models`): each model's share, in key order. */
+  perModel?: ModelEstimate[];
 }
 
 /** Estimates the cost of running `input.tasks`; see the module comment. */
@@ -232,6 +273,9 @@ export function estimateRun(input: EstimateInput): RunEstimate {
   const modelPairs: Record<CaseType, number> = { violation: 0, borderline: 0, benign: 0 };
   const planned: Record<CaseType, number> = { violation: 0, borderline: 0, benign: 0 };
   let skipped = 0;
+  const multi = Boolean(input.models && input.modelOf);
+  const perModelRaw: Record<string, AgentEstimate> = {};
+  const agentModels: Partial<Record<AgentRole, Set<string>>> = {};
 
   for (const task of input.tasks) {
     const instance = input.instances.get(task.instanceId);
@@ -296,9 +340,19 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       const n = calls[agent];
       const m = laterCalls[agent] ?? 0;
       perAgent[agent].calls += n;
-      perAgent[agent].promptTokens += (n - m) * prompts[agent] + m * later[agent];
-      perAgent[agent].completionTokens +=
+      const promptTok = (n - m) * prompts[agent] + m * later[agent];
+      const completionTok =
         (n - m) * completion[agent] + m * (laterCompletion[agent] ?? completion[agent]);
+      perAgent[agent].promptTokens += promptTok;
+      perAgent[agent].completionTokens += completionTok;
+      if (multi && input.modelOf) {
+        const model = input.modelOf(task, agent);
+        const e = (perModelRaw[model] ??= { calls: 0, promptTokens: 0, completionTokens: 0 });
+        e.calls += n;
+        e.promptTokens += promptTok;
+        e.completionTokens += completionTok;
+        (agentModels[AGENT_ROLE[agent]] ??= new Set()).add(model);
+      }
     }
     const failure = 1 - (1 - candidateFails) ** (chosenNeeded + rejectedNeeded);
     modelPairs[task.caseType] += 1 - failure;
@@ -321,12 +375,18 @@ export function estimateRun(input: EstimateInput): RunEstimate {
   }
   const promptTokens = AGENT_NAMES.reduce((n, a) => n + perAgent[a].promptTokens, 0);
   const completionTokens = AGENT_NAMES.reduce((n, a) => n + perAgent[a].completionTokens, 0);
-  const decode = input.tokensPerSecond > 0 ? (completionTokens / input.tokensPerSecond) * 1000 : 0;
-  const prefill =
+  let decode = input.tokensPerSecond > 0 ? (completionTokens / input.tokensPerSecond) * 1000 : 0;
+  let prefill =
     input.promptTokensPerSecond && input.promptTokensPerSecond > 0
       ? (promptTokens / input.promptTokensPerSecond) * 1000
       : 0;
-  const cost = estimateCost(perAgent, input.prices);
+  let cost = estimateCost(perAgent, input.prices);
+  let perModel: ModelEstimate[] | undefined;
+  if (multi && input.models) {
+    const split = splitByModel(perModelRaw, input.models, agentModels);
+    ({ decode, prefill, perModel } = split);
+    cost = split.cost;
+  }
   // No more tasks in flight than there are tasks.
   const inFlight = Math.max(
     1,
@@ -355,6 +415,7 @@ export function estimateRun(input: EstimateInput): RunEstimate {
     skipped,
     ...(calibration ? { calibration } : {}),
     ...(cost ? { cost } : {}),
+    ...(perModel ? { perModel } : {}),
     assumptions: [
       ...(calibration
         ? [
@@ -369,9 +430,11 @@ export function estimateRun(input: EstimateInput): RunEstimate {
       `A compliant defender answer fails the quality bar ${pct(mix.defenderQualityFails)} of the time.`,
       `A written candidate is rejected by a judge ${pct(p)} of the time (at most ${maxWrites} writes).`,
       `Typical lengths: reply ${len.reply} tokens, user turn ${len.userTurn}, safety verdict ${len.safetyVerdict}.`,
-      input.promptTokensPerSecond
-        ? `Speed: ${whole(input.promptTokensPerSecond)} tokens/s prompt processing, ${whole(input.tokensPerSecond)} tokens/s generation; ${prefill > decode ? 'prompt processing' : 'generation'} takes most of the time (${pct(Math.max(prefill, decode) / Math.max(1, prefill + decode))}).`
-        : `Speed: ${whole(input.tokensPerSecond)} tokens/s generated; prompt processing time not counted.`,
+      perModel
+        ? `Speed and price per model: ${perModel.map((m) => `${m.label}: ${whole(input.models?.[m.model]?.promptTokensPerSecond ?? 0)} tokens/s prompt processing, ${whole(input.models?.[m.model]?.tokensPerSecond ?? 0)} tokens/s generation`).join('; ')}.`
+        : input.promptTokensPerSecond
+          ? `Speed: ${whole(input.promptTokensPerSecond)} tokens/s prompt processing, ${whole(input.tokensPerSecond)} tokens/s generation; ${prefill > decode ? 'prompt processing' : 'generation'} takes most of the time (${pct(Math.max(prefill, decode) / Math.max(1, prefill + decode))}).`
+          : `Speed: ${whole(input.tokensPerSecond)} tokens/s generated; prompt processing time not counted.`,
       ...(inFlight > 1
         ? [
             `${inFlight} tasks in flight at once: the time is the engine time divided by ${inFlight}, assuming the server keeps that speed for every request (batching servers nearly do, up to their capacity).`,
@@ -398,6 +461,58 @@ function estimateCost(
     else unpriced.add(role);
   }
   return { total, unpricedRoles: [...unpriced] };
+}
+
+/** Time and money of a multi-model estimate, each model at its own rates and price. */
+function splitByModel(
+  raw: Record<string, AgentEstimate>,
+  models: Readonly<Record<string, ModelRates>>,
+  agentModels: Partial<Record<AgentRole, Set<string>>>,
+): { decode: number; prefill: number; perModel: ModelEstimate[]; cost?: CostEstimate } {
+  let decode = 0;
+  let prefill = 0;
+  let total = 0;
+  let anyPrice = false;
+  const perModel: ModelEstimate[] = [];
+  for (const key of Object.keys(raw).sort()) {
+    const e = raw[key] as AgentEstimate;
+    const rates = models[key];
+    const d =
+      rates && rates.tokensPerSecond > 0 ? (e.completionTokens / rates.tokensPerSecond) * 1000 : 0;
+    const p =
+      rates?.promptTokensPerSecond && rates.promptTokensPerSecond > 0
+        ? (e.promptTokens / rates.promptTokensPerSecond) * 1000
+        : 0;
+    decode += d;
+    prefill += p;
+    const money = rates?.price ? costOf(e, rates.price) : undefined;
+    if (money !== undefined) {
+      anyPrice = true;
+      total += money;
+    }
+    perModel.push({
+      model: key,
+      label: rates?.label ?? key,
+      calls: round2(e.calls),
+      promptTokens: Math.round(e.promptTokens),
+      completionTokens: Math.round(e.completionTokens),
+      timeMs: Math.round(d + p),
+      tokensPerSecond: rates?.tokensPerSecond ?? 0,
+      ...(rates?.promptTokensPerSecond !== undefined
+        ? { promptTokensPerSecond: rates.promptTokensPerSecond }
+        : {}),
+      ...(money !== undefined ? { cost: money } : {}),
+    });
+  }
+  const unpriced = (Object.keys(agentModels) as AgentRole[]).filter((role) =>
+    [...(agentModels[role] ?? [])].some((m) => !models[m]?.price),
+  );
+  return {
+    decode,
+    prefill,
+    perModel,
+    ...(anyPrice ? { cost: { total, unpricedRoles: unpriced } } : {}),
+  };
 }
 
 /** Expected pairs from the model's per-case-type figures, calibrated when runs were observed. */

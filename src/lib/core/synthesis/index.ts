@@ -12,3 +12,4 @@ export * from './loop';
 export * from './estimate';
 export * from './yield-calibration';
 export * from './wave';
+export * from './role-rotation';

@@ -10,6 +10,7 @@ import { type AgentName, type ChosenIssue, type PlannerOutput } from './agents';
 import { DEFAULT_ATTACK_ROUNDS, type TaskDescriptor } from './controls';
 import { type ExperienceEntryDraft, type ExperienceHint, type ExperiencePool } from './experience';
 import { NEAR_DUPLICATE_THRESHOLD } from './near-duplicate';
+import type { TaskRoles } from './role-rotation';
 
 /** Tunables of the loop. */
 export interface LoopOptions {
@@ -63,8 +64,12 @@ export interface LoopContext {
   experience?: ExperiencePool;
   /** Prompts (user turns joined by newlines) already produced in the run, for deduplication. */
   existingPrompts?: readonly string[];
-  /** The engine for a role, loaded on demand. */
-  engineFor(role: AgentRole): Promise<ChatEngine>;
+  /**
+   * The engine for a role, loaded on demand. `agent` says which agent calls (the chosen writer
+   * runs on the defender's role): a task whose `roles` assign the attacker or the defender a model
+   * resolves that agent's engine by it (see role-rotation.ts).
+   */
+  engineFor(role: AgentRole, agent?: AgentName): Promise<ChatEngine>;
   /** Engine ids for provenance; default each engine's own `id`. */
   engineIds?: Partial<Record<AgentRole, string>>;
   signal?: AbortSignal;
@@ -217,6 +222,12 @@ export type LoopState = {
   usage: Partial<Record<AgentName, RoleUsage>>;
   engines: Partial<Record<AgentName, string>>;
   judgements: JudgementRecord[];
+  /**
+   * The models assigned to this task's attacker and defender when the run was planned (on-policy
+   * defender, role rotation; role-rotation.ts). Absent: every agent uses its role's model (runs
+   * planned without these options, or before they existed).
+   */
+  roles?: TaskRoles;
 };
 
 /** Provenance of a pair (METHOD.md §3): plain JSON. */
@@ -268,6 +279,12 @@ export type PairProvenance = {
   };
   usage: Partial<Record<AgentName, RoleUsage>>;
   timing: { startedAt: number; finishedAt: number; engineMs: number };
+  /**
+   * The task's planned attacker/defender assignment (on-policy defender, role rotation), when the
+   * run had one; `engines` holds the ids of the engines that actually answered. Optional in every
+   * version: pairs without it used the project's per-role models.
+   */
+  roleAssignment?: TaskRoles;
 };
 
 /** A preference pair before storage gives it an id, project, run, status and date. */

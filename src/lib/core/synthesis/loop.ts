@@ -64,6 +64,7 @@
 import { InvalidModelOutputError, isAbortError } from '../errors';
 import { PromptBudgetError } from './agents';
 import type { TaskDescriptor } from './controls';
+import type { TaskRoles } from './role-rotation';
 import {
   DEFAULT_LOOP_OPTIONS,
   SynthesisStepError,
@@ -82,9 +83,13 @@ export { promptText } from './steps/pair';
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
-/** The state a new task starts from; store it as the task's `state`. */
-export function initialLoopState(task: TaskDescriptor): LoopState {
+/**
+ * The state a new task starts from; store it as the task's `state`. `roles`: the models planned
+ * for its attacker and defender (role-rotation.ts), when the run assigns any.
+ */
+export function initialLoopState(task: TaskDescriptor, roles?: TaskRoles): LoopState {
   return {
+    ...(roles ? { roles: { ...roles } } : {}),
     version: 1,
     task: { ...task },
     next: 'plan',

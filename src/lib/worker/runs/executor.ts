@@ -52,6 +52,8 @@ export interface ExecuteOptions {
   stopMode?: () => 'pause' | 'cancel';
   onProgress?: (progress: RunProgress) => void;
   engineFor: StepContext['engineFor'];
+  /** Loads an engine by config (tasks with their own models); see `StepContext`. */
+  engineForConfig?: StepContext['engineForConfig'];
   now?: () => number;
   /**
    * Most tasks in flight at once (K); default 1. Results do not depend on it (see
@@ -172,6 +174,7 @@ async function executeLocked(
     db,
     signal: inner.signal,
     engineFor: options.engineFor,
+    ...(options.engineForConfig ? { engineForConfig: options.engineForConfig } : {}),
     now,
   };
   let lastSample: StorageSample | undefined;

@@ -6,6 +6,7 @@ import { concurrencyOf, type AgentRole, type EngineConfig } from '$lib/core/engi
 import { NoModelLoadedError } from '$lib/core/errors';
 import type { ChatEngine } from '$lib/core/llm';
 import type { Run } from '$lib/core/records';
+import { synthesisRunConfigSchema } from '$lib/core/stored';
 import type { SpecAlignDb } from '$lib/db/database';
 import { withRunLock } from '$lib/db/run-lock';
 import { sampleStorage } from '$lib/db/storage-quota';
@@ -61,7 +62,19 @@ export async function configsForRun(
  */
 export async function runConcurrency(db: SpecAlignDb, run: Run): Promise<number> {
   const configs = await configsForRun(db, run.projectId, run.kind);
-  return Math.max(1, ...configs.map(concurrencyOf));
+  return Math.max(1, ...configs.map(concurrencyOf), ...runModels(run).map(concurrencyOf));
+}
+
+/**
+ * The engine configs a run stored for its tasks' own models (a synthesis run's on-policy defender
+ * and role rotation: `config.roles.models`); none for other runs.
+ */
+export function runModels(run: Pick<Run, 'kind' | 'config'>): EngineConfig[] {
+  if (run.kind !== 'synthesize') return [];
+  const read = synthesisRunConfigSchema.safeParse(run.config);
+  if (!read.success || read.data.v !== 2 || !read.data.roles) return [];
+  // The schema checks each config's kind; the rest is the config as planning stored it.
+  return Object.values(read.data.roles.models) as unknown as EngineConfig[];
 }
 
 /** The step machine that executes a run of its kind. */
@@ -136,6 +149,7 @@ export class RunRunner {
         },
         engineFor: async (role) =>
           this.loadEngine(await configForRole(this.db, run.projectId, role)),
+        engineForConfig: (config) => this.loadEngine(config),
       });
     try {
       const execution = this.#executeAndResume(runId, entry, () => execute(run.status), execute);

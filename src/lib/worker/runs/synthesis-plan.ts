@@ -4,7 +4,7 @@
  * (`./synthesis`) shares, so a run checks its instances exactly as it planned them.
  */
 import type { TokenPrice } from '$lib/core/cost';
-import type { AgentRole } from '$lib/core/engine-config';
+import { engineKey, type AgentRole, type EngineConfig } from '$lib/core/engine-config';
 import { SpecAlignError } from '$lib/core/errors';
 import { hashString } from '$lib/core/hash';
 import { readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
@@ -15,8 +15,13 @@ import {
   emptyExperiencePool,
   estimateRun,
   examplesByRule,
+  AGENT_ROLE,
+  assignTaskRoles,
   initialLoopState,
   normaliseControls,
+  rotationModels,
+  type ModelRates,
+  type RolePlanOptions,
   planTasks,
   type LoopOptions,
   type RunEstimate,
@@ -67,12 +72,32 @@ export interface SynthesisRunInput {
   runId?: string;
   /** Set by *Update data*: the version it updates from and the run whose settings it reuses. */
   dataUpdate?: DataUpdateOrigin;
+  /** Who attacks and defends (core/synthesis/role-rotation.ts); absent: the project's models. */
+  roles?: SynthesisRolesInput;
 }
 
 /** Where an *Update data* run came from (stored in its config). */
 export interface DataUpdateOrigin {
   fromVersionId: string;
   sourceRunId: string;
+}
+
+/** The role options of a run, with the engine configs resolved by the caller. */
+export interface SynthesisRolesInput {
+  /** The evaluation target: set to make it the defender of every task (on-policy defender). */
+  defenderTarget?: EngineConfig;
+  /** Models to rotate attacker and defender among (two or more; fewer is ignored with a note). */
+  rotate?: readonly EngineConfig[];
+}
+
+/**
+ * The role options as stored in the run config (`roles`, optional in version 2): engine keys,
+ * and the configs they name, so the run resumes on the models it was planned with.
+ */
+export interface SynthesisRoles {
+  defenderTarget?: string;
+  rotate: string[];
+  models: Record<string, EngineConfig>;
 }
 
 /**
@@ -99,6 +124,11 @@ export interface SynthesisRunConfig {
   waveWidth?: number;
   /** Set on *Update data* runs (issue 11 §3); their tasks cover only `targetRuleIds`. */
   dataUpdate?: DataUpdateOrigin & { targetRuleIds: Record<string, string[]> };
+  /**
+   * On-policy defender and role rotation (optional; absent: every agent on its role's model, as
+   * runs planned before these options). Each task stores its own assignment (`LoopState.roles`).
+   */
+  roles?: SynthesisRoles;
 }
 
 /** A run's estimate as stored with it: the figures, the speed and the prices it assumed. */
@@ -128,6 +158,12 @@ export interface SynthesisEstimateOptions {
   observedYield?: ObservedYield;
   /** USD per million tokens of each role's model, for the money estimate. */
   prices?: Partial<Record<AgentRole, TokenPrice>>;
+  /**
+   * Per-model estimate (issue 14 §2): the engine key of each role's project model, and every
+   * model's rates and price. When set, a run whose tasks assign models (on-policy defender,
+   * rotation) is estimated per model; without roles it is the same figures split by model.
+   */
+  models?: { byRole: Partial<Record<AgentRole, string>>; rates: Record<string, ModelRates> };
 }
 
 /** A planned run, before anything is stored. */
@@ -208,8 +244,12 @@ export async function planSynthesisRun(
   if (!tasks.length)
     throw new SynthesisConfigError('Nothing to generate: the chosen instances have no rules.');
 
+  const roles = resolveRoles(input.roles, warnings);
+  const assignments = new Map(tasks.map((t) => [t.key, roles && assignTaskRoles(t.order, roles)]));
+
   const examples = await versionExamples(db, version.id);
   const rules = uniqueRules(loaded.flatMap((l) => l.instance.rules));
+  const models = options.models;
   const estimate = estimateRun({
     tasks,
     instances: new Map(loaded.map((l) => [l.record.id, l.instance])),
@@ -224,6 +264,17 @@ export async function planSynthesisRun(
     ...(options.inFlight !== undefined ? { inFlight: options.inFlight } : {}),
     ...(options.observedYield ? { observedYield: options.observedYield } : {}),
     ...(options.prices ? { prices: options.prices } : {}),
+    ...(models
+      ? {
+          models: models.rates,
+          modelOf: (task, agent) => {
+            const assigned = assignments.get(task.key);
+            const own =
+              agent === 'attacker' || agent === 'defender' ? assigned?.[agent] : undefined;
+            return own ?? models.byRole[AGENT_ROLE[agent]] ?? 'unknown';
+          },
+        }
+      : {}),
   });
   const tokensPerSecond = options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND;
   const config: SynthesisRunConfig = {
@@ -245,6 +296,7 @@ export async function planSynthesisRun(
           },
         }
       : {}),
+    ...(roles ? { roles } : {}),
     v: 2,
     estimate: {
       tasks: estimate.tasks,
@@ -259,6 +311,40 @@ export async function planSynthesisRun(
     },
   };
   return { config, tasks, estimate, warnings };
+}
+
+/** The run's role options as stored, or undefined when they assign nothing (with a note why). */
+function resolveRoles(
+  input: SynthesisRolesInput | undefined,
+  warnings: string[],
+): SynthesisRoles | undefined {
+  if (!input) return undefined;
+  const models: Record<string, EngineConfig> = {};
+  const keyOf = (config: EngineConfig) => {
+    const key = engineKey(config);
+    models[key] ??= config;
+    return key;
+  };
+  const options: RolePlanOptions = {
+    ...(input.defenderTarget ? { defenderTarget: keyOf(input.defenderTarget) } : {}),
+    rotate: (input.rotate ?? []).map(keyOf),
+  };
+  const rotate = rotationModels(options);
+  if (rotate.length === 1) {
+    warnings.push(
+      'Role rotation needs at least two models: with one, attacker and defender keep their own models.',
+    );
+    rotate.length = 0;
+  }
+  if (options.defenderTarget === undefined && rotate.length === 0) return undefined;
+  // Keep only the configs a task can name.
+  const used = new Set([...rotate, ...(options.defenderTarget ? [options.defenderTarget] : [])]);
+  for (const key of Object.keys(models)) if (!used.has(key)) delete models[key];
+  return {
+    ...(options.defenderTarget !== undefined ? { defenderTarget: options.defenderTarget } : {}),
+    rotate,
+    models,
+  };
 }
 
 /**
@@ -306,7 +392,7 @@ export async function createSynthesisRun(
     order: d.order,
     status: 'pending',
     attempts: 0,
-    state: initialLoopState(d),
+    state: initialLoopState(d, config.roles && assignTaskRoles(d.order, config.roles)),
     updatedAt: now,
   }));
   await guardStorage(() =>

@@ -23,7 +23,8 @@
 import { SpecAlignError } from '$lib/core/errors';
 import { loopStateV1, readRecord } from '$lib/core/stored';
 import { labelInstanceRules } from '$lib/core/instances/render';
-import type { TokenUsage } from '$lib/core/llm';
+import type { AgentRole } from '$lib/core/engine-config';
+import type { ChatEngine, TokenUsage } from '$lib/core/llm';
 import type { PreferencePair, Run, SpecExample, Task } from '$lib/core/records';
 import {
   AGENT_ROLE,
@@ -33,6 +34,8 @@ import {
   closeSynthesisWave,
   nextStep,
   promptText,
+  ROTATED_AGENTS,
+  type TaskRoles,
   SynthesisStepError,
   type AgentName,
   type ExperienceEntryDraft,
@@ -149,6 +152,35 @@ export function synthesisHandler(run: Run): RunHandler {
       .flatMap((id) => prompts.get(id) ?? []);
   }
 
+  /** Why a task's assigned model cannot be resolved (a config that lost it), else undefined. */
+  function missingModel(roles: TaskRoles): string | undefined {
+    for (const agent of ROTATED_AGENTS) {
+      const key = roles[agent];
+      if (key !== undefined && !config.roles?.models[key])
+        return `This task's ${agent} model (${key}) is not in the run's stored configuration; start a new run.`;
+    }
+    return undefined;
+  }
+
+  /**
+   * The engine of one agent of a task with planned models: the attacker and the defender (not
+   * the chosen writer, which runs on the defender's role) on the models the task names; every
+   * other agent on its role's project model.
+   */
+  function engineForTask(
+    roles: TaskRoles,
+    role: AgentRole,
+    agent: AgentName | undefined,
+    context: StepContext,
+  ): Promise<ChatEngine> {
+    const key = agent === 'attacker' || agent === 'defender' ? roles[agent] : undefined;
+    const model = key === undefined ? undefined : config.roles?.models[key];
+    if (!model) return context.engineFor(role);
+    if (!context.engineForConfig)
+      throw new Error('This run assigns models per task, but no engine loader by model was given.');
+    return context.engineForConfig(model);
+  }
+
   return {
     kind: 'synthesize',
     waveWidth,
@@ -218,10 +250,16 @@ export function synthesisHandler(run: Run): RunHandler {
       if (typeof loaded === 'string')
         return { done: true, step: state.next, state, failure: loaded };
 
+      // Tasks planned with their own attacker/defender models (on-policy defender, rotation).
+      const planned = state.roles;
+      const missing = planned && missingModel(planned);
+      if (missing) return { done: true, step: state.next, state, failure: missing };
       const ctx: LoopContext = {
         instance: loaded.instance,
         examples: loaded.examples,
-        engineFor: context.engineFor,
+        engineFor: planned
+          ? (role, agent) => engineForTask(planned, role, agent, context)
+          : context.engineFor,
         signal: context.signal,
         now,
         options: config.loop,

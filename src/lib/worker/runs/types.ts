@@ -1,6 +1,6 @@
 import type { Run, RunKind, Task } from '$lib/core/records';
 import type { ChatEngine, TokenUsage } from '$lib/core/llm';
-import type { AgentRole } from '$lib/core/engine-config';
+import type { AgentRole, EngineConfig } from '$lib/core/engine-config';
 import type { SpecAlignDb } from '$lib/db/database';
 
 /** Live progress of a run, sent to the UI through a comlink callback (small, every step). */
@@ -34,6 +34,11 @@ export interface StepContext {
   signal: AbortSignal;
   /** The engine for a role, loaded on demand by the worker's model registry. */
   engineFor(role: AgentRole): Promise<ChatEngine>;
+  /**
+   * The engine of a given config, loaded on demand: for tasks planned with their own models
+   * (a synthesis run's on-policy defender and role rotation). Absent where nothing loads by config.
+   */
+  engineForConfig?(config: EngineConfig): Promise<ChatEngine>;
   /** The executor's clock (injectable in tests); default `Date.now`. */
   now?: () => number;
 }

@@ -43,6 +43,7 @@ const metadata = z.strictObject({
     chosen: z.enum(['defender', 'written', 'unknown']),
     rounds: z.number().int().min(1),
   }),
+  defender_is_target: z.boolean(),
 });
 
 const base = {
@@ -279,6 +280,21 @@ describe('provenance metadata', () => {
         { subject: 'chosen', judge: 'quality', attempt: 1, passed: true },
       ],
     });
+  });
+
+  it('says whether the evaluation target defended (the on-policy option)', () => {
+    const onPolicy = pair({
+      provenance: {
+        method: 'specalign-adversarial/1',
+        engines: { attacker: 'openai:big@h', defender: 'openai:small@h' },
+        roleAssignment: { defender: 'openai:small@h', defenderIsTarget: true },
+      },
+    });
+    const [row] = pairRows(onPolicy, 'trl-standard', context, { provenance: true });
+    expect(row!.metadata!.defender_is_target).toBe(true);
+    expect(row!.metadata!.models).toContainEqual({ role: 'defender', model: 'openai:small@h' });
+    const [plain] = pairRows(pair(), 'trl-standard', context, { provenance: true });
+    expect(plain!.metadata!.defender_is_target).toBe(false);
   });
 
   it('spec_version_id is null when the instance is unknown', () => {

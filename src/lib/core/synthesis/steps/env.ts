@@ -72,7 +72,7 @@ export class StepEnv {
     run: (engine: ChatEngine, options: AgentCallOptions) => Promise<AgentCallResult<T>>,
   ): Promise<{ value: T; engine: ChatEngine }> {
     const role = AGENT_ROLE[agent];
-    const engine = await this.ctx.engineFor(role);
+    const engine = await this.ctx.engineFor(role, agent);
     const seed = subSeed(
       this.state.task.seed,
       'call',

@@ -55,6 +55,7 @@ export function buildPair(env: StepEnv): PairDraft {
     },
     usage: state.usage,
     timing: { startedAt: state.startedAt ?? 0, finishedAt: (ctx.now ?? Date.now)(), engineMs },
+    ...(state.roles ? { roleAssignment: { ...state.roles } } : {}),
   };
   return {
     instanceId: ctx.instance.id,
