@@ -117,9 +117,10 @@ test('the estimate is a whole number of pairs, calibrated from finished runs', a
   await expect(estimate).toContainText(/Estimate: 4 tasks → about \d+\s+pairs,/);
   await expect(estimate).not.toContainText(/\d\.\d+\s+pairs/);
   await expect(estimate).toContainText('not calibrated yet');
-  // Two rates, the time of each, which one dominates, and where the rates come from.
+  // Two rates, the time of each, the tasks in flight (an endpoint: 4 tasks at once), which
+  // rate dominates, and where the rates come from.
   await expect(estimate).toContainText(
-    /reading prompts at [\d,]+ tokens\/s and .* generating at [\d,]+ tokens\/s, so (prompt processing|generation) dominates\./,
+    /reading prompts at [\d,]+ tokens\/s and .* generating at [\d,]+ tokens\/s with 4 tasks in flight \(.* of engine time if the server keeps that speed for every request\), so (prompt processing|generation) dominates\./,
   );
   await expect(estimate).toContainText('Speeds: defaults for an endpoint; run Test this model');
   await form.getByLabel('Generation speed for the estimate (tokens/s)').fill('1');
