@@ -35,6 +35,7 @@ import { societyScript } from '../tests/fixtures/synthesis-society';
 import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
 import { benchJudge } from './bench-judge';
+import { benchPrefix } from './bench-prefix';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
 import { benchThroughput } from './bench-throughput';
@@ -369,6 +370,7 @@ await benchPathologicalSpecs();
 await benchDexie();
 await benchPipeline();
 rows.push(...(await benchJudge()));
+rows.push(...(await benchPrefix()));
 rows.push(...benchTrainingMix());
 // K tasks in flight against a batching server in its own process (several minutes).
 rows.push(...(await benchThroughput()));

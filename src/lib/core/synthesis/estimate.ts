@@ -379,6 +379,7 @@ function promptSizes(
       buildAttackerMessages({
         ...sizing,
         ...common,
+        instancePrompt,
         target,
         plan,
         examples,
@@ -400,7 +401,7 @@ function promptSizes(
       }),
     ),
     qualityJudge: estimatePromptTokens(
-      buildQualityJudgeMessages({ ...sizing, conversation, reply }),
+      buildQualityJudgeMessages({ ...sizing, instancePrompt, conversation, reply }),
     ),
     violator: estimatePromptTokens(
       buildViolatorMessages({

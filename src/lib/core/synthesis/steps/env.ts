@@ -188,7 +188,12 @@ export class StepEnv {
     const { value } = await this.call('qualityJudge', (engine, options) =>
       callQualityJudge(
         engine,
-        { conversation: this.state.conversation ?? [], reply, contextWindow: engine.contextWindow },
+        {
+          instancePrompt: this.instancePrompt,
+          conversation: this.state.conversation ?? [],
+          reply,
+          contextWindow: engine.contextWindow,
+        },
         options,
       ),
     );
