@@ -91,6 +91,12 @@ export interface ScriptedEngineOptions extends EngineTiming {
   jitterMs?: number;
   /** Seed of the jitter; default 1. */
   jitterSeed?: number;
+  /**
+   * Imitates llama.cpp's single-slot prompt cache (`cache_prompt`, wllama): each reply reports
+   * `timings.promptTokens` = the prompt tokens NOT in the prefix it shares with the previous
+   * request (≈ 4 characters per token of the messages' text joined in order). Default false.
+   */
+  prefixCache?: boolean;
 }
 
 /** A scripted list ran out: the code under test made more calls than the test expected. */
@@ -194,7 +200,28 @@ export class ScriptedEngine implements ChatEngine {
       promptTokens: step.usage?.promptTokens ?? promptTokensOf(request.messages),
       completionTokens: step.usage?.completionTokens ?? estimateTokens(text),
     };
-    return { text, usage, finishReason, ...(step.timings && { timings: step.timings }) };
+    const timings =
+      step.timings ?? (this.#options.prefixCache ? this.#cached(request, usage) : undefined);
+    return { text, usage, finishReason, ...(timings && { timings }) };
+  }
+
+  #previousPrompt = '';
+
+  /** The prefix-cache timings of a request (see `prefixCache`), remembering it for the next. */
+  #cached(request: ChatRequest, usage: TokenUsage): ChatResult['timings'] {
+    const prompt = request.messages.map((m) => `${m.role}\n${m.content}`).join('\n');
+    let shared = 0;
+    const limit = Math.min(prompt.length, this.#previousPrompt.length);
+    while (shared < limit && prompt.charCodeAt(shared) === this.#previousPrompt.charCodeAt(shared))
+      shared++;
+    this.#previousPrompt = prompt;
+    const evaluated = Math.max(0, usage.promptTokens - Math.floor(shared / 4));
+    return {
+      promptTokens: evaluated,
+      promptMs: 0,
+      decodeTokens: usage.completionTokens,
+      decodeMs: 0,
+    };
   }
 }
 

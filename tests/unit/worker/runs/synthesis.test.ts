@@ -212,7 +212,9 @@ function scriptFor(
   state.script = {
     planner: counted((request) => {
       const text = userContent(request);
-      const instance = world.instances.find((i) => text.includes(i.systemPrompt));
+      // The instance prompt opens the system message (prompt-layout.ts).
+      const system = request.messages[0]?.content ?? '';
+      const instance = world.instances.find((i) => system.startsWith(`${i.systemPrompt}\n\n`));
       const label = /Target rule:\n(R\d+)\./.exec(text)?.[1] ?? '';
       const ruleId = labels.get(instance?.id ?? '')?.get(label);
       const caseType = CASE_TYPES.find((c) =>
@@ -757,6 +759,34 @@ describe('synthesis run', () => {
 // ---------------------------------------------------------------------------------------------
 // Many tasks in flight (issue 12): waves of 16 over the 24 tasks, engines that answer after a
 // random delay, so replies arrive in a different order at every K.
+
+describe('synthesis run prompt reuse (issue 13 §2)', () => {
+  it('keeps the prompt tokens the engine evaluated, of those sent, in the run usage and per role', async () => {
+    const world = await setup();
+    const { run, dispatcher } = await prepare(world);
+    // One model for every role with a single-slot prefix cache, as wllama in the browser.
+    const engine = new ScriptedEngine((request) => dispatcher.reply(request), {
+      id: 'scripted:cached',
+      prefixCache: true,
+    });
+    const progress = await executeRun(world.db, run.id, synthesisHandler(run), {
+      signal: new AbortController().signal,
+      engineFor: async () => engine,
+    });
+    expect(progress.status).toBe('done');
+    const stored = await world.db.runs.get(run.id);
+    const evaluated = engine.results.reduce((n, r) => n + (r.timings?.promptTokens ?? 0), 0);
+    expect(stored?.usage.prefill).toEqual({ sent: engine.promptTokens, evaluated });
+    expect(stored?.usage.promptTokens).toBe(engine.promptTokens);
+    // The shared instance prompt comes first in every call, so a good part of each prompt is
+    // reused even with these short 4-rule instances (longer instances reuse more).
+    expect(evaluated).toBeGreaterThan(0);
+    expect(evaluated / engine.promptTokens).toBeLessThan(0.6);
+    const roles = Object.values(stored?.usageByRole ?? {});
+    expect(roles.reduce((n, u) => n + (u.prefill?.evaluated ?? 0), 0)).toBe(evaluated);
+    expect(roles.reduce((n, u) => n + (u.prefill?.sent ?? 0), 0)).toBe(engine.promptTokens);
+  });
+});
 
 describe('synthesis run with tasks in flight', () => {
   const WIDTH = 16;
