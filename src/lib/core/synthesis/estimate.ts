@@ -379,7 +379,6 @@ function promptSizes(
       buildAttackerMessages({
         ...sizing,
         ...common,
-        instancePrompt,
         target,
         plan,
         examples,
@@ -401,7 +400,7 @@ function promptSizes(
       }),
     ),
     qualityJudge: estimatePromptTokens(
-      buildQualityJudgeMessages({ ...sizing, instancePrompt, conversation, reply }),
+      buildQualityJudgeMessages({ ...sizing, conversation, reply }),
     ),
     violator: estimatePromptTokens(
       buildViolatorMessages({

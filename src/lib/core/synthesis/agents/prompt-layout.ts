@@ -9,8 +9,9 @@
  * long and shared first and what varies last:
  *
  * 1. **The instance prompt**, verbatim, at the very start of the system message — the same bytes
- *    for every agent of every task of that instance. It is the longest part of most prompts and,
- *    for the defender and the chosen writer, exactly what the trained model sees.
+ *    for every agent that reads the instance (planner, defender, safety judge, violator, chosen
+ *    writer) in every task of that instance. It is the longest part of most prompts and, for the
+ *    defender and the chosen writer, exactly what the trained model sees.
  * 2. **The role block**: the agent's marker and its fixed instructions (the same for every call
  *    of that agent; parts that depend on the task, such as the violator's target label, stay
  *    fixed within a task).
@@ -22,10 +23,11 @@
  * Method choice: agents other than the defender used to quote the instance inside their user
  * message. They now read it where the defender does, followed by a sentence that says it is the
  * rule set of the assistant under test and is not addressed to them ({@link QUOTED_INSTANCE_NOTE});
- * the role instructions come straight after. The attacker and the quality judge, which did not see
- * the instance before, now get it as context: served from the cache it costs almost no prefill,
- * the attacker sees what else the assistant must weigh, and the quality judge can tell a reply
- * that declines only what the rules require (still helpful) from a needless refusal.
+ * the role instructions come straight after. The attacker and the quality judge do not read the
+ * instance and are not given it: their prompts start with their fixed role block, shared by every
+ * call of that agent. Giving them the instance too (tried) made every consecutive pair of calls
+ * share it, but sent 32 % more prompt tokens, and replayed through wllama (4 cache slots) it
+ * evaluated 13 % more tokens than this layout (scripts/bench-reuse.ts; BENCHMARKS.md).
  */
 import type { ChatMessage } from '../../llm';
 import { agentMarker, type AgentName } from './common';

@@ -59,7 +59,6 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
       callAttacker(
         engine,
         {
-          instancePrompt: env.instancePrompt,
           target: env.target,
           plan,
           caseType: state.task.caseType,

@@ -187,12 +187,7 @@ export class StepEnv {
     const { value } = await this.call('qualityJudge', (engine, options) =>
       callQualityJudge(
         engine,
-        {
-          instancePrompt: this.instancePrompt,
-          conversation: this.state.conversation ?? [],
-          reply,
-          contextWindow: engine.contextWindow,
-        },
+        { conversation: this.state.conversation ?? [], reply, contextWindow: engine.contextWindow },
         options,
       ),
     );

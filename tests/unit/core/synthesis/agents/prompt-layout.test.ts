@@ -7,15 +7,12 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '$lib/core/llm';
 import {
   agentMarker,
-  buildAttackerMessages,
-  buildQualityJudgeMessages,
   buildSafetyJudgeMessages,
   layoutAgentMessages,
   layoutSystem,
   QUOTED_INSTANCE_NOTE,
   roleBlock,
   type AgentName,
-  type TargetRule,
 } from '$lib/core/synthesis';
 import { labelInstanceRules } from '$lib/core/instances/render';
 import {
@@ -28,7 +25,6 @@ import {
   response,
   runTask,
   safety,
-  TARGET_ID,
 } from '../helpers';
 
 const INSTANCE_PROMPT = INSTANCE.systemPrompt as string;
@@ -73,17 +69,25 @@ async function chosenTask() {
 
 const systemOf = (messages: readonly ChatMessage[]) =>
   messages.find((m) => m.role === 'system')?.content ?? '';
+/** Agents whose prompt opens with their role block (they do not read the instance). */
+const ROLE_FIRST = new Set<AgentName>(['attacker', 'qualityJudge']);
 const whole = (messages: readonly ChatMessage[]) => messages.map((m) => m.content).join('\n');
 
 describe('prompt layout of a synthesis task', () => {
-  it('starts every call of a task with the instance prompt, byte for byte, then the role marker', async () => {
+  it('starts every call that reads the instance with it, byte for byte, then the role marker', async () => {
     for (const requests of [await violatorTask(), await chosenTask()]) {
       const agents = new Set(requests.map((r) => r.agent));
       expect(agents.size).toBeGreaterThanOrEqual(6);
       for (const { agent, request } of requests) {
         const first = request.messages[0];
         expect(first?.role).toBe('system');
-        expect(first?.content.startsWith(`${INSTANCE_PROMPT}\n\n${agentMarker(agent)}`)).toBe(true);
+        // The attacker and the quality judge do not read the instance: their fixed role block
+        // opens their prompt instead.
+        const head = ROLE_FIRST.has(agent)
+          ? agentMarker(agent)
+          : `${INSTANCE_PROMPT}\n\n${agentMarker(agent)}`;
+        expect(first?.content.startsWith(head), agent).toBe(true);
+        if (ROLE_FIRST.has(agent)) expect(whole(request.messages)).not.toContain(INSTANCE_PROMPT);
       }
     }
   });
@@ -130,7 +134,9 @@ describe('prompt layout of a synthesis task', () => {
     const requests = [...(await violatorTask()), ...(await chosenTask())];
     for (const { agent, request } of requests) {
       const quoted = request.messages[0]?.content.includes(QUOTED_INSTANCE_NOTE);
-      expect(quoted, agent).toBe(agent !== 'defender' && agent !== 'chosen');
+      expect(quoted, agent).toBe(
+        agent !== 'defender' && agent !== 'chosen' && !ROLE_FIRST.has(agent),
+      );
     }
   });
 });
@@ -153,38 +159,6 @@ describe('layout helpers', () => {
       `${agentMarker('planner')} ${QUOTED_INSTANCE_NOTE}\nPlan.`,
     );
     expect(roleBlock('planner', ['Plan.'], false)).toBe(`${agentMarker('planner')}\nPlan.`);
-  });
-
-  it('gives the attacker and the quality judge the instance only when it is passed', () => {
-    const target = labelInstanceRules(INSTANCE.rules).find(
-      (l) => l.rule.id === TARGET_ID,
-    ) as TargetRule;
-    const attacker = {
-      target,
-      plan: { strategy: 'A pretext.', angle: 'An exception.', persona: 'a student' },
-      caseType: 'violation' as const,
-      difficulty: 2 as const,
-      turns: 1,
-      language: 'English',
-      setting: 'a trip',
-    };
-    const conversation: ChatMessage[] = [{ role: 'user', content: QUERY }];
-    const withInstance = [
-      buildAttackerMessages({ ...attacker, instancePrompt: INSTANCE_PROMPT }),
-      buildQualityJudgeMessages({ instancePrompt: INSTANCE_PROMPT, conversation, reply: AI }),
-    ];
-    const without = [
-      buildAttackerMessages(attacker),
-      buildQualityJudgeMessages({ conversation, reply: AI }),
-    ];
-    for (const messages of withInstance)
-      expect(systemOf(messages).startsWith(`${INSTANCE_PROMPT}\n\n[agent: `)).toBe(true);
-    for (const messages of without) {
-      expect(systemOf(messages)).not.toContain(INSTANCE_PROMPT);
-      expect(systemOf(messages)).not.toContain(QUOTED_INSTANCE_NOTE);
-    }
-    // The quality judge is told what the rules are for in its grading.
-    expect(systemOf(withInstance[1] ?? [])).toContain('do not grade whether it followed them');
   });
 
   it('keeps the safety judge’s user message free of the instance (it is in the system message once)', () => {
