@@ -44,12 +44,14 @@ export const BEFORE: Record<string, [number, number]> = {
   planner: [0, 0],
   attacker: [0.017, 0.017],
   defender: [0.007, 0.007],
-  safetyJudge: [0.478, 0.004],
+  safetyJudge: [0.479, 0.004],
   qualityJudge: [0.434, 0.029],
   violator: [0.007, 0.007],
-  chosen: [0.729, 0.005],
-  total: [0.25, 0.007],
+  chosen: [0.689, 0.005],
+  total: [0.266, 0.007],
 };
+/** Estimated prompt tokens of the same run at {@link BEFORE_COMMIT}. */
+export const BEFORE_PROMPT_TOKENS = 87_961;
 
 export interface PrefixRow {
   metric: string;
@@ -57,8 +59,26 @@ export interface PrefixRow {
   note: string;
 }
 
-/** Runs the society and returns every task's calls, in order. */
+/**
+ * Runs the society and returns every task's calls, in order. Record ids come from a counter
+ * instead of `crypto.randomUUID` while it runs: the run's task order follows ids, so random ids
+ * would give another run (another first few tasks) in every process.
+ */
 export async function recordSocietyCalls(): Promise<PromptCall[][]> {
+  const randomUUID = crypto.randomUUID.bind(crypto);
+  let counter = 0;
+  crypto.randomUUID = () =>
+    `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}` as ReturnType<
+      typeof crypto.randomUUID
+    >;
+  try {
+    return await recordCalls();
+  } finally {
+    crypto.randomUUID = randomUUID;
+  }
+}
+
+async function recordCalls(): Promise<PromptCall[][]> {
   const root = path.resolve(import.meta.dirname, '..');
   const db = openDatabase(`bench-prefix-${Date.now()}`);
   const project = await createProject(db, 'bench');
@@ -110,6 +130,8 @@ export async function recordSocietyCalls(): Promise<PromptCall[][]> {
 }
 
 const pct = (x: number) => `${Math.round(x * 100)} %`;
+const unshared = (tokens: number, share: number) =>
+  Math.round(tokens * (1 - share)).toLocaleString('en');
 
 function cell(row: PrefixShareRow, before?: [number, number]): string {
   const now = `${pct(shareOf(row, 'anyEarlier'))} / ${pct(shareOf(row, 'previous'))}`;
@@ -124,12 +146,12 @@ export function prefixRows(report: PrefixShareReport): PrefixRow[] {
       metric:
         'Shared-prefix share of prompt tokens, synthesis run: any earlier call of the task / previous call',
       value: cell(report.total, BEFORE.total),
-      note: `${report.total.calls} calls, ${report.total.promptTokens.toLocaleString('en')} estimated prompt tokens of the scripted society (16 tasks, 8–13-rule instances); any earlier = what vLLM automatic prefix caching can reuse, previous = a single KV cache (llama.cpp cache_prompt, wllama); before = measured at ${BEFORE_COMMIT}, the commit before the layout`,
+      note: `${report.total.calls} calls, ${report.total.promptTokens.toLocaleString('en')} estimated prompt tokens (before ${BEFORE_PROMPT_TOKENS.toLocaleString('en')}) of the scripted society (16 tasks, 8–13-rule instances, record ids from a counter so every process records the same run); tokens outside any shared prefix ${unshared(report.total.promptTokens, shareOf(report.total, 'anyEarlier'))} (before ${unshared(BEFORE_PROMPT_TOKENS, BEFORE.total?.[0] ?? 0)}); any earlier = what vLLM automatic prefix caching can reuse, previous = a single KV cache (llama.cpp cache_prompt, wllama); before = measured at ${BEFORE_COMMIT}, the commit before the layout`,
     },
     {
       metric: 'Shared-prefix share per agent: any earlier / previous call',
       value: agents.map(([agent, row]) => `${agent} ${cell(row, BEFORE[agent])}`).join('; '),
-      note: 'the first call of a task (the planner) shares nothing by definition; the defender and chosen writer already began with the instance prompt before',
+      note: 'the first call of a task (the planner) shares nothing by definition; the attacker and the quality judge do not read the instance, so their prompts open with their own fixed instructions and share little with the call before them; the defender and chosen writer already began with the instance prompt before',
     },
   ];
 }

@@ -36,6 +36,7 @@ import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 import { benchBrowser } from './bench-browser';
 import { benchJudge } from './bench-judge';
 import { benchPrefix } from './bench-prefix';
+import { benchReuse } from './bench-reuse';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
 import { benchThroughput } from './bench-throughput';
@@ -388,6 +389,8 @@ try {
 }
 // Chromium on the production build: long tasks, Review over 100,000 pairs, wllama threads.
 rows.push(...(await benchBrowser()));
+// The society's agent calls replayed through wllama in Chromium: prompt tokens evaluated ÷ sent.
+rows.push(await benchReuse());
 
 const table = [
   '| metric | value | note |',
