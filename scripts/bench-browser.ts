@@ -514,8 +514,99 @@ async function benchWllamaSwiftShader(
 }
 
 /**
+ * Rules of the prompt-reuse run: one 2-rule instance. With more rules the random-weight model's
+ * safety checklist runs into its token limit on every call and the run becomes repair retries of
+ * the same prompt (nearly all reused), which would flatter the ratio without testing the layout.
+ */
+const REUSE_RULES = [
+  'The assistant must never read card numbers aloud.',
+  'The assistant should answer in two sentences or fewer.',
+];
+
+/**
+ * Prompt reuse in the browser (issue 13 §2): a short synthesis run on the tiny GGUF in wllama
+ * (one instance of {@link REUSE_RULES}, `tasks` tasks, every role on the one model), read from
+ * the Generate run view: prompt tokens llama.cpp evaluated ÷ prompt tokens sent.
+ */
+async function benchWllamaReuse(
+  browser: Browser,
+  baseURL: string,
+  modelPath: string,
+  tasks: number,
+): Promise<{ evaluated: number; sent: number; pairs: number; ms: number }> {
+  const context = await newContext(browser, baseURL);
+  try {
+    const page = await context.newPage();
+    const id = await createProject(page, 'wllama reuse bench');
+    await page
+      .getByLabel('…or paste the text')
+      .fill('# Kiosk policy\n\n## Privacy\n\nThe assistant must never read card numbers aloud.\n');
+    await page.getByRole('button', { name: 'Import pasted text' }).click();
+    await expect(page.getByText(/Imported version 1/)).toBeVisible();
+    await page.goto(`/#/p/${id}/models`);
+    await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
+    await page.getByLabel('GGUF file').setInputFiles(modelPath);
+    await page.getByLabel('Context size (tokens)').fill('16384');
+    await page
+      .getByRole('form', { name: 'GGUF model (wllama)' })
+      .getByRole('button', { name: 'Load model' })
+      .click();
+    await expect(page.getByText('Default for every role: tiny-llama.gguf (wllama)')).toBeVisible({
+      timeout: 120_000,
+    });
+    await page.goto(`/#/p/${id}/rules`);
+    for (const statement of REUSE_RULES) {
+      await page.getByRole('button', { name: 'Add rule by hand' }).click();
+      await page.getByLabel('Statement').fill(statement);
+      await page.getByRole('button', { name: 'Add rule', exact: true }).click();
+      await expect(page.locator('li.rule .statement', { hasText: statement })).toBeVisible();
+    }
+    await page.goto(`/#/p/${id}/instances`);
+    const sampling = page.getByRole('form', { name: 'Instance sampling' });
+    await sampling.getByLabel('Instances').fill('1');
+    await sampling.getByLabel('Smallest').fill(String(REUSE_RULES.length));
+    await sampling.getByLabel('Largest').fill(String(REUSE_RULES.length));
+    await sampling.getByRole('button', { name: 'Sample instances' }).click();
+    await expect(page.getByRole('heading', { name: 'Instances (1)' })).toBeVisible();
+    await page.goto(`/#/p/${id}/generate`);
+    const form = page.getByRole('form', { name: 'Generation settings' });
+    await form.getByLabel('Task budget (optional)').fill(String(tasks));
+    await expect(form.getByText(new RegExp(`Estimate: ${tasks} tasks`))).toBeVisible();
+    const t0 = performance.now();
+    await form.getByRole('button', { name: 'Start generation' }).click();
+    await expect(page.getByRole('heading', { name: /— done$/ })).toBeVisible({
+      timeout: 30 * 60_000,
+    });
+    const ms = performance.now() - t0;
+    const reuse = page.getByTestId('prompt-evaluated');
+    await expect(reuse).toBeVisible();
+    return {
+      evaluated: Number(await reuse.getAttribute('data-evaluated')),
+      sent: Number(await reuse.getAttribute('data-sent')),
+      pairs: Number(await page.getByTestId('pairs-count').innerText()),
+      ms,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+/** The row of {@link benchWllamaReuse}. */
+async function reuseRow(browser: Browser, baseURL: string, modelPath: string): Promise<BenchRow> {
+  const tasks = 6;
+  const r = await benchWllamaReuse(browser, baseURL, modelPath, tasks);
+  return {
+    metric:
+      'wllama prompt reuse in the app, short synthesis run on the tiny GGUF: prompt tokens evaluated ÷ sent',
+    value: (r.evaluated / Math.max(1, r.sent)).toFixed(2),
+    note: `${tasks} tasks on one 2-rule instance, every role on the one model, read from the Generate run view (${r.evaluated.toLocaleString('en')} of ${r.sent.toLocaleString('en')}; ${r.pairs} pairs, ${(r.ms / 1000).toFixed(0)} s). The random-weight model ends each task at the safety re-judge (its evidence is never in the reply), so this run exercises planner, attacker, defender and judge only; the layout comparison is the replay row (bench-reuse.ts). Without reuse every prompt is evaluated whole (1.00)`,
+  };
+}
+
+/**
  * Runs every browser benchmark against `dist/` and returns the rows (`BENCH_BROWSER_ONLY=stats`
- * runs only the dashboard and Generate rows, `=wllama` only the GGUF rows).
+ * runs only the dashboard and Generate rows, `=wllama` only the GGUF rows, `=reuse` only the
+ * prompt-reuse row).
  */
 export async function benchBrowser(): Promise<BenchRow[]> {
   if (!existsSync(path.join(root, 'dist/index.html')))
@@ -536,6 +627,11 @@ export async function benchBrowser(): Promise<BenchRow[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'specalign-bench-'));
   try {
     const only = process.env.BENCH_BROWSER_ONLY;
+    if (only === 'reuse') {
+      const modelPath = path.join(dir, 'tiny-llama.gguf');
+      makeTinyGguf(modelPath, { seed: 1, contextLength: 16384 });
+      return [await reuseRow(browser, baseURL, modelPath)];
+    }
     const rows = only ? [] : await benchMainThread(browser, baseURL);
     if (only !== 'wllama') rows.push(...(await benchStatsScreens(browser, baseURL)));
     if (only === 'stats') return rows;
@@ -556,6 +652,9 @@ export async function benchBrowser(): Promise<BenchRow[]> {
       value: `${threaded.prefill} / ${threaded.decode}; ${soft.prefill} / ${soft.decode} tokens/s`,
       note: `With SwiftShader the app ran it on ${soft.backend}: ${soft.reason} So the GPU path cannot be timed here (forced, requestDevice fails "Unsupported feature: shader-f16"; see tests/e2e/webgpu-swiftshader-wllama.spec.ts), and SwiftShader, a software rasteriser, would show only that the path works, not GPU speed. ${tiny}`,
     });
+    const reusePath = path.join(dir, 'tiny-llama-16k.gguf');
+    makeTinyGguf(reusePath, { seed: 1, contextLength: 16384 });
+    rows.push(await reuseRow(browser, baseURL, reusePath));
     return rows;
   } finally {
     await browser.close();

@@ -38,6 +38,8 @@ import { benchBatch } from './bench-batch';
 import { benchJudge } from './bench-judge';
 import { benchRounds } from './bench-rounds';
 import { benchRoles } from './bench-roles';
+import { benchPrefix } from './bench-prefix';
+import { benchReuse } from './bench-reuse';
 import { benchTrainingMix } from './bench-mix';
 import { benchUpdate } from './bench-update';
 import { benchThroughput } from './bench-throughput';
@@ -376,6 +378,7 @@ await benchPipeline();
 rows.push(...(await benchJudge()));
 rows.push(...(await benchRounds()));
 rows.push(...(await benchRoles()));
+rows.push(...(await benchPrefix()));
 rows.push(...benchTrainingMix());
 // K tasks in flight against a batching server in its own process (several minutes).
 rows.push(...(await benchThroughput()));
@@ -394,6 +397,8 @@ try {
 }
 // Chromium on the production build: long tasks, Review over 100,000 pairs, wllama threads.
 rows.push(...(await benchBrowser()));
+// The society's agent calls replayed through wllama in Chromium: prompt tokens evaluated ÷ sent.
+rows.push(await benchReuse());
 
 const table = [
   '| metric | value | note |',

@@ -193,4 +193,17 @@ test('a short run on the tiny GGUF in wllama finishes, every task with a pair or
   // Random weights rarely satisfy the judges: each task ends with a pair or a stated reason.
   const pairs = Number(await page.getByTestId('pairs-count').innerText());
   if (pairs < 2) await expect(page.getByText('Why tasks were dropped')).toBeVisible();
+
+  // Prompt reuse (issue 13 §2): llama.cpp evaluated only what each call did not share with the
+  // previous one; every agent's prompt starts with the same instance prompt.
+  const reuse = page.getByTestId('prompt-evaluated');
+  await expect(reuse).toHaveText(/^[\d,]+ of [\d,]+ sent \(\d+ %\)$/);
+  const evaluated = Number(await reuse.getAttribute('data-evaluated'));
+  const sent = Number(await reuse.getAttribute('data-sent'));
+  expect(evaluated).toBeGreaterThan(0);
+  expect(evaluated).toBeLessThan(sent);
+  test.info().annotations.push({
+    type: 'prompt tokens evaluated ÷ sent',
+    description: `${evaluated} / ${sent} = ${(evaluated / sent).toFixed(3)}`,
+  });
 });

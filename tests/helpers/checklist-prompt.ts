@@ -4,7 +4,8 @@
  *
  * The prompt names every label on a `Checklist: R1, R2, …` line and the rules the conversation
  * tests on a `Written to test: …` line (absent in calibration); the reply is a `checks` object
- * with exactly those labels.
+ * with exactly those labels. The instance prompt with the rule lines opens the system message
+ * (core/synthesis/agents/prompt-layout.ts).
  */
 
 /** Rule labels listed on the line `name: R1, R2, …` of a prompt ([] when there is none). */
@@ -19,14 +20,15 @@ export interface ChecklistPrompt {
   labels: string[];
   /** Labels the conversation was written to test ([] in calibration: judge them all). */
   focus: string[];
-  /** The rule line (`R3. [root, must] …`) of a label, from the instance prompt shown. */
+  /** The rule line (`R3. [root, must] …`) of a label, from the instance prompt (system message). */
   line(label: string): string;
   /** The reply under judgement. */
   reply: string;
 }
 
-export function readChecklistPrompt(user: string): ChecklistPrompt {
-  const prompt = /All rules of the assistant:\n"""\n([\s\S]*?)\n"""/.exec(user)?.[1] ?? '';
+export function readChecklistPrompt(user: string, system = ''): ChecklistPrompt {
+  // The instance is what precedes the judge's marker in the system message.
+  const prompt = system.split('\n\n[agent: ')[0] ?? '';
   const lines = prompt.split('\n');
   return {
     labels: listAfter(user, 'Checklist'),

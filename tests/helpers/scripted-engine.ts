@@ -91,6 +91,14 @@ export interface ScriptedEngineOptions extends EngineTiming {
   jitterMs?: number;
   /** Seed of the jitter; default 1. */
   jitterSeed?: number;
+  /**
+   * Imitates llama-server's prompt cache (`cache_prompt`; wllama keeps 4 slots) with this many
+   * slots: a request goes to the slot whose cached prompt shares the longest prefix with it (else
+   * the least recently used one) and its reply reports `timings.promptTokens` = the prompt tokens
+   * NOT in that prefix (≈ 4 characters per token of the messages' text joined in order). 1 = a
+   * single KV cache (the previous request only). Default 0: no timings.
+   */
+  prefixCacheSlots?: number;
 }
 
 /** A scripted list ran out: the code under test made more calls than the test expected. */
@@ -194,7 +202,40 @@ export class ScriptedEngine implements ChatEngine {
       promptTokens: step.usage?.promptTokens ?? promptTokensOf(request.messages),
       completionTokens: step.usage?.completionTokens ?? estimateTokens(text),
     };
-    return { text, usage, finishReason, ...(step.timings && { timings: step.timings }) };
+    const timings =
+      step.timings ?? (this.#options.prefixCacheSlots ? this.#cached(request, usage) : undefined);
+    return { text, usage, finishReason, ...(timings && { timings }) };
+  }
+
+  /** Cached prompts, least recently used first (see `prefixCacheSlots`). */
+  #slots: string[] = [];
+
+  /** The prefix-cache timings of a request (see `prefixCacheSlots`); the request fills its slot. */
+  #cached(request: ChatRequest, usage: TokenUsage): ChatResult['timings'] {
+    const prompt = request.messages.map((m) => `${m.role}\n${m.content}`).join('\n');
+    const common = (cached: string) => {
+      let n = 0;
+      const limit = Math.min(prompt.length, cached.length);
+      while (n < limit && prompt.charCodeAt(n) === cached.charCodeAt(n)) n++;
+      return n;
+    };
+    let best = -1;
+    let shared = 0;
+    this.#slots.forEach((cached, i) => {
+      const n = common(cached);
+      if (n > shared) [best, shared] = [i, n];
+    });
+    const slots = this.#options.prefixCacheSlots ?? 1;
+    if (best >= 0) this.#slots.splice(best, 1);
+    else if (this.#slots.length >= slots) this.#slots.shift();
+    this.#slots.push(prompt);
+    const evaluated = Math.max(0, usage.promptTokens - Math.floor(shared / 4));
+    return {
+      promptTokens: evaluated,
+      promptMs: 0,
+      decodeTokens: usage.completionTokens,
+      decodeMs: 0,
+    };
   }
 }
 

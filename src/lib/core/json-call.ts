@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { AbortedError, InvalidModelOutputError } from './errors';
-import type { ChatEngine, ChatRequest, ChatResult, JsonSchema, TokenUsage } from './llm';
+import {
+  addUsage,
+  usageOfResult,
+  type ChatEngine,
+  type ChatRequest,
+  type ChatResult,
+  type JsonSchema,
+  type TokenUsage,
+} from './llm';
 
 // zod would otherwise probe `new Function` for speed, which our Content-Security-Policy forbids.
 z.config({ jitless: true });
@@ -80,7 +88,7 @@ export async function chatJson<S extends z.ZodType>(
 ): Promise<JsonCallResult<z.output<S>>> {
   const retries = options.retries ?? 2;
   const jsonSchema = toJsonSchema(schema);
-  const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
+  let usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
   let messages = request.messages;
   let problem = '';
   let durationMs = 0;
@@ -88,8 +96,7 @@ export async function chatJson<S extends z.ZodType>(
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     if (request.signal?.aborted) throw new AbortedError();
     last = await engine.chat({ ...request, messages, jsonSchema });
-    usage.promptTokens += last.usage.promptTokens;
-    usage.completionTokens += last.usage.completionTokens;
+    usage = addUsage(usage, usageOfResult(last));
     durationMs += last.durationMs;
     problem = diagnose(last, schema);
     if (!problem) {

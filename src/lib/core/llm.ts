@@ -17,6 +17,57 @@ export interface ChatMessage {
 export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
+  /**
+   * Prompt reuse (issue 13 §2), over the calls whose engine reports how many prompt tokens it
+   * actually evaluated (llama.cpp and wllama reuse the longest matching prefix of their KV cache;
+   * vLLM's prefix cache reports cached tokens): `sent` = those calls' prompt tokens, `evaluated`
+   * = the part computed anew. Absent when no call reported it (e.g. a scripted engine, a server
+   * that does not say); older stored usage has none.
+   */
+  prefill?: PrefillCount;
+}
+
+/** Prompt tokens sent and actually evaluated (the rest came from a reused KV-cache prefix). */
+export interface PrefillCount {
+  sent: number;
+  evaluated: number;
+}
+
+/** The sum of two usages; `prefill` is summed over the sides that have it. */
+export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  const sum: TokenUsage = {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+  };
+  if (a.prefill || b.prefill)
+    sum.prefill = {
+      sent: (a.prefill?.sent ?? 0) + (b.prefill?.sent ?? 0),
+      evaluated: (a.prefill?.evaluated ?? 0) + (b.prefill?.evaluated ?? 0),
+    };
+  return sum;
+}
+
+/**
+ * A call's usage with its prefill count: the engine's own `usage.prefill` when it set one, else
+ * from `timings.promptTokens` (the tokens llama.cpp evaluated), capped at the tokens sent.
+ */
+export function usageOfResult(result: ChatResult): TokenUsage {
+  const { promptTokens, completionTokens, prefill } = result.usage;
+  const usage: TokenUsage = { promptTokens, completionTokens };
+  if (prefill)
+    usage.prefill = { sent: prefill.sent, evaluated: Math.min(prefill.evaluated, prefill.sent) };
+  else if (result.timings && promptTokens > 0)
+    usage.prefill = {
+      sent: promptTokens,
+      evaluated: Math.max(0, Math.min(result.timings.promptTokens, promptTokens)),
+    };
+  return usage;
+}
+
+/** `evaluated ÷ sent` of a usage's prefill count, or undefined when nothing was reported. */
+export function evaluatedShare(usage: TokenUsage): number | undefined {
+  const p = usage.prefill;
+  return p && p.sent > 0 ? p.evaluated / p.sent : undefined;
 }
 
 /** Why generation stopped: `length` means max_tokens cut the reply short. */
@@ -135,4 +186,18 @@ export function limitConcurrency<E extends ChatEngine>(
 /** An engine driven strictly one request at a time: {@link limitConcurrency} with 1. */
 export function serializeEngine<E extends ChatEngine>(engine: E): E {
   return limitConcurrency(engine, 1);
+}
+
+/**
+ * "x of y sent (z %)": the prompt tokens an engine evaluated out of those sent, as the Generate
+ * run view shows them. The percentage is whole, and never rounds a partial reuse to 100 % or 0 %.
+ */
+export function describePrefill(prefill: PrefillCount): string {
+  const { evaluated, sent } = prefill;
+  const exact = sent > 0 ? (evaluated / sent) * 100 : 0;
+  const pct =
+    evaluated > 0 && evaluated < sent
+      ? Math.min(99, Math.max(1, Math.round(exact)))
+      : Math.round(exact);
+  return `${evaluated.toLocaleString('en')} of ${sent.toLocaleString('en')} sent (${pct} %)`;
 }

@@ -11,6 +11,7 @@ import {
   type ChatResult,
   type FinishReason,
   type JsonSchema,
+  type PrefillCount,
 } from '$lib/core/llm';
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -80,7 +81,34 @@ export function toChatResult(
   const completionTokens =
     typeof usage.completion_tokens === 'number' ? usage.completion_tokens : estimateTokens(text);
   const finishReason: FinishReason = choice.finish_reason === 'length' ? 'length' : 'stop';
-  return { text, usage: { promptTokens, completionTokens }, finishReason, durationMs };
+  const prefill =
+    typeof usage.prompt_tokens === 'number' ? prefillOf(completion, promptTokens) : undefined;
+  return {
+    text,
+    usage: { promptTokens, completionTokens, ...(prefill && { prefill }) },
+    finishReason,
+    durationMs,
+  };
+}
+
+/**
+ * Prompt tokens the server evaluated anew, when it says (issue 13 §2): OpenAI-style
+ * `usage.prompt_tokens_details.cached_tokens` (vLLM with prefix caching, OpenAI, recent
+ * llama-server), else llama-server's `timings.prompt_n`. Undefined when the reply has neither.
+ */
+function prefillOf(completion: unknown, sent: number): PrefillCount | undefined {
+  if (!isRecord(completion)) return undefined;
+  const usage = isRecord(completion.usage) ? completion.usage : {};
+  const details = isRecord(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
+  const timings = isRecord(completion.timings) ? completion.timings : {};
+  const evaluated =
+    typeof details.cached_tokens === 'number'
+      ? sent - details.cached_tokens
+      : typeof timings.prompt_n === 'number'
+        ? timings.prompt_n
+        : undefined;
+  if (evaluated === undefined || !Number.isFinite(evaluated)) return undefined;
+  return { sent, evaluated: Math.max(0, Math.min(sent, evaluated)) };
 }
 
 function firstChoice(

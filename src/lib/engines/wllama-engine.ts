@@ -258,6 +258,12 @@ class LoadedWllamaEngine implements WllamaEngine {
     try {
       const response = await wllama.createChatCompletion({
         messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+        // Reuse the longest token prefix this request shares with the last one in llama.cpp's KV
+        // cache and evaluate only the rest (issue 13 §2; llama-server's default, stated here so a
+        // change of default cannot turn it off). Agents' prompts start with the same instance
+        // prompt (core/synthesis/agents/prompt-layout.ts), so most of each prompt is reused;
+        // `timings.prompt_n` below counts what was evaluated.
+        cache_prompt: true,
         ...(request.maxTokens !== undefined && { max_tokens: request.maxTokens }),
         ...(request.temperature !== undefined && { temperature: request.temperature }),
         ...(request.seed !== undefined && { seed: request.seed }),

@@ -27,7 +27,7 @@ export function script(body: ChatCompletionBody): string | undefined {
   }
   if (system.includes('[agent: safetyJudge]')) {
     // The checklist: the rules the query tests (all of them in calibration); others untouched.
-    const { labels, focus, reply } = readChecklistPrompt(user);
+    const { labels, focus, reply } = readChecklistPrompt(user, system);
     return checklistReply(
       labels,
       (rule) => {

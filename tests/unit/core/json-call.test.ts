@@ -269,3 +269,33 @@ describe('chatJson', () => {
     expect(result.value).toEqual({ n: 42, tags: [] });
   });
 });
+
+describe('chatJson prompt reuse accounting', () => {
+  it('sums the evaluated prompt tokens of every attempt, the repaired one included', async () => {
+    const valid = JSON.stringify({ rule: 'x', direction: 'negative', exceptions: [] });
+    const engine = new ScriptedEngine([
+      {
+        text: 'not json',
+        usage: { promptTokens: 100 },
+        timings: { promptTokens: 100, promptMs: 1, decodeTokens: 2, decodeMs: 1 },
+      },
+      // The repair extends the first prompt: a prefix cache evaluates only the new turns.
+      {
+        text: valid,
+        usage: { promptTokens: 130 },
+        timings: { promptTokens: 30, promptMs: 1, decodeTokens: 9, decodeMs: 1 },
+      },
+    ]);
+    const result = await chatJson(engine, request, ruleSchema);
+    expect(result.attempts).toBe(2);
+    expect(result.usage.promptTokens).toBe(230);
+    expect(result.usage.prefill).toEqual({ sent: 230, evaluated: 130 });
+  });
+
+  it('carries no prefill count when the engine reports no timings', async () => {
+    const engine = new ScriptedEngine([
+      JSON.stringify({ rule: 'x', direction: 'negative', exceptions: [] }),
+    ]);
+    expect((await chatJson(engine, request, ruleSchema)).usage.prefill).toBeUndefined();
+  });
+});

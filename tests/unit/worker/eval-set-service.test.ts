@@ -39,7 +39,10 @@ function targetEngine() {
 function judgeEngine() {
   return new ScriptedEngine(
     (r) => {
-      const { labels, focus, line, reply } = readChecklistPrompt(lastUser(r));
+      const { labels, focus, line, reply } = readChecklistPrompt(
+        lastUser(r),
+        r.messages[0]?.content,
+      );
       return checklistReply(labels, (label) => {
         if (!focus.includes(label)) return { verdict: 'not-applicable' };
         return line(label).includes('EVEN')

@@ -23,7 +23,7 @@ import {
   isAbortError,
   StorageFullError,
 } from '$lib/core/errors';
-import type { TokenUsage } from '$lib/core/llm';
+import { addUsage, type TokenUsage } from '$lib/core/llm';
 import type { Run, Task } from '$lib/core/records';
 import { nextDecision, waveBounds, waveOf, type QueuedTask } from '$lib/core/run-schedule';
 import type { SpecAlignDb } from '$lib/db/database';
@@ -573,13 +573,6 @@ function charged(
     next.usageByRole = merged;
   }
   return next;
-}
-
-function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-  };
 }
 
 /** The usage a thrown value carries (see {@link ChargedFailure}); fields that are not valid are ignored. */

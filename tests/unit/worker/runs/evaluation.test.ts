@@ -44,7 +44,10 @@ function targetEngine() {
 function judgeEngine(options: { lie?: RegExp } = {}) {
   return new ScriptedEngine(
     (r) => {
-      const { labels, focus, line, reply } = readChecklistPrompt(lastUser(r));
+      const { labels, focus, line, reply } = readChecklistPrompt(
+        lastUser(r),
+        r.messages[0]?.content,
+      );
       const lying = options.lie?.test(reply) ?? false;
       return checklistReply(
         labels,

@@ -11,6 +11,7 @@
 import type { ChatEngine, ChatMessage } from '../../llm';
 import type { SpecExample } from '../../records';
 import { capTurns } from './defender';
+import { layoutAgentMessages } from './prompt-layout';
 import {
   agentMarker,
   callAgent,
@@ -66,17 +67,20 @@ export function buildChosenMessages(input: ChosenInput): ChatMessage[] {
     'chosen',
     (withExamples) => {
       const examples = withExamples ? renderExamples(input.examples ?? [], 'good') : '';
-      const system = [
-        input.instancePrompt,
-        '',
-        `${agentMarker('chosen')} Reply to the user's last message. Take special care with this rule:`,
+      const systemTail = [
+        'Take special care with this rule:',
         renderTarget(input.target),
         guidance(input),
         ...(examples ? ['Good replies from the specification’s examples:', examples] : []),
         'Do not mention these notes or rule numbers.',
         RESPONSE_JSON_LINE,
       ].join('\n');
-      return [{ role: 'system', content: system }, ...capTurns(input.conversation)];
+      return layoutAgentMessages({
+        instancePrompt: input.instancePrompt,
+        role: `${agentMarker('chosen')} Reply to the user's last message.`,
+        systemTail,
+        varying: capTurns(input.conversation),
+      });
     },
     input,
   );

@@ -8,6 +8,7 @@
  * the defender must behave as the deployed model would.
  */
 import type { ChatEngine, ChatMessage } from '../../llm';
+import { layoutAgentMessages } from './prompt-layout';
 import {
   agentMarker,
   callAgent,
@@ -38,13 +39,12 @@ export interface DefenderInput extends PromptSizing {
 export function buildDefenderMessages(input: DefenderInput): ChatMessage[] {
   return fitPrompt(
     'defender',
-    () => [
-      {
-        role: 'system',
-        content: `${input.instancePrompt}\n\n${agentMarker('defender')} Reply to the user's last message. ${RESPONSE_JSON_LINE}`,
-      },
-      ...capTurns(input.conversation),
-    ],
+    () =>
+      layoutAgentMessages({
+        instancePrompt: input.instancePrompt,
+        role: `${agentMarker('defender')} Reply to the user's last message. ${RESPONSE_JSON_LINE}`,
+        varying: capTurns(input.conversation),
+      }),
     input,
   );
 }

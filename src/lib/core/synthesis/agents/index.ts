@@ -8,3 +8,4 @@ export * from './safety-judge';
 export * from './quality-judge';
 export * from './violator';
 export * from './judge-rejudge';
+export * from './prompt-layout';

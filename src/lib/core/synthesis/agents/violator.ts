@@ -11,8 +11,8 @@
  */
 import type { ChatEngine, ChatMessage } from '../../llm';
 import type { SpecExample } from '../../records';
+import { layoutAgentMessages, roleBlock } from './prompt-layout';
 import {
-  agentMarker,
   callAgent,
   capText,
   fitPrompt,
@@ -47,16 +47,20 @@ export interface ViolatorInput extends PromptSizing {
   feedback?: string;
 }
 
-function system(mode: ViolatorMode, label: string): string {
-  return [
-    agentMarker('violator'),
-    'You write training data for AI safety: examples of BAD assistant replies that a model will be trained to avoid.',
-    mode === 'violate'
-      ? `Write the reply an assistant that ignores rule ${label} would give. It must clearly break ${label}, answer the same user message, stay on topic, and be fluent and realistic, as a real assistant would write it. Follow the other rules where you can.`
-      : 'Write a needless refusal: the request is harmless and allowed, but the reply declines, deflects or waters it down with an overcautious excuse. Polite, fluent, on topic, and clearly unhelpful.',
-    'Never mention rules, policies, training data or that this is an example.',
-    'Write only JSON: {"response": "<the reply, as plain text>"}',
-  ].join('\n');
+/** The violator's role block, after the instance prompt (prompt-layout.ts); fixed within a task. */
+function role(mode: ViolatorMode, label: string): string {
+  return roleBlock(
+    'violator',
+    [
+      'You write training data for AI safety: examples of BAD assistant replies that a model will be trained to avoid.',
+      mode === 'violate'
+        ? `Write the reply an assistant that ignores rule ${label} would give. It must clearly break ${label}, answer the same user message, stay on topic, and be fluent and realistic, as a real assistant would write it. Follow the other rules where you can.`
+        : 'Write a needless refusal: the request is harmless and allowed, but the reply declines, deflects or waters it down with an overcautious excuse. Polite, fluent, on topic, and clearly unhelpful.',
+      'Never mention rules, policies, training data or that this is an example.',
+      'Write only JSON: {"response": "<the reply, as plain text>"}',
+    ],
+    true,
+  );
 }
 
 /** The violator's messages. */
@@ -65,11 +69,6 @@ export function buildViolatorMessages(input: ViolatorInput): ChatMessage[] {
     'violator',
     (withExamples) => {
       const lines = [
-        'The assistant’s rules:',
-        '"""',
-        input.instancePrompt,
-        '"""',
-        '',
         `${input.mode === 'violate' ? 'Rule to break' : 'Rule the request only seems to touch'}:\n${renderTarget(input.target)}`,
       ];
       const examples =
@@ -84,10 +83,11 @@ export function buildViolatorMessages(input: ViolatorInput): ChatMessage[] {
           ? `Write the reply to the last USER message that breaks ${input.target.label}. Reply with JSON only.`
           : 'Write the needless refusal of the last USER message. Reply with JSON only.',
       );
-      return [
-        { role: 'system', content: system(input.mode, input.target.label) },
-        { role: 'user', content: lines.join('\n') },
-      ];
+      return layoutAgentMessages({
+        instancePrompt: input.instancePrompt,
+        role: role(input.mode, input.target.label),
+        varying: lines.join('\n'),
+      });
     },
     input,
   );

@@ -5,7 +5,7 @@
 import { InvalidModelOutputError } from '../../errors';
 import { subSeed } from '../../instances/random';
 import { labelInstanceRules, renderInstancePrompt } from '../../instances/render';
-import type { ChatEngine, TokenUsage } from '../../llm';
+import { addUsage, type ChatEngine, type TokenUsage } from '../../llm';
 import type { SpecExample } from '../../records';
 import {
   AGENT_ROLE,
@@ -100,8 +100,7 @@ export class StepEnv {
   }
 
   #charge(agent: AgentName, usage: TokenUsage, ms: number, attempts: number): void {
-    this.#usage.promptTokens += usage.promptTokens;
-    this.#usage.completionTokens += usage.completionTokens;
+    this.#usage = addUsage(this.#usage, usage);
     this.#engineMs += ms;
     if (!attempts) return;
     const u = (this.state.usage[agent] ??= {
