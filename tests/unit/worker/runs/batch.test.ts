@@ -27,6 +27,8 @@ import { makeInstance, makePair, makeRule } from '../../core/evaluation/fixtures
 afterEach(closeTestDbs);
 
 const CONFIG: EngineConfig = { kind: 'openai', baseUrl: 'http://x', model: 'served-model' };
+const systemOf = (messages: readonly ChatMessage[]) =>
+  messages.find((m) => m.role === 'system')?.content ?? '';
 const lastUser = (messages: readonly ChatMessage[]) =>
   messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
 
@@ -36,7 +38,10 @@ function targetReply(messages: readonly ChatMessage[]): string {
 }
 
 function judgeReply(messages: readonly ChatMessage[]): string {
-  const { labels, focus, line, reply } = readChecklistPrompt(lastUser(messages));
+  const { labels, focus, line, reply } = readChecklistPrompt(
+    lastUser(messages),
+    systemOf(messages),
+  );
   return checklistReply(
     labels,
     (label) => {
@@ -324,7 +329,10 @@ describe('batch files of an evaluation run', () => {
     expect(target.applied).toBe(8);
     // The judge quotes evidence the refusal never said: a contradiction, so a re-judge.
     const lying = (l: InputLine) => {
-      const { labels, focus, reply } = readChecklistPrompt(lastUser(l.body.messages));
+      const { labels, focus, reply } = readChecklistPrompt(
+        lastUser(l.body.messages),
+        systemOf(l.body.messages),
+      );
       if (!reply.startsWith('REFUSE')) return judgeReply(l.body.messages);
       return checklistReply(labels, (label) =>
         focus.includes(label)
