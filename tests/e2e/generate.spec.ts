@@ -124,7 +124,9 @@ test('the estimate is a whole number of pairs, calibrated from finished runs', a
   );
   await expect(estimate).toContainText('Speeds: defaults for an endpoint; run Test this model');
   await form.getByLabel('Generation speed for the estimate (tokens/s)').fill('1');
-  await expect(estimate).toContainText(/generating at 1 tokens\/s, so generation dominates\./);
+  await expect(estimate).toContainText(
+    /generating at 1 tokens\/s with 4 tasks in flight \(.*\), so generation dominates\./,
+  );
   await expect(estimate).toContainText('Speeds: partly entered by you, the rest defaults');
   await form.getByLabel('Generation speed for the estimate (tokens/s)').fill('');
   await startGeneration(page, id, 4);
