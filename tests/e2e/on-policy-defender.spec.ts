@@ -3,10 +3,13 @@
  * project's default ("society") and its evaluation target ("target"). With "Defender: the
  * evaluation target" ticked on Generate, every defender request names the target model and every
  * other agent the default one; the estimate is split per model; Review's pair view says which
- * model defended.
+ * model defended; Review filtered by origin holds the target's own failures, and the dataset
+ * exported with the training mix applied matches its card (issue 14's end-to-end test).
  */
+import { strFromU8, unzipSync } from 'fflate';
 import type { FakeOpenAiServer } from '../fixtures/fake-openai-server';
-import { expect, test } from './fixtures';
+import { featureProblems, splitCard } from '../unit/core/export/fixtures';
+import { download, expect, test } from './fixtures';
 import { agentRequests, setUpProject, startSocietyServer, waitForDone } from './run-helpers';
 
 let server: FakeOpenAiServer;
@@ -83,6 +86,58 @@ test('the evaluation target defends every task, and Review shows it', async ({ p
   await expect(models.locator('dd[data-role="defender"]')).toContainText('openai:target@');
   await expect(models.locator('dd[data-role="defender"]')).toContainText('evaluation target');
   await expect(models.locator('dd[data-role="attacker"]')).toContainText('openai:society@');
+
+  // Review filtered by origin (3 attack rounds by default): the rejected replies the defender
+  // produced are the target's own failures. Accept them and export with the training mix.
+  const filters = page.getByRole('form', { name: 'Filter pairs' });
+  await filters
+    .getByLabel('Origin')
+    .selectOption({ label: 'Rejected: the defender’s own failure (any round)' });
+  const count = page.locator('p.count');
+  await expect(count).toHaveText(/^[1-9]\d* of \d+ pairs shown$/);
+  const elicited = Number((await count.innerText()).split(' ')[0]);
+  await expect(page.getByTestId('pair-origin')).toContainText(
+    /^Rejected: the defender’s own reply in round \d/,
+  );
+  await expect(models.locator('dd[data-role="defender"]')).toContainText('evaluation target');
+  await page.getByRole('button', { name: 'Accept all shown…' }).click();
+  await page
+    .getByRole('dialog')
+    .getByRole('button', { name: new RegExp(`^Accept ${elicited} pairs?$`) })
+    .click();
+
+  await page.goto(`/#/p/${id}/export`);
+  await expect(page.getByText(`${elicited} accepted and`)).toBeVisible();
+  await expect(page.getByLabel(/Apply the training mix/)).toBeChecked();
+  await page.getByLabel('Format').selectOption({ label: 'TRL DPO (conversational)' });
+  await page.getByLabel(/Provenance column/).check();
+  await page.getByLabel('Test fraction').fill('0');
+  const zip = await download(page, () =>
+    page.getByRole('button', { name: 'Download dataset (.zip)' }).click(),
+  );
+  const files = unzipSync(new Uint8Array(zip.bytes));
+  const card = splitCard(strFromU8(files['README.md']!));
+  const meta = card.meta as {
+    dataset_info: { config_name: string; features: Parameters<typeof featureProblems>[1] }[];
+  };
+  let exported = 0;
+  for (const { config_name: config, features } of meta.dataset_info) {
+    const path = config === 'sft' ? 'sft/train.jsonl' : 'data/train.jsonl';
+    const rows = strFromU8(files[path]!)
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { metadata: { defender_is_target: boolean; origin: unknown } });
+    exported += rows.length;
+    for (const row of rows) {
+      // Each row matches the card's features, and says the target defended and failed.
+      expect(featureProblems(row, features)).toEqual([]);
+      expect(row.metadata.defender_is_target).toBe(true);
+      expect(row.metadata.origin).toMatchObject({ rejected: 'defender', chosen: 'written' });
+    }
+  }
+  expect(exported).toBeGreaterThan(0);
+  expect(exported).toBeLessThanOrEqual(elicited);
+  expect(card.body).toContain('| SFT:DPO split | 1:3');
 
   // Rotation between the two models instead: each attacks the other in turn.
   await page.goto(`/#/p/${id}/generate`);
