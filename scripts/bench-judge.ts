@@ -12,22 +12,14 @@
  *   call of its own, and only those rules; calibration judged a reply's rules in groups of 3.
  */
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { societyEngine, societyProject } from './bench-society';
 import { buildEvalItems } from '../src/lib/core/evaluation/items';
 import { resolveConflicts } from '../src/lib/core/instances/conflicts';
 import type { Rule } from '../src/lib/core/records';
 import { readPairProvenance } from '../src/lib/core/stored/pair-provenance';
-import { openDatabase } from '../src/lib/db/database';
-import { createProject } from '../src/lib/db/projects';
-import { sampleAndStoreInstances } from '../src/lib/worker/instances-service';
 import { executeRun } from '../src/lib/worker/runs/executor';
 import { synthesisHandler } from '../src/lib/worker/runs/synthesis';
 import { createSynthesisRun } from '../src/lib/worker/runs/synthesis-plan';
-import { importSpecVersion } from '../src/lib/worker/spec-store';
-import { societyScript } from '../tests/fixtures/synthesis-society';
-import { ScriptedEngine } from '../tests/helpers/scripted-engine';
-import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 
 /** The old judge's cap on rules per judgement. */
 const OLD_MAX_JUDGED_RULES = 3;
@@ -59,18 +51,8 @@ function oldJudged(rules: readonly Rule[], target: string): number {
 const fmt = (x: number) => x.toFixed(2);
 
 export async function benchJudge(): Promise<JudgeRow[]> {
-  const root = path.resolve(import.meta.dirname, '..');
-  const db = openDatabase(`bench-judge-${Date.now()}`);
-  const project = await createProject(db, 'bench');
-  const text = await readFile(path.join(root, 'public/example-spec.md'), 'utf8');
-  const { specVersionId } = await importSpecVersion(db, project.id, {
-    name: 'example-spec.md',
-    text,
-  });
-  await db.rules.bulkAdd(HARBOR_RULES.map((r) => ({ ...r, projectId: project.id, specVersionId })));
-  await sampleAndStoreInstances(db, project.id, specVersionId, { count: 3, seed: 1 });
-  const instances = await db.instances.toArray();
-  const { run } = await createSynthesisRun(db, project.id, {
+  const { db, projectId, specVersionId, instances } = await societyProject(`bench-judge`);
+  const { run } = await createSynthesisRun(db, projectId, {
     specVersionId,
     instanceIds: instances.map((i) => i.id),
     seed: 3,
@@ -78,13 +60,7 @@ export async function benchJudge(): Promise<JudgeRow[]> {
     // One attack round, as when these rows were first measured: bench-rounds.ts measures rounds.
     loop: { attackRounds: 1 },
   });
-  const engine = new ScriptedEngine(
-    (request) =>
-      societyScript({
-        messages: request.messages,
-        response_format: { type: 'json_schema' },
-      } as never) ?? '{}',
-  );
+  const engine = societyEngine();
   await executeRun(db, run.id, synthesisHandler(run), {
     signal: new AbortController().signal,
     engineFor: async () => engine,

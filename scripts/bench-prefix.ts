@@ -15,8 +15,7 @@
  * below, since the old prompts cannot be rebuilt from the new code.
  */
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { societyEngine, societyProject } from './bench-society';
 import type { ChatEngine, ChatRequest } from '../src/lib/core/llm';
 import { agentOfMessages } from '../src/lib/core/synthesis/agents/common';
 import {
@@ -26,16 +25,9 @@ import {
   type PrefixShareReport,
   type PrefixShareRow,
 } from '../src/lib/core/synthesis/prefix-share';
-import { openDatabase } from '../src/lib/db/database';
-import { createProject } from '../src/lib/db/projects';
-import { sampleAndStoreInstances } from '../src/lib/worker/instances-service';
 import { executeRun } from '../src/lib/worker/runs/executor';
 import { synthesisHandler } from '../src/lib/worker/runs/synthesis';
 import { createSynthesisRun } from '../src/lib/worker/runs/synthesis-plan';
-import { importSpecVersion } from '../src/lib/worker/spec-store';
-import { societyScript } from '../tests/fixtures/synthesis-society';
-import { ScriptedEngine } from '../tests/helpers/scripted-engine';
-import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 
 /** The commit before the layout; the "before" shares below were measured there. */
 export const BEFORE_COMMIT = '7a0fcde';
@@ -79,30 +71,14 @@ export async function recordSocietyCalls(): Promise<PromptCall[][]> {
 }
 
 async function recordCalls(): Promise<PromptCall[][]> {
-  const root = path.resolve(import.meta.dirname, '..');
-  const db = openDatabase(`bench-prefix-${Date.now()}`);
-  const project = await createProject(db, 'bench');
-  const text = await readFile(path.join(root, 'public/example-spec.md'), 'utf8');
-  const { specVersionId } = await importSpecVersion(db, project.id, {
-    name: 'example-spec.md',
-    text,
-  });
-  await db.rules.bulkAdd(HARBOR_RULES.map((r) => ({ ...r, projectId: project.id, specVersionId })));
-  await sampleAndStoreInstances(db, project.id, specVersionId, { count: 3, seed: 1 });
-  const instances = await db.instances.toArray();
-  const { run } = await createSynthesisRun(db, project.id, {
+  const { db, projectId, specVersionId, instances } = await societyProject(`bench-prefix`);
+  const { run } = await createSynthesisRun(db, projectId, {
     specVersionId,
     instanceIds: instances.map((i) => i.id),
     seed: 3,
     budgets: { maxTasks: 16 },
   });
-  const engine = new ScriptedEngine(
-    (request) =>
-      societyScript({
-        messages: request.messages,
-        response_format: { type: 'json_schema' },
-      } as never) ?? '{}',
-  );
+  const engine = societyEngine();
   const byTask = new Map<string, PromptCall[]>();
   const tagged = (taskId: string): ChatEngine => ({
     id: engine.id,

@@ -12,19 +12,11 @@
  * loop's plumbing at each R, the society does not learn from the verdict as a model may.
  */
 import 'fake-indexeddb/auto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { societyEngine, societyProject } from './bench-society';
 import { pairOrigin, readPairProvenance } from '../src/lib/core/stored/pair-provenance';
-import { openDatabase } from '../src/lib/db/database';
-import { createProject } from '../src/lib/db/projects';
-import { sampleAndStoreInstances } from '../src/lib/worker/instances-service';
 import { executeRun } from '../src/lib/worker/runs/executor';
 import { synthesisHandler } from '../src/lib/worker/runs/synthesis';
 import { createSynthesisRun } from '../src/lib/worker/runs/synthesis-plan';
-import { importSpecVersion } from '../src/lib/worker/spec-store';
-import { societyScript } from '../tests/fixtures/synthesis-society';
-import { ScriptedEngine } from '../tests/helpers/scripted-engine';
-import { HARBOR_RULES } from '../tests/unit/core/instances/fixtures';
 
 export interface RoundsRow {
   metric: string;
@@ -49,18 +41,10 @@ export interface RoundsResult {
 }
 
 export async function measureRounds(rounds: number): Promise<RoundsResult> {
-  const root = path.resolve(import.meta.dirname, '..');
-  const db = openDatabase(`bench-rounds-${rounds}-${Date.now()}`);
-  const project = await createProject(db, 'bench');
-  const text = await readFile(path.join(root, 'public/example-spec.md'), 'utf8');
-  const { specVersionId } = await importSpecVersion(db, project.id, {
-    name: 'example-spec.md',
-    text,
-  });
-  await db.rules.bulkAdd(HARBOR_RULES.map((r) => ({ ...r, projectId: project.id, specVersionId })));
-  await sampleAndStoreInstances(db, project.id, specVersionId, { count: 3, seed: 1 });
-  const instances = await db.instances.toArray();
-  const { run, estimate } = await createSynthesisRun(db, project.id, {
+  const { db, projectId, specVersionId, instances } = await societyProject(
+    `bench-rounds-${rounds}`,
+  );
+  const { run, estimate } = await createSynthesisRun(db, projectId, {
     specVersionId,
     instanceIds: instances.map((i) => i.id),
     seed: 3,
@@ -69,13 +53,7 @@ export async function measureRounds(rounds: number): Promise<RoundsResult> {
     controls: { multiTurnShare: 0.25 },
     loop: { attackRounds: rounds },
   });
-  const engine = new ScriptedEngine(
-    (request) =>
-      societyScript({
-        messages: request.messages,
-        response_format: { type: 'json_schema' },
-      } as never) ?? '{}',
-  );
+  const engine = societyEngine();
   await executeRun(db, run.id, synthesisHandler(run), {
     signal: new AbortController().signal,
     engineFor: async () => engine,
