@@ -4,6 +4,7 @@
  * once however often it is started (a reload between planning steps adds nothing).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { engineKey } from '$lib/core/engine-config';
 import type { Rule, SpecVersion } from '$lib/core/records';
 import type { SpecAlignDb } from '$lib/db/database';
 import { createProject } from '$lib/db/projects';
@@ -131,6 +132,27 @@ describe('data update service', () => {
       (await db.rules.where('specVersionId').equals('v2').toArray()).map((r) => r.id),
     );
     expect(v2Instances.every((i) => i.ruleIds.every((id) => v2Ids.has(id)))).toBe(true);
+  });
+
+  it("plays the source run's models in the same parts (on-policy defender)", async () => {
+    const db = await openTestDb();
+    const { pid, instanceIds } = await setUp(db, ['r3'], [], []);
+    const target = { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'target' } as const;
+    // A later run of v1 with the on-policy defender: the latest one is the source.
+    const source = await createSynthesisRun(db, pid, {
+      specVersionId: 'v1',
+      instanceIds,
+      controls: { probesPerRule: 1 },
+      seed: SEED,
+      roles: { defenderTarget: target },
+    });
+    await db.runs.update(source.run.id, { createdAt: Date.now() + 1_000 });
+    expect((await previewDataUpdate(db, pid, 'v2')).sourceRunId).toBe(source.run.id);
+    const { runId } = await startDataUpdate(db, pid, 'v2');
+    const run = (await db.runs.get(runId))!;
+    const roles = readConfig(run.config, run.id).roles;
+    expect(roles).toEqual(readConfig(source.run.config, source.run.id).roles);
+    expect(roles?.defenderTarget).toBe(engineKey(target));
   });
 
   it('is idempotent: starting again (or after a reload) adds no run, task or instance', async () => {
