@@ -107,8 +107,14 @@ test('Update data generates only for new and changed rules, survives a reload, a
   await page.getByRole('button', { name: /Accept all proposed/ }).click();
   await expect(page.getByText(/^0 proposed/)).toBeVisible();
 
+  // Generate points to Update data while it has not run (v2 has no instances of its own yet).
+  await page.goto(`/#/p/${id}/generate`);
+  const hint = page.getByTestId('update-data-hint');
+  await expect(hint).toContainText('Version 2 was updated from version 1');
+  await hint.getByRole('link', { name: 'Update data on the Spec step' }).click();
+
   // Update data: the estimate next to a full rerun's, then the run, reloaded mid-way.
-  await page.goto(`/#/p/${id}/spec`);
+  await expect(page).toHaveURL(new RegExp(`#/p/${id}/spec$`));
   const card = page.getByRole('region', { name: 'Update data' });
   const compare = card.getByRole('table', { name: 'Update data versus a full rerun' });
   const taskRow = compare.getByRole('row', { name: /^Tasks/ });
@@ -131,6 +137,10 @@ test('Update data generates only for new and changed rules, survives a reload, a
   );
   // Planning again finds the same run.
   await expect(card.getByRole('button', { name: 'Update data' })).toHaveCount(0);
+  await page.goto(`/#/p/${id}/generate`);
+  await expect(page.getByRole('heading', { name: /^Run of/ })).toBeVisible();
+  await expect(page.getByTestId('update-data-hint')).toHaveCount(0);
+  await page.goto(`/#/p/${id}/spec`);
 
   const after = (await exportProject(page, 'Data update')) as unknown as Tables;
   const v2Id = after.specVersions.find((v) => v.versionNumber === 2)!.id;
