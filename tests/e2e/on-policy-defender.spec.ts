@@ -96,6 +96,12 @@ test('the evaluation target defends every task, and Review shows it', async ({ p
   const count = page.locator('p.count');
   await expect(count).toHaveText(/^[1-9]\d* of \d+ pairs shown$/);
   const elicited = Number((await count.innerText()).split(' ')[0]);
+  // Every pair of this run was defended by the target: the Defender filter says so.
+  const defender = filters.getByRole('combobox', { name: /^Defender/ });
+  await defender.selectOption({ label: 'Another model' });
+  await expect(page.getByText('No pair matches these filters.')).toBeVisible();
+  await defender.selectOption({ label: 'The evaluation target (on-policy)' });
+  await expect(count).toHaveText(new RegExp(`^${elicited} of \\d+ pairs shown$`));
   await expect(page.getByTestId('pair-origin')).toContainText(
     /^Rejected: the defender’s own reply in round \d/,
   );

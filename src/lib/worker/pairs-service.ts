@@ -6,10 +6,12 @@
 import { AbortedError } from '$lib/core/errors';
 import type { CaseType, PairStatus, PreferencePair, RuleStage } from '$lib/core/records';
 import {
+  matchesDefender,
   matchesOrigin,
   matchesQuality,
   matchesVerdict,
   provenanceProblem,
+  type DefenderFilter,
   type OriginFilter,
   type QualityFilter,
   type VerdictFilter,
@@ -36,6 +38,8 @@ export interface ReviewFilter {
   quality?: QualityFilter;
   /** Where the pair's sides came from (see `ORIGIN_FILTERS`; issue 14 §4). */
   origin?: OriginFilter;
+  /** Who defended: the evaluation target (on-policy) or another model. */
+  defender?: DefenderFilter;
   /** Case-insensitive substring of the prompt, chosen or rejected text. */
   text?: string;
   /** Only pairs whose chosen reply carries markup (see core/review/markup.ts). */
@@ -159,7 +163,7 @@ export async function findPairs(
   }
   const caseTypes = filter.caseTypes?.length ? new Set(filter.caseTypes) : undefined;
   const needle = filter.text?.trim().toLowerCase() ?? '';
-  const { ruleId, verdict, quality, origin, markup, currency } = filter;
+  const { ruleId, verdict, quality, origin, defender, markup, currency } = filter;
   const ruleSet =
     filter.family || filter.stage
       ? await ruleIdsOf(db, projectId, filter.family, filter.stage)
@@ -172,6 +176,7 @@ export async function findPairs(
     !verdict &&
     !quality &&
     !origin &&
+    !defender &&
     !markup &&
     !currency
   )
@@ -187,13 +192,14 @@ export async function findPairs(
     if (ruleId && !pair.ruleIds.includes(ruleId)) continue;
     if (ruleSet && !pair.ruleIds.some((id) => ruleSet.has(id))) continue;
     // An unreadable record's origin is `unknown`: the `unknown` origin filter keeps it.
-    const needsRecord = verdict || quality || (origin && origin !== 'unknown');
+    const needsRecord = verdict || quality || defender || (origin && origin !== 'unknown');
     if (needsRecord && provenanceProblem(pair) !== undefined) {
       unreadable++;
       continue;
     }
     if (verdict && !matchesVerdict(pair, verdict)) continue;
     if (origin && !matchesOrigin(pair, origin)) continue;
+    if (defender && !matchesDefender(pair, defender)) continue;
     if (quality && !matchesQuality(pair, quality)) continue;
     if (needle && !matchesText(pair, needle)) continue;
     if (markup && !hasChosenMarkup(pair)) continue;

@@ -5,7 +5,12 @@
  */
 import { isAbortError } from '$lib/core/errors';
 import type { CaseType, PairStatus, RuleStage } from '$lib/core/records';
-import type { OriginFilter, QualityFilter, VerdictFilter } from '$lib/core/review/facets';
+import type {
+  DefenderFilter,
+  OriginFilter,
+  QualityFilter,
+  VerdictFilter,
+} from '$lib/core/review/facets';
 import { notices } from '$lib/state/notices.svelte';
 import { pipeline } from '$lib/worker/client';
 import type { ReviewFilter } from '$lib/worker/pairs-service';
@@ -46,6 +51,8 @@ export class ReviewState {
   verdict = $state<VerdictFilter | ''>('');
   /** Where the pair's sides came from (ORIGIN_FILTERS), or '' for any. */
   origin = $state<OriginFilter | ''>('');
+  /** Who defended (DEFENDER_FILTERS), or '' for any. */
+  defender = $state<DefenderFilter | ''>('');
   /** A key of QUALITY_RANGES, or '' for any score. */
   quality = $state<QualityRange | ''>('');
   text = $state('');
@@ -95,6 +102,7 @@ export class ReviewState {
       ...(this.stage ? { stage: this.stage } : {}),
       ...(this.verdict ? { verdict: this.verdict } : {}),
       ...(this.origin ? { origin: this.origin } : {}),
+      ...(this.defender ? { defender: this.defender } : {}),
       ...(this.quality ? { quality: QUALITY_RANGES[this.quality].filter } : {}),
       ...(this.text.trim() ? { text: this.text.trim() } : {}),
       ...(this.markup ? { markup: true } : {}),

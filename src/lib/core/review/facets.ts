@@ -149,6 +149,25 @@ export function matchesOrigin(pair: PreferencePair, filter: OriginFilter): boole
   }
 }
 
+/**
+ * Who defended (issue 14 §2): the evaluation target (the run's on-policy defender option), or
+ * another model. Pairs without a readable synthesis record match neither.
+ */
+export const DEFENDER_FILTERS = {
+  target: 'The evaluation target (on-policy)',
+  other: 'Another model',
+} as const;
+
+export type DefenderFilter = keyof typeof DEFENDER_FILTERS;
+
+/** Whether the pair's defender matches `filter`. */
+export function matchesDefender(pair: PreferencePair, filter: DefenderFilter): boolean {
+  const provenance = synthesisProvenance(pair);
+  if (!provenance) return false;
+  const isTarget = provenance.roleAssignment?.defenderIsTarget === true;
+  return filter === 'target' ? isTarget : !isTarget;
+}
+
 /** The origin in words, for the pair view: e.g. "Rejected: the defender’s own reply in round 2. Chosen: written with the instance." */
 export function describeOrigin(origin: PairOrigin): string {
   const rejected = {

@@ -6,9 +6,11 @@ import { describe, expect, it } from 'vitest';
 import type { PreferencePair } from '$lib/core/records';
 import {
   describeOrigin,
+  matchesDefender,
   matchesOrigin,
   ORIGIN_FILTERS,
   originOfPair,
+  type DefenderFilter,
   type OriginFilter,
 } from '$lib/core/review/facets';
 import { pairOrigin, readPairProvenance } from '$lib/core/stored';
@@ -178,6 +180,31 @@ describe('the origin facet', () => {
       chosen: 'unknown',
       rounds: 1,
     });
+  });
+});
+
+describe('the defender facet', () => {
+  const elicited = { rejected: 'defender', round: 1, chosen: 'written', rounds: 1 } as const;
+  const pairs = {
+    target: pair('target', {
+      ...v3(elicited),
+      roleAssignment: { defender: 'openai:target@x', defenderIsTarget: true },
+    }),
+    rotated: pair('rotated', {
+      ...v3(elicited),
+      roleAssignment: { attacker: 'a', defender: 'b', defenderIsTarget: false, slot: 1 },
+    }),
+    plain: pair('plain', v3(elicited)),
+    foreign: pair('foreign', { note: 'imported' }),
+  };
+  const matching = (filter: DefenderFilter) =>
+    Object.entries(pairs)
+      .filter(([, p]) => matchesDefender(p, filter))
+      .map(([name]) => name);
+
+  it('tells the on-policy defender from any other; an unreadable record matches neither', () => {
+    expect(matching('target')).toEqual(['target']);
+    expect(matching('other')).toEqual(['rotated', 'plain']);
   });
 });
 
