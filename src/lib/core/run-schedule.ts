@@ -47,19 +47,21 @@ export function waveWidthFor(configs: readonly EngineConfig[]): number {
 
 /**
  * Tasks a run of `tasks` tasks on `configs` will have in flight at once, for its time estimate:
- * the largest effective concurrency among its engines (an endpoint's parallel requests, capped by
+ * the smallest effective concurrency among its engines (an endpoint's parallel requests, capped by
  * the browser's connections per origin; in-browser engines 1), at most the wave width and the
- * task count.
+ * task count. The smallest, because every task calls every role: an engine that serves fewer
+ * requests at once holds the others back (an in-browser model among endpoints makes it 1).
  */
 export function expectedInFlight(
   configs: readonly EngineConfig[],
   tasks: number,
   waveWidth: number | undefined,
 ): number {
+  if (!configs.length) return 1;
   const perEngine = configs.map((c) =>
     c.kind === 'openai' ? effectiveConcurrency(concurrencyOf(c), replicaUrls(c)).effective : 1,
   );
-  const k = Math.max(1, ...perEngine);
+  const k = Math.min(...perEngine);
   return Math.max(1, Math.min(k, waveWidth ?? k, tasks));
 }
 

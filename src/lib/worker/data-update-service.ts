@@ -32,6 +32,7 @@ import { configsForRun } from './runs/runner';
 import {
   createSynthesisRun,
   DEFAULT_TOKENS_PER_SECOND,
+  perModelEstimate,
   readConfig,
   versionExamples,
   type SynthesisEstimateOptions,
@@ -204,12 +205,16 @@ async function figures(
     instances: synthesis,
     examples: examplesByRule(rules, await versionExamples(db, ctx.versionId)),
     tokensPerSecond: options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND,
+    // The source run's loop (its attack rounds too: the update run reuses them) and roles.
     maxCandidateAttempts: ctx.source.config.loop.maxCandidateAttempts,
+    attackRounds: ctx.source.config.loop.attackRounds,
     ...(options.promptTokensPerSecond !== undefined
       ? { promptTokensPerSecond: options.promptTokensPerSecond }
       : {}),
+    ...(options.inFlight !== undefined ? { inFlight: options.inFlight } : {}),
     ...(options.observedYield ? { observedYield: options.observedYield } : {}),
     ...(options.prices ? { prices: options.prices } : {}),
+    ...perModelEstimate(options.models, ctx.source.config.roles),
   });
   return {
     tasks: estimate.tasks,

@@ -401,7 +401,8 @@ export async function exportDataset(
           if (pair.stale) staleCount++;
           if (keep(pair)) selectedIds.push(pair.id);
           const fits = fit && stalePass(pair) ? fit(pair) : undefined;
-          if (fits === 'carried' && keep(pair)) versionMix.carried++;
+          // A stale pair's rule changed: exported on request, but not "carried over unchanged".
+          if (fits === 'carried' && keep(pair) && !pair.stale) versionMix.carried++;
           else if (fits === 'other') versionMix.leftOut++;
         }
         yield pair;

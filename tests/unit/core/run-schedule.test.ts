@@ -184,7 +184,10 @@ describe('expectedInFlight', () => {
   });
 
   it("takes the endpoint's parallel requests, capped by the browser's 6 connections per origin", () => {
-    expect(expectedInFlight([browser, endpoint(4)], 100, BATCH_WAVE_WIDTH)).toBe(4);
+    expect(expectedInFlight([endpoint(4)], 100, BATCH_WAVE_WIDTH)).toBe(4);
+    // Every task calls every role: the engine with the fewest at once bounds the rest.
+    expect(expectedInFlight([endpoint(4), endpoint(2)], 100, BATCH_WAVE_WIDTH)).toBe(2);
+    expect(expectedInFlight([browser, endpoint(4)], 100, BATCH_WAVE_WIDTH)).toBe(1);
     expect(expectedInFlight([endpoint(32)], 100, BATCH_WAVE_WIDTH)).toBe(6);
     // A second port is a second origin: 12 connections.
     expect(expectedInFlight([endpoint(32, ['http://127.0.0.1:8001/v1'])], 100, 64)).toBe(12);

@@ -121,6 +121,13 @@ describe('data update service', () => {
     expect(config.seed).toBe(SEED);
     expect(config.controls).toEqual(readConfig(source.run.config, source.run.id).controls);
     expect(config.specVersionId).toBe('v2');
+    // The card's estimate is the run's own (same tasks, rounds, rates).
+    expect(config.estimate).toMatchObject({
+      tasks: preview.update.tasks,
+      promptTokens: preview.update.promptTokens,
+      completionTokens: preview.update.completionTokens,
+      timeMs: preview.update.timeMs,
+    });
     const tasks = await db.tasks.where('runId').equals(run.id).toArray();
     // Task keys are `${instanceId}/${ruleId}/${caseType}/${n}`.
     const targeted = new Set(tasks.map((t) => t.key.split('/')[1]));

@@ -20,6 +20,7 @@ import {
   initialLoopState,
   normaliseControls,
   rotationModels,
+  type EstimateInput,
   type ModelRates,
   type RolePlanOptions,
   planTasks,
@@ -245,7 +246,6 @@ export async function planSynthesisRun(
     throw new SynthesisConfigError('Nothing to generate: the chosen instances have no rules.');
 
   const roles = resolveRoles(input.roles, warnings);
-  const assignments = new Map(tasks.map((t) => [t.key, roles && assignTaskRoles(t.order, roles)]));
 
   const examples = await versionExamples(db, version.id);
   const rules = uniqueRules(loaded.flatMap((l) => l.instance.rules));
@@ -264,17 +264,7 @@ export async function planSynthesisRun(
     ...(options.inFlight !== undefined ? { inFlight: options.inFlight } : {}),
     ...(options.observedYield ? { observedYield: options.observedYield } : {}),
     ...(options.prices ? { prices: options.prices } : {}),
-    ...(models
-      ? {
-          models: models.rates,
-          modelOf: (task, agent) => {
-            const assigned = assignments.get(task.key);
-            const own =
-              agent === 'attacker' || agent === 'defender' ? assigned?.[agent] : undefined;
-            return own ?? models.byRole[AGENT_ROLE[agent]] ?? 'unknown';
-          },
-        }
-      : {}),
+    ...perModelEstimate(models, roles),
   });
   const tokensPerSecond = options.tokensPerSecond ?? DEFAULT_TOKENS_PER_SECOND;
   const config: SynthesisRunConfig = {
@@ -311,6 +301,25 @@ export async function planSynthesisRun(
     },
   };
   return { config, tasks, estimate, warnings };
+}
+
+/**
+ * The per-model part of an estimate's input: each task's attacker and defender as `roles` assign
+ * them (by task order, as the run will), every other agent on its role's model.
+ */
+export function perModelEstimate(
+  models: SynthesisEstimateOptions['models'],
+  roles: RolePlanOptions | undefined,
+): Pick<EstimateInput, 'models' | 'modelOf'> {
+  if (!models) return {};
+  return {
+    models: models.rates,
+    modelOf: (task, agent) => {
+      const assigned = roles ? assignTaskRoles(task.order, roles) : undefined;
+      const own = agent === 'attacker' || agent === 'defender' ? assigned?.[agent] : undefined;
+      return own ?? models.byRole[AGENT_ROLE[agent]] ?? 'unknown';
+    },
+  };
 }
 
 /** The run's role options as stored, or undefined when they assign nothing (with a note why). */
