@@ -103,6 +103,37 @@ async function sourceRun(db: SpecAlignDb, projectId: string, fromVersionId: stri
   return undefined;
 }
 
+/**
+ * The instances the data of `fromVersionId` was generated on: those of every synthesis run on it
+ * (not only the latest, which may have covered a few rules). When one of them was itself an
+ * *Update data* run — `fromVersionId` was updated from an earlier version — every instance that
+ * update stored counts too: its run lists only the instances that got tasks, and the kept ones
+ * carry their predecessors' pairs.
+ */
+async function sourceInstanceIds(
+  db: SpecAlignDb,
+  projectId: string,
+  fromVersionId: string,
+): Promise<string[]> {
+  const runs = await db.runs.where('[projectId+kind]').equals([projectId, 'synthesize']).toArray();
+  const ids = new Set<string>();
+  let updated = false;
+  for (const run of runs.sort((a, b) => a.createdAt - b.createdAt)) {
+    if ((run.config as { specVersionId?: string }).specVersionId !== fromVersionId) continue;
+    try {
+      const config = readConfig(run.config, run.id);
+      for (const id of config.instanceIds) ids.add(id);
+      if (config.dataUpdate) updated = true;
+    } catch {
+      continue; // an unreadable config names no instances
+    }
+  }
+  if (updated)
+    for (const id of await db.instances.where('specVersionId').equals(fromVersionId).primaryKeys())
+      ids.add(id as string);
+  return [...ids];
+}
+
 async function context(db: SpecAlignDb, projectId: string, versionId: string): Promise<Context> {
   const version = await db.specVersions.get(versionId);
   if (!version || version.projectId !== projectId)
@@ -118,8 +149,9 @@ async function context(db: SpecAlignDb, projectId: string, versionId: string): P
     throw new DataUpdateError(
       `No pairs were generated on v${from.versionNumber}: there is no data to update. Generate on v${version.versionNumber} instead.`,
     );
+  const sourceIds = await sourceInstanceIds(db, projectId, from.id);
   const [stored, oldRules, newRules] = await Promise.all([
-    db.instances.bulkGet(source.config.instanceIds),
+    db.instances.bulkGet(sourceIds),
     db.rules.where('specVersionId').equals(from.id).toArray(),
     db.rules.where('specVersionId').equals(version.id).toArray(),
   ]);
@@ -142,9 +174,9 @@ async function context(db: SpecAlignDb, projectId: string, versionId: string): P
     minSize,
     maxSize,
   });
-  if (oldInstances.length < source.config.instanceIds.length)
+  if (oldInstances.length < sourceIds.length)
     plan.warnings.push(
-      `${source.config.instanceIds.length - oldInstances.length} instance(s) of the last run were deleted since; they are left out.`,
+      `${sourceIds.length - oldInstances.length} instance(s) of earlier runs were deleted since; they are left out.`,
     );
   return {
     projectId,

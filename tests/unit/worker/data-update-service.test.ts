@@ -162,6 +162,52 @@ describe('data update service', () => {
     expect(roles?.defenderTarget).toBe(engineKey(target));
   });
 
+  it('a second update in a row starts from every instance the first one stored', async () => {
+    const db = await openTestDb();
+    const { pid } = await setUp(db, ['r3'], [], []);
+    await startDataUpdate(db, pid, 'v2');
+    const v2Instances = await db.instances.where('specVersionId').equals('v2').toArray();
+    const first = (await db.runs.get(dataUpdateRunId('v2')))!;
+    const listed = new Set(readConfig(first.config, first.id).instanceIds);
+    // The first update's run lists only the instances that got tasks; the others were kept.
+    const kept = v2Instances.filter((i) => !listed.has(i.id));
+    expect(kept.length).toBeGreaterThan(0);
+    // v3 rewords a rule that only a kept instance holds.
+    const inListed = new Set(v2Instances.filter((i) => listed.has(i.id)).flatMap((i) => i.ruleIds));
+    const target = kept.flatMap((i) => i.ruleIds).find((id) => !inListed.has(id))!;
+    expect(target).toBeDefined();
+    const v2Rules = await db.rules.where('specVersionId').equals('v2').toArray();
+    const lineage = v2Rules.find((r) => r.id === target)!.lineageId!;
+    await db.rules.bulkPut(
+      v2Rules.map((r) => ({
+        ...r,
+        id: `v3:${r.id}`,
+        specVersionId: 'v3',
+        statement: r.id === target ? `${r.statement} Again.` : r.statement,
+      })),
+    );
+    await db.specVersions.put(
+      version(pid, 'v3', 3, {
+        previousVersionId: 'v2',
+        update: {
+          fromVersionId: 'v2',
+          runId: 'annotate-run-2',
+          confirmedAt: 4,
+          kept: v2Rules.length - 1,
+          changed: 1,
+          added: 0,
+          retiredRuleIds: [],
+          changedLineageIds: [lineage],
+          retiredLineageIds: [],
+        },
+      }),
+    );
+    const preview = await previewDataUpdate(db, pid, 'v3');
+    expect(preview.instances.kept + preview.instances.repaired).toBe(v2Instances.length);
+    expect(preview.targetedRules).toBe(1);
+    expect(preview.update.tasks).toBeGreaterThan(0);
+  });
+
   it('is idempotent: starting again (or after a reload) adds no run, task or instance', async () => {
     const db = await openTestDb();
     const { pid } = await setUp(db, ['r3'], [], []);
