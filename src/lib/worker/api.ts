@@ -234,6 +234,11 @@ export interface WorkerApi extends EditApi {
     projectId: string,
     specVersionId: string,
   ): Promise<{ runId: string; tasks: number; created: boolean }>;
+  /**
+   * Makes a cancelled or failed *Update data* run resumable (paused, tasks as they are) and
+   * returns its id; start it with `startRun`.
+   */
+  reopenDataUpdate(projectId: string, specVersionId: string): Promise<string>;
 
   /** Which normative sentences and sections of a version have a rule yet. */
   ruleCoverage(specVersionId: string): Promise<CoverageSummary>;

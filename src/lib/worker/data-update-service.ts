@@ -421,3 +421,28 @@ function rolesOf(stored: SynthesisRoles | undefined): SynthesisRolesInput | unde
     ? { ...(target ? { defenderTarget: target } : {}), ...(rotate.length ? { rotate } : {}) }
     : undefined;
 }
+
+/**
+ * Makes a cancelled or failed *Update data* run resumable again: its id is one per version, so it
+ * cannot be planned anew. It goes back to paused with its tasks as they are (finished ones stay
+ * finished); start it with the runner. Returns the run's id.
+ *
+ * @throws DataUpdateError when the version has no *Update data* run.
+ */
+export async function reopenDataUpdate(
+  db: SpecAlignDb,
+  projectId: string,
+  versionId: string,
+): Promise<string> {
+  const runId = dataUpdateRunId(versionId);
+  await guardStorage(() =>
+    db.transaction('rw', db.runs, async () => {
+      const run = await db.runs.get(runId);
+      if (!run || run.projectId !== projectId)
+        throw new DataUpdateError('This version has no Update data run to finish.');
+      if (run.status === 'cancelled' || run.status === 'failed')
+        await db.runs.update(runId, { status: 'paused', error: undefined, updatedAt: Date.now() });
+    }),
+  );
+  return runId;
+}

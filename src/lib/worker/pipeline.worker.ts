@@ -15,7 +15,7 @@ import type { WorkerApi } from './api';
 import { JobRegistry } from './jobs';
 import { sampleAndStoreInstances } from './instances-service';
 import { planSynthesis, startSynthesisRun } from './synthesis-service';
-import { previewDataUpdate, startDataUpdate } from './data-update-service';
+import { previewDataUpdate, reopenDataUpdate, startDataUpdate } from './data-update-service';
 import { compareEvaluationsOnVersion } from './eval-versions-service';
 import { ModelRegistry } from './model-registry';
 import { createAnnotationRun } from './runs/annotation';
@@ -267,6 +267,10 @@ const api: WorkerApi = {
 
   startDataUpdate(projectId, specVersionId) {
     return startDataUpdate(getDb(), projectId, specVersionId);
+  },
+
+  reopenDataUpdate(projectId, specVersionId) {
+    return reopenDataUpdate(getDb(), projectId, specVersionId);
   },
 
   async createAnnotationRun(projectId, specVersionId) {

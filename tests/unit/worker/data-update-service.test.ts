@@ -12,6 +12,7 @@ import {
   dataUpdateRunId,
   DataUpdateError,
   previewDataUpdate,
+  reopenDataUpdate,
   startDataUpdate,
 } from '$lib/worker/data-update-service';
 import { sampleAndStoreInstances } from '$lib/worker/instances-service';
@@ -206,6 +207,20 @@ describe('data update service', () => {
     expect(preview.instances.kept + preview.instances.repaired).toBe(v2Instances.length);
     expect(preview.targetedRules).toBe(1);
     expect(preview.update.tasks).toBeGreaterThan(0);
+  });
+
+  it('a cancelled run can be finished: reopened as paused with its tasks, still one run', async () => {
+    const db = await openTestDb();
+    const { pid } = await setUp(db, ['r3'], [], []);
+    const { runId, tasks } = await startDataUpdate(db, pid, 'v2');
+    await db.runs.update(runId, { status: 'cancelled' });
+    expect(await reopenDataUpdate(db, pid, 'v2')).toBe(runId);
+    expect((await db.runs.get(runId))?.status).toBe('paused');
+    expect(await db.tasks.where('runId').equals(runId).count()).toBe(tasks);
+    // A paused run is left as it is; a version without the run says so.
+    await reopenDataUpdate(db, pid, 'v2');
+    expect((await db.runs.get(runId))?.status).toBe('paused');
+    await expect(reopenDataUpdate(db, pid, 'v1')).rejects.toThrow(DataUpdateError);
   });
 
   it('is idempotent: starting again (or after a reload) adds no run, task or instance', async () => {
