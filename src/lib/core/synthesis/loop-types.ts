@@ -200,6 +200,11 @@ export type LoopState = {
   round?: number;
   /** The rounds the defender held, in order (absent = none). */
   rounds?: AttackRound[];
+  /**
+   * The defender's held answer and the conversation of the round just recorded, until the next
+   * round's prompt passes the duplicate check: a repeated prompt falls back to it.
+   */
+  lastHeld?: { defender: JudgedResponse; conversation: ChatMessage[] };
   /** The planner's "worked before" hints, kept for the attacker's later rounds (absent = none). */
   hints?: ExperienceHint[];
   conversation?: ChatMessage[];

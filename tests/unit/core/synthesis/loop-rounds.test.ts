@@ -183,6 +183,33 @@ describe('adversarial rounds', () => {
     expect(results.find((r) => r.experience)?.step).toBe('judge-defender-safety');
   });
 
+  it('a later round that repeats a known prompt ends the rounds instead of the task', async () => {
+    const d = script(0);
+    // Round 1 asks something new; round 2 repeats a prompt another pair already has.
+    const known = 'Did you hike it yourself? ROUND2 (s';
+    const firstTry = await runTask(rounds(3, {}, script(0)));
+    const repeated = firstTry.results
+      .map((r) => r.state.conversation?.find((m) => m.role === 'user')?.content ?? '')
+      .find((c) => c.startsWith(known));
+    expect(repeated).toBeDefined();
+    const { results, last } = await runTask(rounds(3, { existingPrompts: [repeated!] }, d));
+    expect(last.failure).toBeUndefined();
+    // Round 2's attack was a duplicate: no defence of it; round 1's held answer is final.
+    expect(d.log.filter((a) => a === 'attacker')).toHaveLength(2);
+    expect(d.log.filter((a) => a === 'defender')).toHaveLength(1);
+    const fallback = results.find(
+      (r) => r.step === 'attack' && r.state.round === 1 && r.experience,
+    );
+    expect(fallback?.state.next).toBe('judge-defender-quality');
+    expect(fallback?.experience).toMatchObject({ success: false, rounds: 1 });
+    const p = last.pair?.provenance;
+    expect(p?.path).toBe('violator');
+    expect(p?.origin).toEqual({ rejected: 'violator', chosen: 'defender', rounds: 1 });
+    expect(p?.heldRounds ?? []).toEqual([]);
+    expect(last.pair?.chosen).toBe(HOLD);
+    expect(last.pair?.prompt.at(-1)?.content).toContain('ROUND1');
+  });
+
   it('one round is the single-attack behaviour: no hints, no round fields, the violator at once', async () => {
     const d = script(2);
     const { last } = await runTask(rounds(1, {}, d));

@@ -21,7 +21,7 @@ import {
 import { isNearDuplicate } from '../near-duplicate';
 import type { CandidateKind, JudgedResponse, LoopState, SafetySummary } from '../loop-types';
 import { promptText } from './pair';
-import type { StepHandler } from './env';
+import type { StepEnv, StepHandler } from './env';
 
 type DefenderStep =
   'plan' | 'attack' | 'defend' | 'judge-defender-safety' | 'judge-defender-quality';
@@ -112,8 +112,21 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
         ctx.existingPrompts ?? [],
         options.duplicateThreshold,
       )
-    )
-      return env.fail(step, 'duplicate prompt');
+    ) {
+      const held = state.lastHeld;
+      if (round === 1 || !held) return env.fail(step, 'duplicate prompt');
+      // A later round that only repeats a known prompt ends the rounds: the last round the
+      // defender held is final (quality-judged, then the violator writes), not the task lost.
+      state.conversation = held.conversation;
+      state.defender = held.defender;
+      state.round = round - 1;
+      state.rounds?.pop();
+      delete state.lastHeld;
+      state.next = 'judge-defender-quality';
+      return env.result(step, {
+        experience: experienceOf(env, held.defender, false, round - 1),
+      });
+    }
     state.next = 'defend';
     return env.result(step);
   },
@@ -175,26 +188,15 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
         overRefusal: judged.summary.overRefusal,
       });
       state.round = round + 1;
+      // Kept until the next round's prompt passes the duplicate check (see `attack`).
+      state.lastHeld = { defender, conversation: [...(state.conversation ?? [])] };
       delete state.defender;
       state.next = 'attack';
       return env.result(step);
     }
     state.next = 'judge-defender-quality';
-    const plan = state.plan;
-    const experience: ExperienceEntryDraft = {
-      instanceId: env.ctx.instance.id,
-      ruleId: state.task.ruleId,
-      caseType,
-      taskKey: state.task.key,
-      ...(plan?.technique ? { technique: plan.technique } : {}),
-      strategy: plan?.strategy ?? '',
-      angle: plan?.angle ?? '',
-      persona: plan?.persona ?? state.task.persona,
-      success,
-      defenderMove: defender.response.replace(/\s+/g, ' ').trim().slice(0, DEFENDER_MOVE_CHARS),
-      ...(env.options.attackRounds > 1 ? { rounds: round, family: env.target.rule.family } : {}),
-    };
-    return env.result(step, { experience });
+    delete state.lastHeld;
+    return env.result(step, { experience: experienceOf(env, defender, success, round) });
   },
 
   async 'judge-defender-quality'(env, step) {
@@ -252,6 +254,30 @@ export const DEFENDER_STEPS: Record<DefenderStep, StepHandler> = {
 };
 
 /** The rationale that explains a needless refusal: the first rule the exchange touches. */
+/** The task's experience-pool entry, once the defender's verdict is final. */
+function experienceOf(
+  env: StepEnv,
+  defender: JudgedResponse,
+  success: boolean,
+  round: number,
+): ExperienceEntryDraft {
+  const { state } = env;
+  const plan = state.plan;
+  return {
+    instanceId: env.ctx.instance.id,
+    ruleId: state.task.ruleId,
+    caseType: state.task.caseType,
+    taskKey: state.task.key,
+    ...(plan?.technique ? { technique: plan.technique } : {}),
+    strategy: plan?.strategy ?? '',
+    angle: plan?.angle ?? '',
+    persona: plan?.persona ?? state.task.persona,
+    success,
+    defenderMove: defender.response.replace(/\s+/g, ' ').trim().slice(0, DEFENDER_MOVE_CHARS),
+    ...(env.options.attackRounds > 1 ? { rounds: round, family: env.target.rule.family } : {}),
+  };
+}
+
 function firstRationale(summary: SafetySummary): string {
   return (
     summary.verdicts.find((v) => v.verdict !== 'not-applicable')?.rationale ??
