@@ -6,10 +6,11 @@
  * The calls are the scripted society's (scripts/bench-prefix.ts: realistic 8–13-rule instances of
  * the example spec, every agent in its real order), so the replay measures the prompt layout and
  * wllama's cache, not what a random-weight model happens to write. Each call generates only a
- * few tokens: what is measured is prefill. wllama keeps llama-server's default 4 slots with a
- * unified KV cache and sends each request to the idle slot whose cached prompt shares the most
- * with it, so reuse is not limited to the previous call. Tasks run one after another, as W = 1
- * in-browser runs do.
+ * few tokens: what is measured is prefill. The app loads llama.cpp with one slot (`n_parallel:
+ * 1`, the engine serves one request at a time) and `cache_prompt`, so each call reuses the longest
+ * prefix it shares with the call before it (measured: four slots evaluate the same within 0.2 %).
+ * Tasks run one after another, as W = 1 in-browser runs do, with the app's default settings (three
+ * attack rounds).
  *
  * `npx tsx scripts/bench-reuse.ts [tasks] [calls.json]`: replays the first `tasks` tasks (default
  * 4) of this checkout's layout, or of a JSON dump of `PromptCall[][]` (how the "before" figures
@@ -37,6 +38,8 @@ export const BEFORE_REUSE = { commit: '7a0fcde', evaluated: 66_539, sent: 117_53
  * prompt opened with it), measured the same way before it was dropped: a better ratio, more work.
  */
 export const ALL_INSTANCE_FIRST = { evaluated: 69_299, sent: 157_853 };
+/** This layout with one attack round per task (the setting before rounds existed), same 4 tasks. */
+export const ONE_ROUND = { evaluated: 61_482, sent: 119_454 };
 
 export interface ReuseMeasurement {
   calls: number;
@@ -120,13 +123,13 @@ export async function benchReuse(
     metric:
       'wllama prompt reuse, society calls replayed on the tiny GGUF: prompt tokens evaluated ÷ sent',
     value: `${ratio(m)}${before}; without reuse 1.00`,
-    note: `${m.calls} calls of the first ${tasks} tasks of the scripted society (8–13-rule instances), in order, through wllama in Chromium (4 slots, unified KV cache, cache_prompt); ${m.evaluated.toLocaleString('en')} of ${m.sent.toLocaleString('en')} prompt tokens evaluated (llama.cpp timings; one token per byte in the tiny model). Per agent: ${Object.entries(
+    note: `${m.calls} calls of the first ${tasks} tasks of the scripted society (8–13-rule instances), in order, through wllama in Chromium (one slot, cache_prompt: each call reuses the prefix it shares with the previous one; default settings, 3 attack rounds); ${m.evaluated.toLocaleString('en')} of ${m.sent.toLocaleString('en')} prompt tokens evaluated (llama.cpp timings; one token per byte in the tiny model). Per agent: ${Object.entries(
       m.byAgent,
     )
       .map(([a, r]) => `${a} ${ratio(r)}`)
       .join(
         ', ',
-      )}. Before = the same society recorded at ${BEFORE_REUSE.commit} and replayed by this script: ${BEFORE_REUSE.evaluated.toLocaleString('en')} of ${BEFORE_REUSE.sent.toLocaleString('en')}; wllama's 4 similarity-matched slots already reused each agent's fixed system prompt across tasks, so the gain is in work done (${Math.round((1 - m.evaluated / BEFORE_REUSE.evaluated) * 100)} % fewer tokens evaluated), not only in the ratio. A variant giving the attacker and the quality judge the instance too reached ${ratio(ALL_INSTANCE_FIRST)} but sent ${Math.round((ALL_INSTANCE_FIRST.sent / BEFORE_REUSE.sent - 1) * 100)} % more and evaluated ${ALL_INSTANCE_FIRST.evaluated.toLocaleString('en')}: dropped. Without reuse every prompt is evaluated whole. Target ≤ 0.5`,
+      )}. Before = the same society's first ${tasks} tasks recorded at ${BEFORE_REUSE.commit} (the layout before, one attack per task) and replayed by this script: ${BEFORE_REUSE.evaluated.toLocaleString('en')} of ${BEFORE_REUSE.sent.toLocaleString('en')} (${ratio(BEFORE_REUSE)}). This layout at one attack round: ${ONE_ROUND.evaluated.toLocaleString('en')} of ${ONE_ROUND.sent.toLocaleString('en')} (${ratio(ONE_ROUND)}, 8 % fewer tokens evaluated than before for the same calls); three rounds make more calls per task, and a round's attack, defence and judgement share long prefixes with the round before. A variant giving the attacker and the quality judge the instance too reached ${ratio(ALL_INSTANCE_FIRST)} at one round but sent ${Math.round((ALL_INSTANCE_FIRST.sent / BEFORE_REUSE.sent - 1) * 100)} % more and evaluated ${ALL_INSTANCE_FIRST.evaluated.toLocaleString('en')}: dropped. Without reuse every prompt is evaluated whole. Target ≤ 0.5`,
   };
 }
 
