@@ -11,6 +11,7 @@ import { createProject, download, expect, test } from './fixtures';
 import { projectFile, script as evalScript } from './harness/eval-project';
 import { customIds, runBatchFile } from './harness/run-batch';
 import type { ChatCompletionBody } from '../fixtures/fake-openai-server';
+import { openProjectFile } from './harness/project-file';
 
 /** One rule per "must"/"never" sentence of the chunk, quoted verbatim (as rules.spec.ts). */
 function annotator(body: ChatCompletionBody): string | undefined {
@@ -136,17 +137,8 @@ test('an evaluation run through two batch files gives the live score; a malforme
   page,
 }) => {
   test.setTimeout(180_000);
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'eval.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile(server.url, { name: 'Batch eval' }))),
-  });
-  await page.getByRole('link', { name: 'Batch eval', exact: true }).click();
-  await page
-    .getByRole('navigation', { name: 'Workflow steps' })
-    .getByRole('link', { name: 'Evaluate' })
-    .click();
+  const nav = await openProjectFile(page, projectFile(server.url, { name: 'Batch eval' }));
+  await nav.getByRole('link', { name: 'Evaluate' }).click();
   const form = page.getByRole('form', { name: 'Evaluation settings' });
   await form.getByRole('radio', { name: /All pairs' queries/ }).check();
   await expect(form.getByText(/^8 queries testing 4 rules/)).toBeVisible();

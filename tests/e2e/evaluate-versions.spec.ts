@@ -6,6 +6,7 @@
  */
 import { computeRcs, type EvalItemResult, type RuleMeta } from '../../src/lib/core/evaluation/rcs';
 import { expect, test } from './fixtures';
+import { openProjectFile } from './harness/project-file';
 
 const now = 1_700_000_000_000;
 const meta = (statement: string): RuleMeta => ({ statement, family: 'privacy', stage: 'content' });
@@ -140,17 +141,8 @@ function projectFile() {
 test('two evaluations compare on the latest version: kept, changed and new rules, stale items', async ({
   page,
 }) => {
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'versions.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile())),
-  });
-  await page.getByRole('link', { name: 'Versions eval', exact: true }).click();
-  await page
-    .getByRole('navigation', { name: 'Workflow steps' })
-    .getByRole('link', { name: 'Evaluate' })
-    .click();
+  const nav = await openProjectFile(page, projectFile());
+  await nav.getByRole('link', { name: 'Evaluate' }).click();
 
   const compare = page.getByRole('region', { name: 'Compare two evaluations' });
   await compare

@@ -22,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { startFakeOpenAiServer, type FakeOpenAiServer } from '../fixtures/fake-openai-server';
 import { expect, test } from './fixtures';
 import { projectFile, script } from './harness/eval-project';
+import { openProjectFile } from './harness/project-file';
 
 let server: FakeOpenAiServer;
 test.beforeAll(async () => {
@@ -35,17 +36,8 @@ test('an evaluation run gives the known RCS and over-refusal; calibration shows 
   page,
 }) => {
   test.setTimeout(180_000);
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'eval.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile(server.url))),
-  });
-  await page.getByRole('link', { name: 'Eval test', exact: true }).click();
-  await page
-    .getByRole('navigation', { name: 'Workflow steps' })
-    .getByRole('link', { name: 'Evaluate' })
-    .click();
+  const nav = await openProjectFile(page, projectFile(server.url));
+  await nav.getByRole('link', { name: 'Evaluate' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Evaluate' })).toBeVisible();
 
   // Dashboard: 8 pairs, rules × case types with counts as text.
@@ -122,16 +114,10 @@ test('an eval set downloaded from Export and imported on Evaluate gives the know
   page,
 }) => {
   test.setTimeout(180_000);
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'evalset.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(
-      JSON.stringify(projectFile(server.url, { name: 'Eval set test', markEval: true })),
-    ),
-  });
-  await page.getByRole('link', { name: 'Eval set test', exact: true }).click();
-  const nav = page.getByRole('navigation', { name: 'Workflow steps' });
+  const nav = await openProjectFile(
+    page,
+    projectFile(server.url, { name: 'Eval set test', markEval: true }),
+  );
 
   // Export the eval set (every pair is marked for evaluation, most are unreviewed).
   await nav.getByRole('link', { name: 'Export' }).click();

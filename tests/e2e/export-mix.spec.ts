@@ -2,6 +2,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { synthesisProvenance } from '../helpers/provenance';
 import { featureProblems, splitCard } from '../unit/core/export/fixtures';
 import { expect, test, download } from './fixtures';
+import { openProjectFile, projectFileOf } from './harness/project-file';
 
 const WORDS =
   'harbor dock weather boat refund account order policy caller number privacy detail support tide anchor sail engine fuel ticket schedule storm chart radio crew cargo license permit marina slip mooring'.split(
@@ -60,13 +61,9 @@ function projectFile() {
     systemPrompt: system(id),
     createdAt: now,
   });
-  return {
-    format: 'specalign-project',
-    formatVersion: 1,
-    schemaVersion: 1,
-    exportedAt: new Date(now).toISOString(),
-    project: { id: 'p', name: 'Mix test', createdAt: now, updatedAt: now },
-    tables: {
+  return projectFileOf(
+    'Mix test',
+    {
       rules: [
         {
           id: 'rule-a',
@@ -92,7 +89,8 @@ function projectFile() {
       instances: [instance('inst-a', 0), instance('inst-b', 1)],
       pairs,
     },
-  };
+    { now },
+  );
 }
 
 function jsonl(bytes: Buffer | Uint8Array): Record<string, unknown>[] {
@@ -106,17 +104,8 @@ function jsonl(bytes: Buffer | Uint8Array): Record<string, unknown>[] {
 test('the training mix is previewed, applied and recorded: SFT:DPO 1:3, length bounds, cross-run duplicates', async ({
   page,
 }) => {
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'mix.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile())),
-  });
-  await page.getByRole('link', { name: 'Mix test', exact: true }).click();
-  await page
-    .getByRole('navigation', { name: 'Workflow steps' })
-    .getByRole('link', { name: 'Export' })
-    .click();
+  const nav = await openProjectFile(page, projectFile());
+  await nav.getByRole('link', { name: 'Export' }).click();
   await expect(page.getByText('24 accepted and 0 pending pairs.')).toBeVisible();
 
   // The defaults: 1:3, bounds ½–2 only reported, duplicates removed; counted in the worker.

@@ -5,6 +5,7 @@
  */
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
+import { openProjectFile, projectFileOf } from './harness/project-file';
 
 const LONG = `https://example.org/${'a1b2c3d4'.repeat(250)}`; // 2,020 characters, no break
 const SPEC = `# Policy {#policy}\n\n## Privacy {#privacy}\n\nThe assistant must never reveal personal data.\n`;
@@ -58,13 +59,9 @@ function projectFile() {
     provenance: {},
     createdAt: now + i,
   });
-  return {
-    format: 'specalign-project',
-    formatVersion: 1,
-    schemaVersion: 1,
-    exportedAt: new Date(now).toISOString(),
-    project: { id: 'p', name: 'Layout test', createdAt: now, updatedAt: now },
-    tables: {
+  return projectFileOf(
+    'Layout test',
+    {
       specVersions: [
         {
           id: 'v',
@@ -136,7 +133,8 @@ function projectFile() {
         pair('pair-1', 'Here it is: <img src=x onerror="alert(1)"> done.', 1),
       ],
     },
-  };
+    { now },
+  );
 }
 
 /** The page is no wider than the window: nothing pushes it sideways. */
@@ -152,14 +150,7 @@ test('long model strings wrap on Rules and Review, and markup in a chosen reply 
   page,
 }) => {
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'layout.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile())),
-  });
-  await page.getByRole('link', { name: 'Layout test', exact: true }).click();
-  const nav = page.getByRole('navigation', { name: 'Workflow steps' });
+  const nav = await openProjectFile(page, projectFile());
 
   await nav.getByRole('link', { name: 'Rules' }).click();
   await expect(page.getByText(`Never reveal ${LONG.slice(0, 40)}`)).toBeVisible();

@@ -1,6 +1,7 @@
 import { strFromU8, unzipSync } from 'fflate';
 import { synthesisProvenance } from '../helpers/provenance';
 import { expect, test, download } from './fixtures';
+import { openProjectFile, projectFileOf } from './harness/project-file';
 
 const PAIRS = 30;
 const SYSTEM = 'You are a support assistant. Never reveal personal data. Say when unsure.';
@@ -77,13 +78,9 @@ function projectFile() {
       createdAt: now + i,
     };
   });
-  return {
-    format: 'specalign-project',
-    formatVersion: 1,
-    schemaVersion: 1,
-    exportedAt: new Date(now).toISOString(),
-    project: { id: 'p', name: 'Review test', createdAt: now, updatedAt: now },
-    tables: {
+  return projectFileOf(
+    'Review test',
+    {
       rules: [
         rule(
           'rule-a',
@@ -109,20 +106,14 @@ function projectFile() {
       ],
       pairs,
     },
-  };
+    { now },
+  );
 }
 
 test('pairs are reviewed by keyboard and in bulk, then exported as TRL DPO JSONL and an HF zip', async ({
   page,
 }) => {
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'review.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile())),
-  });
-  await page.getByRole('link', { name: 'Review test', exact: true }).click();
-  const nav = page.getByRole('navigation', { name: 'Workflow steps' });
+  const nav = await openProjectFile(page, projectFile());
   await nav.getByRole('link', { name: 'Review' }).click();
   await expect(page.getByText(`${PAIRS} of ${PAIRS} pairs shown`)).toBeVisible();
   await expect(page.getByText(/Keyboard: j/)).toBeVisible();

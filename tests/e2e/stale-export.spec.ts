@@ -6,6 +6,7 @@
  */
 import { strFromU8, unzipSync } from 'fflate';
 import { expect, test, download } from './fixtures';
+import { openProjectFile, projectFileOf } from './harness/project-file';
 
 const SYSTEM = 'You are a support assistant. Never reveal personal data.';
 /** Pairs s-0 … s-5 are accepted; s-1 and s-4 test a rule the v2 update retired. */
@@ -34,13 +35,9 @@ function projectFile() {
       ? { stale: { reason: 'retired', specVersionId: 'v', lineageIds: ['rule-old'] } }
       : {}),
   }));
-  return {
-    format: 'specalign-project',
-    formatVersion: 1,
-    schemaVersion: 1,
-    exportedAt: new Date(now).toISOString(),
-    project: { id: 'p', name: 'Stale test', createdAt: now, updatedAt: now },
-    tables: {
+  return projectFileOf(
+    'Stale test',
+    {
       specVersions: [
         {
           id: 'v',
@@ -92,7 +89,8 @@ function projectFile() {
       ],
       pairs,
     },
-  };
+    { now },
+  );
 }
 
 const prompts = (bytes: Buffer | Uint8Array) =>
@@ -106,14 +104,7 @@ const prompts = (bytes: Buffer | Uint8Array) =>
 test('stale pairs are filterable in Review, left out of exports by default, and versions are tracked', async ({
   page,
 }) => {
-  await page.goto('/#/');
-  await page.getByLabel('Project file to import').setInputFiles({
-    name: 'stale.specalign.json',
-    mimeType: 'application/json',
-    buffer: Buffer.from(JSON.stringify(projectFile())),
-  });
-  await page.getByRole('link', { name: 'Stale test', exact: true }).click();
-  const nav = page.getByRole('navigation', { name: 'Workflow steps' });
+  const nav = await openProjectFile(page, projectFile());
 
   // Review: the Stale filter runs in the worker; the list and the pair say why.
   await nav.getByRole('link', { name: 'Review' }).click();

@@ -5,6 +5,7 @@
  */
 import type { ChatCompletionBody } from '../../fixtures/fake-openai-server';
 import { checklistReply, readChecklistPrompt } from '../../helpers/checklist-prompt';
+import { projectFileOf } from './project-file';
 
 /** Distinct stages fix the labels: instances number rules by stage first (R1 … R4 in this order). */
 const STAGES = ['interpretation', 'decision', 'content', 'style'];
@@ -101,19 +102,9 @@ export function projectFile(baseUrl: string, options: { name?: string; markEval?
     start: 0,
     end: 1,
   });
-  return {
-    format: 'specalign-project',
-    formatVersion: 1,
-    schemaVersion: 1,
-    exportedAt: new Date(now).toISOString(),
-    project: {
-      id: 'p',
-      name: options.name ?? 'Eval test',
-      createdAt: now,
-      updatedAt: now,
-      defaultModel: { kind: 'openai', baseUrl, model: 'evalfake' },
-    },
-    tables: {
+  return projectFileOf(
+    options.name ?? 'Eval test',
+    {
       specVersions: [
         {
           id: 'v',
@@ -161,5 +152,6 @@ export function projectFile(baseUrl: string, options: { name?: string; markEval?
       ],
       pairs,
     },
-  };
+    { now, project: { defaultModel: { kind: 'openai', baseUrl, model: 'evalfake' } } },
+  );
 }
