@@ -3,12 +3,9 @@
  * task's attacker/defender models, the handler resolves engines per task from them, pairs record
  * who played what, and runs planned before the option still resume.
  */
-import { closeTestDbs, openTestDb } from '../../../helpers/db';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { closeTestDbs } from '../../../helpers/db';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineKey, type AgentRole, type EngineConfig } from '$lib/core/engine-config';
-import { materializeInstance, sampleInstances } from '$lib/core/instances';
 import type { ChatEngine, ChatRequest } from '$lib/core/llm';
 import {
   agentOfMessages,
@@ -18,7 +15,7 @@ import {
 } from '$lib/core/synthesis';
 import { loopStateV1, readRecord, synthesisRunConfigSchema } from '$lib/core/stored';
 import type { SpecAlignDb } from '$lib/db/database';
-import { createProject, setProjectModels } from '$lib/db/projects';
+import { setProjectModels } from '$lib/db/projects';
 import { putModelSpeed } from '$lib/db/settings';
 import { executeRun } from '$lib/worker/runs/executor';
 import { runConcurrency } from '$lib/worker/runs/runner';
@@ -31,14 +28,12 @@ import {
   startSynthesisRun,
   type SynthesisRequest,
 } from '$lib/worker/synthesis-service';
-import { importSpecVersion } from '$lib/worker/spec-store';
 import { ScriptedEngine } from '../../../helpers/scripted-engine';
-import { HARBOR_RULES } from '../../core/instances/fixtures';
+import { synthesisWorld } from './synthesis-world';
 import { attack, judgedReply, plan, quality, response, safety } from '../../core/synthesis/helpers';
 
 afterEach(closeTestDbs);
 
-const exampleSpec = path.resolve(process.cwd(), 'public/example-spec.md');
 const endpoint = (model: string, extra: Partial<EngineConfig> = {}): EngineConfig =>
   ({ kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model, ...extra }) as EngineConfig;
 const BIG = endpoint('big');
@@ -49,31 +44,9 @@ async function setup(models: {
   defaultModel: EngineConfig;
   roleModels?: Partial<Record<AgentRole, EngineConfig>>;
 }) {
-  const db = await openTestDb();
-  const project = await createProject(db, 'Roles');
-  await setProjectModels(db, project.id, models);
-  const { specVersionId } = await importSpecVersion(db, project.id, {
-    name: 'example-spec.md',
-    text: await readFile(exampleSpec, 'utf8'),
-  });
-  const rules = HARBOR_RULES.slice(0, 20).map((r) => ({
-    ...r,
-    projectId: project.id,
-    specVersionId,
-  }));
-  await db.rules.bulkAdd(rules);
-  const sample = sampleInstances(rules, { count: 2, seed: 11, minSize: 4, maxSize: 4 });
-  const byId = new Map(rules.map((r) => [r.id, r]));
-  const instances = sample.instances.map(
-    (draft) =>
-      materializeInstance(draft, byId, {
-        id: `inst-${draft.index}`,
-        projectId: project.id,
-        specVersionId,
-        createdAt: 0,
-      }).instance,
+  const { db, projectId, specVersionId, instances } = await synthesisWorld('Roles', (db, id) =>
+    setProjectModels(db, id, models),
   );
-  await db.instances.bulkAdd(instances);
   const request: SynthesisRequest = {
     specVersionId,
     instanceIds: instances.map((i) => i.id),
@@ -88,7 +61,7 @@ async function setup(models: {
     },
     seed: 7,
   };
-  return { db, projectId: project.id, request };
+  return { db, projectId, request };
 }
 
 const userText = (r: ChatRequest) =>

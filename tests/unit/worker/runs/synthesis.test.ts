@@ -1,12 +1,10 @@
-import { closeTestDbs, openTestDb } from '../../../helpers/db';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { closeTestDbs } from '../../../helpers/db';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRole } from '$lib/core/engine-config';
-import { labelInstanceRules, materializeInstance, sampleInstances } from '$lib/core/instances';
+import { labelInstanceRules } from '$lib/core/instances';
 import { mulberry32 } from '$lib/core/hash';
 import type { ChatEngine, ChatRequest, TokenUsage } from '$lib/core/llm';
-import type { CaseType, Rule, SpecInstance, Task } from '$lib/core/records';
+import type { CaseType, Rule, Task } from '$lib/core/records';
 import {
   CASE_TYPE_DESCRIPTIONS,
   CASE_TYPES,
@@ -15,7 +13,7 @@ import {
   type PairProvenance,
 } from '$lib/core/synthesis';
 import type { SpecAlignDb } from '$lib/db/database';
-import { createProject, setProjectModels } from '$lib/db/projects';
+import { setProjectModels } from '$lib/db/projects';
 import { executeRun, MAX_TASK_ATTEMPTS } from '$lib/worker/runs/executor';
 import { RunRunner } from '$lib/worker/runs/runner';
 import { readStartEstimate } from '$lib/core/stored';
@@ -29,9 +27,8 @@ import {
   type SynthesisRunInput,
 } from '$lib/worker/runs/synthesis-plan';
 import { summariseSynthesisTasks } from '../../../helpers/synthesis-summary';
-import { importSpecVersion } from '$lib/worker/spec-store';
 import { ScriptedEngine } from '../../../helpers/scripted-engine';
-import { HARBOR_RULES } from '../../core/instances/fixtures';
+import { synthesisWorld, type SynthesisWorld } from './synthesis-world';
 import {
   AgentDispatcher,
   attack,
@@ -44,46 +41,13 @@ import {
 
 afterEach(closeTestDbs);
 
-const exampleSpec = path.resolve(process.cwd(), 'public/example-spec.md');
-
 // ---------------------------------------------------------------------------------------------
 // A project with 20 accepted rules and two 4-rule instances: 2 × 4 rules × 3 case types = 24 tasks.
 
-interface World {
-  db: SpecAlignDb;
-  projectId: string;
-  specVersionId: string;
-  rules: Rule[];
-  instances: SpecInstance[];
-}
+type World = SynthesisWorld;
 
-async function setup(): Promise<World> {
-  const db = await openTestDb();
-  const project = await createProject(db, 'Synthesis');
-  const { specVersionId } = await importSpecVersion(db, project.id, {
-    name: 'example-spec.md',
-    text: await readFile(exampleSpec, 'utf8'),
-  });
-  // Fixed rule and instance ids, so two worlds plan the same task keys and seeds.
-  const rules = HARBOR_RULES.slice(0, 20).map((r) => ({
-    ...r,
-    projectId: project.id,
-    specVersionId,
-  }));
-  await db.rules.bulkAdd(rules);
-  const sample = sampleInstances(rules, { count: 2, seed: 11, minSize: 4, maxSize: 4 });
-  const byId = new Map(rules.map((r) => [r.id, r]));
-  const instances = sample.instances.map(
-    (draft) =>
-      materializeInstance(draft, byId, {
-        id: `inst-${draft.index}`,
-        projectId: project.id,
-        specVersionId,
-        createdAt: 0,
-      }).instance,
-  );
-  await db.instances.bulkAdd(instances);
-  return { db, projectId: project.id, specVersionId, rules, instances };
+function setup(): Promise<World> {
+  return synthesisWorld('Synthesis');
 }
 
 function input(world: World, extra: Partial<SynthesisRunInput> = {}): SynthesisRunInput {
