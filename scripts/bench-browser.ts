@@ -22,6 +22,7 @@ import { preview } from 'vite';
 import { chromiumArgs } from '../playwright.config';
 import { makeTinyGguf } from '../tests/fixtures/make-tiny-gguf.mjs';
 import { createProject, expect } from '../tests/e2e/fixtures';
+import { setUpTinyGgufProject } from '../tests/e2e/harness/tiny-gguf-project';
 import {
   agentRequests,
   RequestGate,
@@ -518,15 +519,10 @@ async function benchWllamaSwiftShader(
  * safety checklist runs into its token limit on every call and the run becomes repair retries of
  * the same prompt (nearly all reused), which would flatter the ratio without testing the layout.
  */
-const REUSE_RULES = [
-  'The assistant must never read card numbers aloud.',
-  'The assistant should answer in two sentences or fewer.',
-];
-
 /**
  * Prompt reuse in the browser (issue 13 §2): a short synthesis run on the tiny GGUF in wllama
- * (one instance of {@link REUSE_RULES}, `tasks` tasks, every role on the one model), read from
- * the Generate run view: prompt tokens llama.cpp evaluated ÷ prompt tokens sent.
+ * (one instance of `setUpTinyGgufProject`'s two kiosk rules, `tasks` tasks, every role on the one
+ * model), read from the Generate run view: prompt tokens llama.cpp evaluated ÷ prompt tokens sent.
  */
 async function benchWllamaReuse(
   browser: Browser,
@@ -537,37 +533,7 @@ async function benchWllamaReuse(
   const context = await newContext(browser, baseURL);
   try {
     const page = await context.newPage();
-    const id = await createProject(page, 'wllama reuse bench');
-    await page
-      .getByLabel('…or paste the text')
-      .fill('# Kiosk policy\n\n## Privacy\n\nThe assistant must never read card numbers aloud.\n');
-    await page.getByRole('button', { name: 'Import pasted text' }).click();
-    await expect(page.getByText(/Imported version 1/)).toBeVisible();
-    await page.goto(`/#/p/${id}/models`);
-    await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
-    await page.getByLabel('GGUF file').setInputFiles(modelPath);
-    await page.getByLabel('Context size (tokens)').fill('16384');
-    await page
-      .getByRole('form', { name: 'GGUF model (wllama)' })
-      .getByRole('button', { name: 'Load model' })
-      .click();
-    await expect(page.getByText('Default for every role: tiny-llama.gguf (wllama)')).toBeVisible({
-      timeout: 120_000,
-    });
-    await page.goto(`/#/p/${id}/rules`);
-    for (const statement of REUSE_RULES) {
-      await page.getByRole('button', { name: 'Add rule by hand' }).click();
-      await page.getByLabel('Statement').fill(statement);
-      await page.getByRole('button', { name: 'Add rule', exact: true }).click();
-      await expect(page.locator('li.rule .statement', { hasText: statement })).toBeVisible();
-    }
-    await page.goto(`/#/p/${id}/instances`);
-    const sampling = page.getByRole('form', { name: 'Instance sampling' });
-    await sampling.getByLabel('Instances').fill('1');
-    await sampling.getByLabel('Smallest').fill(String(REUSE_RULES.length));
-    await sampling.getByLabel('Largest').fill(String(REUSE_RULES.length));
-    await sampling.getByRole('button', { name: 'Sample instances' }).click();
-    await expect(page.getByRole('heading', { name: 'Instances (1)' })).toBeVisible();
+    const id = await setUpTinyGgufProject(page, 'wllama reuse bench', modelPath);
     await page.goto(`/#/p/${id}/generate`);
     const form = page.getByRole('form', { name: 'Generation settings' });
     await form.getByLabel('Task budget (optional)').fill(String(tasks));

@@ -16,6 +16,7 @@ import {
 import { makeTinyGguf } from '../fixtures/make-tiny-gguf.mjs';
 import { societyScript } from '../fixtures/synthesis-society';
 import { createProject, expect, test } from './fixtures';
+import { setUpTinyGgufProject } from './harness/tiny-gguf-project';
 
 function annotator(body: ChatCompletionBody): string | undefined {
   if (!JSON.stringify(body.response_format ?? '').includes('sourceQuote')) return undefined;
@@ -145,43 +146,7 @@ test('a short run on the tiny GGUF in wllama finishes, every task with a pair or
   const modelPath = path.join(dir, 'tiny-llama.gguf');
   // One token per byte: agent prompts need a long context.
   await makeTinyGguf(modelPath, { seed: 1, contextLength: 16384 });
-  const id = await createProject(page, 'Tiny synthesis');
-  await page
-    .getByLabel('…or paste the text')
-    .fill('# Kiosk policy\n\n## Privacy\n\nThe assistant must never read card numbers aloud.\n');
-  await page.getByRole('button', { name: 'Import pasted text' }).click();
-  await expect(page.getByText(/Imported version 1/)).toBeVisible();
-
-  await page.goto(`/#/p/${id}/models`);
-  await page.getByRole('radio', { name: 'GGUF (wllama: WebGPU or CPU)' }).check();
-  await page.getByLabel('GGUF file').setInputFiles(modelPath);
-  await page.getByLabel('Context size (tokens)').fill('16384');
-  await page
-    .getByRole('form', { name: 'GGUF model (wllama)' })
-    .getByRole('button', { name: 'Load model' })
-    .click();
-  await expect(page.getByText('Default for every role: tiny-llama.gguf (wllama)')).toBeVisible({
-    timeout: 60_000,
-  });
-
-  await page.goto(`/#/p/${id}/rules`);
-  for (const statement of [
-    'The assistant must never read card numbers aloud.',
-    'The assistant should answer in two sentences or fewer.',
-  ]) {
-    await page.getByRole('button', { name: 'Add rule by hand' }).click();
-    await page.getByLabel('Statement').fill(statement);
-    await page.getByRole('button', { name: 'Add rule', exact: true }).click();
-    await expect(page.locator('li.rule .statement', { hasText: statement })).toBeVisible();
-  }
-
-  await page.goto(`/#/p/${id}/instances`);
-  const sampling = page.getByRole('form', { name: 'Instance sampling' });
-  await sampling.getByLabel('Instances').fill('1');
-  await sampling.getByLabel('Smallest').fill('2');
-  await sampling.getByLabel('Largest').fill('2');
-  await sampling.getByRole('button', { name: 'Sample instances' }).click();
-  await expect(page.getByRole('heading', { name: 'Instances (1)' })).toBeVisible();
+  const id = await setUpTinyGgufProject(page, 'Tiny synthesis', modelPath);
 
   await page.goto(`/#/p/${id}/generate`);
   const form = page.getByRole('form', { name: 'Generation settings' });
