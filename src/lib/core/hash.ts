@@ -55,7 +55,8 @@ export function mulberry32(seed: number): RandomSource {
   };
 }
 
-function fmix32(value: number): number {
+/** MurmurHash3's finaliser: a cheap, well-mixed permutation of 32-bit values. */
+export function fmix32(value: number): number {
   let h = value >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

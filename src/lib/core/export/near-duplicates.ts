@@ -34,7 +34,7 @@
  * No npm package fits: `bloom-filters` has MinHash without LSH banding, `minhash` (0.0.x) is
  * unmaintained; neither verifies candidates exactly or decides which copy stays.
  */
-import { hashString } from '../hash';
+import { fmix32, hashString } from '../hash';
 import { NEAR_DUPLICATE_THRESHOLD } from '../synthesis/near-duplicate';
 
 /** Min-hashes per signature (`BANDS × ROWS`). */
@@ -66,17 +66,6 @@ const MULTIPLIERS: Uint32Array = (() => {
   return odds;
 })();
 
-/** MurmurHash3's finaliser: a cheap, well-mixed permutation of 32-bit values. */
-function mix(value: number): number {
-  let h = value;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 const WORD = /[\p{L}\p{N}]+/gu;
 
 /**
@@ -94,8 +83,8 @@ export function shingleHashes(text: string): number[] {
   const out: number[] = [];
   for (let i = 0; i + 2 < wordHashes.length; i++)
     out.push(
-      mix(
-        mix(mix((wordHashes[i] as number) ^ 0x9e3779b9) ^ (wordHashes[i + 1] as number)) ^
+      fmix32(
+        fmix32(fmix32((wordHashes[i] as number) ^ 0x9e3779b9) ^ (wordHashes[i + 1] as number)) ^
           (wordHashes[i + 2] as number),
       ),
     );
@@ -205,7 +194,7 @@ export class NearDuplicateIndex {
     const sig = minHashSignature(hashes);
     for (let b = 0; b < LSH_BANDS; b++) {
       let h = 0x811c9dc5 ^ b;
-      for (let r = 0; r < LSH_ROWS; r++) h = mix(h ^ (sig[b * LSH_ROWS + r] as number));
+      for (let r = 0; r < LSH_ROWS; r++) h = fmix32(h ^ (sig[b * LSH_ROWS + r] as number));
       this.#bands[item * LSH_BANDS + b] = h;
     }
     return item;
