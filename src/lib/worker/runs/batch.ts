@@ -164,10 +164,10 @@ export async function exportBatchFile(
       db,
       signal,
       engineFor: async (role) => {
-        const engine = await ctx.engineFor(role);
+        // Checked before the engine is loaded: a role a file cannot carry needs no model.
         if (!isBatchRole(role))
           throw new BatchFileError(`The ${role} role cannot be sent through a batch file.`);
-        return recorder(engine, role);
+        return recorder(await ctx.engineFor(role), role);
       },
     };
     try {
